@@ -1,0 +1,5 @@
+"""``python -m scalesearch`` behaves like ``scalesearch``."""
+
+from scalesearch.cli import main
+
+main()

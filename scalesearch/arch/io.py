@@ -1,0 +1,91 @@
+"""Load and save specs as YAML or JSON, and find the built-in bases in ``search_spaces/``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scalesearch.arch.spec import NetworkSpec
+from scalesearch.errors import SpecError, UsageError
+from scalesearch.typed_data import decode, encode
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def search_spaces_dir() -> Path:
+    """The folder of built-in data files: inside the installed package, else the source checkout's."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "search_spaces", here.parent / "search_spaces"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("search_spaces/ not found beside the scalesearch package")  # a broken install
+
+
+def builtin_bases() -> dict[str, Path]:
+    """Built-in base networks by name (the file stem)."""
+    return {p.stem: p for p in sorted((search_spaces_dir() / "bases").glob("*.yaml"))}
+
+
+def read_data_file(path: Path) -> Any:
+    """Parse a YAML or JSON file; a missing file or a syntax error is a one-line UsageError."""
+    if path.suffix not in SPEC_SUFFIXES:
+        raise UsageError(f"{path}: unsupported file type {path.suffix!r} (use one of {', '.join(SPEC_SUFFIXES)})")
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read ({err.strerror or err})") from None
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {first_line}") from None
+
+
+def spec_from_dict(data: Any, source: str | None = None) -> NetworkSpec:
+    """Validate a plain mapping as a :class:`NetworkSpec`."""
+    try:
+        return decode(NetworkSpec, data)
+    except SpecError as err:
+        raise err.in_file(source) if source else err from None
+
+
+def spec_to_dict(spec: NetworkSpec) -> dict[str, Any]:
+    """A plain mapping that :func:`spec_from_dict` turns back into an equal spec."""
+    return encode(spec)
+
+
+def load_spec(path: str | Path) -> NetworkSpec:
+    """Load and validate a spec file (``.yaml``, ``.yml`` or ``.json``)."""
+    path = Path(path)
+    return spec_from_dict(read_data_file(path), source=str(path))
+
+
+def save_spec(spec: NetworkSpec, path: str | Path) -> Path:
+    """Write ``spec`` as YAML or JSON (by suffix); loading the file gives back an equal spec."""
+    path = Path(path)
+    data = spec_to_dict(spec)
+    if path.suffix == ".json":
+        text = json.dumps(data, indent=2) + "\n"
+    elif path.suffix in (".yaml", ".yml"):
+        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+    else:
+        raise UsageError(f"{path}: unsupported file type {path.suffix!r} (use one of {', '.join(SPEC_SUFFIXES)})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def resolve_spec(name_or_path: str) -> NetworkSpec:
+    """A built-in base by name, or a spec file by path."""
+    bases = builtin_bases()
+    if name_or_path in bases:
+        return load_spec(bases[name_or_path])
+    path = Path(name_or_path)
+    if path.suffix in SPEC_SUFFIXES or path.exists():
+        if not path.is_file():
+            raise UsageError(f"spec file not found: {path}")
+        return load_spec(path)
+    raise UsageError(f"unknown base {name_or_path!r}: known bases are {', '.join(bases)}; or give a path to a .yaml/.json spec")

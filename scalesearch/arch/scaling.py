@@ -1,0 +1,173 @@
+"""Compound scaling as pure functions: ``scale(base, phi, coefficients)`` returns a new spec.
+
+EfficientNet scales depth by d = alpha^phi, width by w = beta^phi and resolution by
+r = gamma^phi, with alpha * beta^2 * gamma^2 ~= 2 so that MACs roughly double per phi step.
+Rounding follows the official implementation: channels to a multiple of 8, never below 90%
+of the unrounded value; repeats rounded up; stem and head widths scaled like every stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from scalesearch.arch.rounding import make_divisible
+from scalesearch.arch.spec import Block, Bottleneck, NetworkSpec, ScalingRecord
+from scalesearch.errors import UsageError
+
+MIN_SCALED_RESOLUTION_PX = 32
+MAX_PHI = 16
+# ``repeats * depth_mult`` can land a hair above an integer in floating point (5 * 1.2 may be
+# 6.000000000000001); without this tolerance ceil() would add a whole block.
+_CEIL_TOLERANCE = 1e-9
+
+
+def scale_channels(channels: int, width_mult: float) -> int:
+    """Channels after width scaling (EfficientNet's ``round_filters``)."""
+    return make_divisible(channels * width_mult)
+
+
+def scale_repeats(repeats: int, depth_mult: float) -> int:
+    """Blocks in a stage after depth scaling, rounded up (EfficientNet's ``round_repeats``)."""
+    return max(1, math.ceil(repeats * depth_mult - _CEIL_TOLERANCE))
+
+
+def scale_resolution(resolution: int, resolution_mult: float) -> int:
+    """Input pixels after resolution scaling, rounded half up to an integer."""
+    return int(math.floor(resolution * resolution_mult + 0.5))
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """alpha (depth), beta (width), gamma (resolution) per unit of phi; each >= 1."""
+
+    alpha: float = 1.2
+    beta: float = 1.1
+    gamma: float = 1.15
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "beta", "gamma"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 1:
+                raise UsageError(f"{name} must be a number >= 1, got {value!r} (alpha, beta, gamma >= 1 keep phi monotone)")
+
+    @property
+    def macs_ratio(self) -> float:
+        """alpha * beta^2 * gamma^2: the approximate MACs growth per unit of phi."""
+        return self.alpha * self.beta**2 * self.gamma**2
+
+
+@dataclass(frozen=True)
+class Multipliers:
+    """What scaling multiplies: depth, width, resolution; and the dropout to set (None: keep)."""
+
+    depth: float
+    width: float
+    resolution: float
+    dropout: float | None = None
+
+
+def check_phi(phi: float) -> None:
+    """Reject phi values no network should be built from. Negative phi is bounded by the
+    32 px minimum resolution instead (see :func:`apply_multipliers`)."""
+    if not math.isfinite(phi) or phi > MAX_PHI:
+        raise UsageError(f"phi {phi:g} is too large: at most {MAX_PHI} (EfficientNet-B7 is phi 7)")
+
+
+def smallest_phi(resolution: int, gamma: float) -> int:
+    """The most negative integer phi that keeps ``resolution * gamma^phi`` at or above 32 px."""
+    if gamma <= 1:
+        raise ValueError("resolution only shrinks with gamma > 1")
+    phi = 0
+    while scale_resolution(resolution, gamma ** (phi - 1)) >= MIN_SCALED_RESOLUTION_PX:
+        phi -= 1
+    return phi
+
+
+def compound_multipliers(phi: float, coefficients: Coefficients) -> Multipliers:
+    """d = alpha^phi, w = beta^phi, r = gamma^phi."""
+    check_phi(phi)
+    return Multipliers(coefficients.alpha**phi, coefficients.beta**phi, coefficients.gamma**phi)
+
+
+@lru_cache(maxsize=None)
+def _official_table() -> dict[int, dict[str, Any]]:
+    from scalesearch.arch.io import read_data_file, search_spaces_dir
+
+    rows = read_data_file(search_spaces_dir() / "presets" / "official.yaml")["phis"]
+    return {row["phi"]: row for row in rows}
+
+
+PRESETS = ("official",)
+
+
+def official_multipliers(phi: float) -> Multipliers:
+    """The published EfficientNet B0..B7 multipliers for phi in 0..7."""
+    table = _official_table()
+    if phi not in table:
+        raise UsageError(f"--preset official has phi 0..7 only (EfficientNet-B0..B7), got phi {phi:g}")
+    row = table[int(phi)]
+    return Multipliers(row["depth_mult"], row["width_mult"], row["resolution"] / table[0]["resolution"], row["dropout"])
+
+
+def scale_block(block: Block, m: Multipliers) -> Block:
+    """One stage with its repeats and channels scaled."""
+    if isinstance(block, Bottleneck):
+        out = scale_channels(block.mid_channels, m.width) * block.expansion
+    else:
+        out = scale_channels(block.out_channels, m.width)
+    return dataclasses.replace(block, out_channels=out, repeats=scale_repeats(block.repeats, m.depth))
+
+
+def apply_multipliers(base: NetworkSpec, m: Multipliers, *, name: str, record: ScalingRecord) -> NetworkSpec:
+    """A new spec with ``m`` applied to every stage, the stem, the head and the resolution."""
+    resolution = scale_resolution(base.resolution, m.resolution)
+    if resolution < MIN_SCALED_RESOLUTION_PX:
+        hint = f": phi must be >= {smallest_phi(base.resolution, record.gamma)}" if record.gamma else ""
+        raise UsageError(
+            f"phi {record.phi:g} scales {base.name}'s {base.resolution} px input to {resolution} px, "
+            f"below the {MIN_SCALED_RESOLUTION_PX} px minimum{hint}"
+        )
+    head = base.head
+    if head is not None and (head.scale_below_base or m.width >= 1):
+        head = dataclasses.replace(head, out_channels=scale_channels(head.out_channels, m.width))
+    return dataclasses.replace(
+        base,
+        name=name,
+        resolution=resolution,
+        stem=dataclasses.replace(base.stem, out_channels=scale_channels(base.stem.out_channels, m.width)),
+        stages=tuple(scale_block(b, m) for b in base.stages),
+        head=head,
+        dropout=base.dropout if m.dropout is None else m.dropout,
+        scaling=record,
+    )
+
+
+def scaled_name(base_name: str, phi: float, preset: str | None) -> str:
+    """``efficientnet-b0-phi3`` or, with a preset, ``efficientnet-b0-official-phi3``."""
+    return f"{base_name}-{preset + '-' if preset else ''}phi{phi:g}"
+
+
+def scale(base: NetworkSpec, phi: float, coefficients: Coefficients | None = None,
+          preset: str | None = None) -> NetworkSpec:
+    """Scale ``base`` by compound coefficient ``phi``; the result records base, coefficients and phi.
+
+    With ``preset="official"`` the published B0..B7 table replaces the formula (phi in 0..7).
+    Negative phi shrinks the base, down to a 32 px input.
+    """
+    if preset is not None and preset not in PRESETS:
+        raise UsageError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+    coefficients = coefficients or Coefficients()
+    if preset == "official":
+        m = official_multipliers(phi)
+        record = ScalingRecord(base=base.name, phi=phi, depth_mult=m.depth, width_mult=m.width,
+                               resolution_mult=m.resolution, preset=preset)
+    else:
+        m = compound_multipliers(phi, coefficients)
+        record = ScalingRecord(base=base.name, phi=phi, depth_mult=m.depth, width_mult=m.width,
+                               resolution_mult=m.resolution, alpha=coefficients.alpha,
+                               beta=coefficients.beta, gamma=coefficients.gamma)
+    return apply_multipliers(base, m, name=scaled_name(base.name, phi, preset), record=record)

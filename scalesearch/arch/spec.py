@@ -1,0 +1,248 @@
+"""The architecture of a network as typed, validated, immutable data.
+
+A :class:`NetworkSpec` is a stem, a tuple of stages and an optional head. A stage is one block
+kind repeated ``repeats`` times; only its first block strides and changes the channel count.
+Constructors validate every field and raise :class:`~scalesearch.errors.SpecError` naming the
+field and the bad value. Scaling never happens here: see :mod:`scalesearch.arch.scaling`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Union
+
+from scalesearch.arch.rounding import make_divisible
+from scalesearch.errors import SpecError
+
+ACTIVATIONS = ("silu", "relu", "relu6", "hardswish")
+STRIDES = (1, 2)
+KERNELS = (1, 3, 5, 7, 9)
+MIN_RESOLUTION_PX = 16
+
+
+def _check(ok: bool, field: str, value: Any, requirement: str) -> None:
+    if not ok:
+        raise SpecError(field, f"{requirement}, got {value!r}")
+
+
+def _positive_int(field: str, value: int) -> None:
+    _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, field, value, "must be a positive integer")
+
+
+def _ratio(field: str, value: float, *, upper: float = 1.0, upper_inclusive: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    ok = ok and (value <= upper if upper_inclusive else value < upper)
+    bound = "]" if upper_inclusive else ")"
+    _check(ok, field, value, f"must be in [0, {upper:g}{bound}")
+
+
+def _kernel(value: int) -> None:
+    _check(value in KERNELS and not isinstance(value, bool), "kernel", value, f"must be an odd kernel size in {KERNELS}")
+
+
+def _stride(value: int) -> None:
+    _check(value in STRIDES and not isinstance(value, bool), "stride", value, f"must be one of {STRIDES}")
+
+
+def _common(block: "Block") -> None:
+    _positive_int("out_channels", block.out_channels)
+    _positive_int("repeats", block.repeats)
+    _stride(block.stride)
+
+
+def _expand(value: float) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 1 <= value <= 16
+    _check(ok, "expand_ratio", value, "must be a number in [1, 16]")
+
+
+@dataclass(frozen=True)
+class _InvertedResidual:
+    """Fields shared by MBConv and fused-MBConv: expand, (depthwise or full) conv, SE, project."""
+
+    kind: ClassVar[str]
+    out_channels: int
+    repeats: int
+    stride: int
+    kernel: int
+    expand_ratio: float
+    se_ratio: float = 0.0
+    skip: bool = True
+
+    def __post_init__(self) -> None:
+        _common(self)
+        _kernel(self.kernel)
+        _expand(self.expand_ratio)
+        _ratio("se_ratio", self.se_ratio)
+        _check(isinstance(self.skip, bool), "skip", self.skip, "must be true or false")
+
+    def hidden_channels(self, in_channels: int) -> int:
+        """Width after expansion: ``in * expand_ratio`` rounded to a multiple of 8 (``in`` when the
+        ratio is 1). When it equals ``in_channels`` the block has no expansion conv."""
+        return in_channels if self.expand_ratio == 1 else make_divisible(in_channels * self.expand_ratio)
+
+    def squeeze_channels(self, in_channels: int) -> int:
+        """Squeeze-excite bottleneck width, relative to the block's input as in EfficientNet."""
+        return max(1, int(in_channels * self.se_ratio))
+
+    def has_residual(self, in_channels: int, stride: int) -> bool:
+        """Identity shortcut: only when asked for and shapes allow it."""
+        return self.skip and stride == 1 and in_channels == self.out_channels
+
+
+@dataclass(frozen=True)
+class MBConv(_InvertedResidual):
+    """Inverted residual with a depthwise conv (MobileNetV2, EfficientNet)."""
+
+    kind: ClassVar[str] = "mbconv"
+
+
+@dataclass(frozen=True)
+class FusedMBConv(_InvertedResidual):
+    """MBConv whose expansion and depthwise convs are fused into one full conv (EfficientNetV2)."""
+
+    kind: ClassVar[str] = "fused_mbconv"
+
+
+@dataclass(frozen=True)
+class DepthwiseSeparable:
+    """Depthwise conv then pointwise conv, each with norm and activation (MobileNetV1)."""
+
+    kind: ClassVar[str] = "depthwise_separable"
+    out_channels: int
+    repeats: int
+    stride: int
+    kernel: int = 3
+
+    def __post_init__(self) -> None:
+        _common(self)
+        _kernel(self.kernel)
+
+
+@dataclass(frozen=True)
+class BasicBlock:
+    """Two 3x3 convs with an identity or projection shortcut (ResNet-18/34)."""
+
+    kind: ClassVar[str] = "basic"
+    out_channels: int
+    repeats: int
+    stride: int
+
+    def __post_init__(self) -> None:
+        _common(self)
+
+
+@dataclass(frozen=True)
+class Bottleneck:
+    """1x1 reduce, 3x3, 1x1 expand by ``expansion``, with a shortcut (ResNet-50/101/152)."""
+
+    kind: ClassVar[str] = "bottleneck"
+    out_channels: int
+    repeats: int
+    stride: int
+    expansion: int = 4
+
+    def __post_init__(self) -> None:
+        _common(self)
+        _positive_int("expansion", self.expansion)
+        _check(self.out_channels % self.expansion == 0, "out_channels", self.out_channels,
+               f"must be a multiple of expansion ({self.expansion})")
+
+    @property
+    def mid_channels(self) -> int:
+        """Channels of the inner 3x3 conv."""
+        return self.out_channels // self.expansion
+
+
+Block = Union[MBConv, FusedMBConv, DepthwiseSeparable, BasicBlock, Bottleneck]
+BLOCK_KINDS: dict[str, type] = {cls.kind: cls for cls in (MBConv, FusedMBConv, DepthwiseSeparable, BasicBlock, Bottleneck)}
+
+
+@dataclass(frozen=True)
+class Stem:
+    """First conv (norm + activation), optionally followed by a 3x3 stride-2 max pool (ResNet)."""
+
+    out_channels: int
+    kernel: int = 3
+    stride: int = 2
+    pool: bool = False
+
+    def __post_init__(self) -> None:
+        _positive_int("out_channels", self.out_channels)
+        _kernel(self.kernel)
+        _stride(self.stride)
+        _check(isinstance(self.pool, bool), "pool", self.pool, "must be true or false")
+
+
+@dataclass(frozen=True)
+class Head:
+    """1x1 conv (norm + activation) before pooling. ``scale_below_base: false`` keeps it at base
+    width when the width multiplier is below 1, as MobileNetV2 does."""
+
+    out_channels: int
+    scale_below_base: bool = True
+
+    def __post_init__(self) -> None:
+        _positive_int("out_channels", self.out_channels)
+        _check(isinstance(self.scale_below_base, bool), "scale_below_base", self.scale_below_base,
+               "must be true or false")
+
+
+@dataclass(frozen=True)
+class ScalingRecord:
+    """How a spec was derived: from which base, with which coefficients and phi."""
+
+    base: str
+    phi: float
+    depth_mult: float
+    width_mult: float
+    resolution_mult: float
+    alpha: float | None = None
+    beta: float | None = None
+    gamma: float | None = None
+    preset: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A whole image classifier: stem -> stages -> head -> global pool -> dropout -> linear."""
+
+    name: str
+    resolution: int
+    stem: Stem
+    stages: tuple[Block, ...]
+    head: Head | None = None
+    num_classes: int = 1000
+    in_channels: int = 3
+    activation: str = "silu"
+    dropout: float = 0.0
+    drop_path_rate: float = 0.0
+    bn_eps: float = 1e-5
+    scaling: ScalingRecord | None = None
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.name, str) and self.name.strip() != "", "name", self.name, "must be a non-empty string")
+        _check(isinstance(self.resolution, int) and not isinstance(self.resolution, bool)
+               and self.resolution >= MIN_RESOLUTION_PX, "resolution", self.resolution,
+               f"must be an integer >= {MIN_RESOLUTION_PX} (pixels)")
+        _check(isinstance(self.stages, tuple) and len(self.stages) > 0, "stages", self.stages,
+               "must be a non-empty list of stages")
+        for i, stage in enumerate(self.stages):
+            _check(type(stage) in BLOCK_KINDS.values(), f"stages[{i}]", stage, "must be a block spec")
+        _positive_int("num_classes", self.num_classes)
+        _positive_int("in_channels", self.in_channels)
+        _check(self.activation in ACTIVATIONS, "activation", self.activation, f"must be one of {ACTIVATIONS}")
+        _ratio("dropout", self.dropout)
+        _ratio("drop_path_rate", self.drop_path_rate)
+        _check(isinstance(self.bn_eps, (int, float)) and not isinstance(self.bn_eps, bool) and 0 < self.bn_eps < 1,
+               "bn_eps", self.bn_eps, "must be in (0, 1)")
+
+    @property
+    def num_blocks(self) -> int:
+        """Total blocks over all stages (each stage contributes ``repeats``)."""
+        return sum(stage.repeats for stage in self.stages)
+
+    @property
+    def feature_channels(self) -> int:
+        """Channels entering the classifier."""
+        return self.head.out_channels if self.head is not None else self.stages[-1].out_channels

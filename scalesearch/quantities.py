@@ -1,0 +1,45 @@
+"""Parsers for the quantities users type: MACs budgets (``400M``) and phi values or ranges (``1-7``)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from scalesearch.errors import UsageError
+
+_SI = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+_MACS = re.compile(
+    r"\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*(?P<si>[kmgt]?)\s*(?:macs?|flops?)?\s*",
+    re.IGNORECASE,
+)
+_PHI_RANGE = re.compile(r"\s*(?P<lo>-?\d+)\s*-\s*(?P<hi>-?\d+)\s*")
+
+
+def parse_macs(text: str) -> int:
+    """``"400M"`` -> 400_000_000 multiply-adds. Suffixes K, M, G, T (any case; ``m`` is mega, since
+    milli-MACs mean nothing), an optional unit word (``400 MFLOPs``, ``1.8G MACs``), or a plain number."""
+    match = _MACS.fullmatch(text)
+    if match is None:
+        raise UsageError(f"invalid MACs quantity {text!r}: expected a positive number with an optional "
+                         f"K, M, G or T suffix, e.g. 400M or 1.8G")
+    value = float(match["num"]) * _SI[match["si"].lower()]
+    if not math.isfinite(value) or value < 1:
+        raise UsageError(f"invalid MACs quantity {text!r}: must be positive (at least 1 multiply-add)")
+    return int(round(value))
+
+
+def parse_phis(text: str) -> list[float]:
+    """``"3"`` -> [3]; ``"-1.5"`` -> [-1.5]; ``"1-7"`` -> [1, 2, ..., 7] (an ascending integer range)."""
+    match = _PHI_RANGE.fullmatch(text)
+    if match is not None:
+        lo, hi = int(match["lo"]), int(match["hi"])
+        if lo > hi:
+            raise UsageError(f"phi range {text!r} is descending: write it low to high, e.g. {hi}-{lo}")
+        return list(range(lo, hi + 1))
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"invalid phi {text!r}: expected a number (3, -1, 0.5) or an integer range (1-7)") from None
+    if not math.isfinite(value):
+        raise UsageError(f"invalid phi {text!r}: must be a finite number")
+    return [int(value) if value.is_integer() else value]

@@ -1,0 +1,49 @@
+"""Shared fixtures: a seeded generator of random valid specs covering every block kind."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from scalesearch.arch.spec import (
+    ACTIVATIONS, BasicBlock, Bottleneck, DepthwiseSeparable, FusedMBConv, Head, MBConv, NetworkSpec, Stem,
+)
+
+
+def random_block(rng: random.Random):
+    kind = rng.choice(["mbconv", "fused_mbconv", "depthwise_separable", "basic", "bottleneck"])
+    common = {"out_channels": rng.randint(4, 96), "repeats": rng.randint(1, 3), "stride": rng.choice([1, 2])}
+    if kind in ("mbconv", "fused_mbconv"):
+        cls = MBConv if kind == "mbconv" else FusedMBConv
+        return cls(**common, kernel=rng.choice([1, 3, 5, 7]), expand_ratio=rng.choice([1, 2.5, 3, 4, 6]),
+                   se_ratio=rng.choice([0.0, 0.25, 0.5]), skip=rng.random() < 0.8)
+    if kind == "depthwise_separable":
+        return DepthwiseSeparable(**common, kernel=rng.choice([3, 5]))
+    if kind == "basic":
+        return BasicBlock(**common)
+    expansion = rng.choice([2, 4])
+    return Bottleneck(**{**common, "out_channels": expansion * rng.randint(2, 24)}, expansion=expansion)
+
+
+def random_spec(rng: random.Random) -> NetworkSpec:
+    """A valid spec with 1-5 stages of random kinds, small enough to trace in well under a second."""
+    return NetworkSpec(
+        name=f"random-{rng.randrange(10**6)}",
+        resolution=rng.randint(16, 64),
+        stem=Stem(out_channels=rng.randint(8, 48), kernel=rng.choice([3, 5, 7]), stride=rng.choice([1, 2]),
+                  pool=rng.random() < 0.3),
+        stages=tuple(random_block(rng) for _ in range(rng.randint(1, 5))),
+        head=Head(out_channels=rng.randint(16, 256)) if rng.random() < 0.6 else None,
+        num_classes=rng.randint(2, 20),
+        in_channels=rng.choice([1, 3]),
+        activation=rng.choice(ACTIVATIONS),
+        dropout=rng.choice([0.0, 0.2]),
+        drop_path_rate=rng.choice([0.0, 0.1]),
+    )
+
+
+@pytest.fixture(scope="session")
+def random_specs() -> list[NetworkSpec]:
+    rng = random.Random(20261123)
+    return [random_spec(rng) for _ in range(200)]

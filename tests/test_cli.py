@@ -1,0 +1,192 @@
+"""The command line, end to end: JSON contracts, one-line errors with exit code 2, export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+import torchvision
+import yaml
+from typer.testing import CliRunner
+
+from scalesearch.arch.io import load_spec, resolve_spec, save_spec, spec_to_dict
+from scalesearch.cli import app
+from scalesearch.nn import build_model
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_flops_json_keys_and_values():
+    result = invoke("flops", "efficientnet-b0", "--json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert {"macs", "params", "resolution", "counter"} <= set(record)
+    assert (record["params"], record["resolution"], record["counter"]) == (5_288_548, 224, "analytic")
+    assert record["macs"] == pytest.approx(0.386e9, rel=0.001)
+
+
+def test_flops_fvcore_counter_resolution_and_target():
+    result = invoke("flops", "mobilenet-v2", "--counter", "fvcore", "--resolution", "96", "--target", "400M", "--json")
+    record = json.loads(result.stdout)
+    assert (record["counter"], record["resolution"], record["target_macs"]) == ("fvcore", 96, 400_000_000)
+    assert record["macs_to_target"] == pytest.approx(record["macs"] / 4e8)
+
+
+def test_flops_table_names_units():
+    result = invoke("flops", "resnet18")
+    assert result.exit_code == 0
+    assert "multiply-adds (MACs)" in result.stdout and "1,814,073,344" in result.stdout
+
+
+@pytest.mark.parametrize("phi", range(8))
+def test_scale_official_json_matches_torchvision(phi: int):
+    result = invoke("scale", "--base", "efficientnet-b0", "--phi", str(phi), "--preset", "official", "--json")
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads(result.stdout)
+    reference = getattr(torchvision.models, f"efficientnet_b{phi}")()
+    assert record["params"] == sum(p.numel() for p in reference.parameters())
+    assert record["resolution"] == [224, 240, 260, 300, 380, 456, 528, 600][phi]
+    assert {"phi", "depth_mult", "width_mult", "resolution", "params", "macs", "spec_path"} <= set(record)
+
+
+def test_scale_range_writes_specs_that_load(tmp_path: Path):
+    result = invoke("scale", "--base", "efficientnet-b0", "--phi", "1-7", "--out", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [r["phi"] for r in records] == [1, 2, 3, 4, 5, 6, 7]
+    for r in records:
+        spec = load_spec(r["spec_path"])
+        assert spec.scaling.phi == r["phi"] and spec.resolution == r["resolution"]
+    macs = [r["macs"] for r in records]
+    assert all(1.5 < b / a < 2.5 for a, b in zip(macs, macs[1:]))
+
+
+def test_scale_accepts_a_spec_file_and_custom_coefficients(tmp_path: Path):
+    path = save_spec(resolve_spec("mobilenet-v1"), tmp_path / "v1.json")
+    result = invoke("scale", "--base", str(path), "--phi", "2", "--alpha", "1.1", "--beta", "1.2", "--gamma", "1.1",
+                    "--json")
+    (record,) = json.loads(result.stdout)
+    assert record["depth_mult"] == pytest.approx(1.21) and record["width_mult"] == pytest.approx(1.44)
+    assert record["spec_path"] is None
+
+
+def _write_bad_spec(tmp_path: Path, **stage0) -> str:
+    data = spec_to_dict(resolve_spec("efficientnet-b0"))
+    data["stages"][0].update(stage0)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+BAD_INPUTS = [
+    (["flops", "efficientnet-b9"], "unknown base 'efficientnet-b9': known bases are efficientnet-b0"),
+    (["scale", "--base", "nope", "--phi", "1"], "unknown base 'nope'"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "-30"], "below the 32 px minimum"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "99"], "phi 99 is too large"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "7-1"], "descending"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "abc"], "invalid phi 'abc'"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "8", "--preset", "official"], "phi 0..7"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "1", "--gamma", "0.9"], "gamma must be a number >= 1"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "1", "--preset", "unofficial"], "Invalid value for '--preset'"),
+    (["scale", "--base", "efficientnet-b0"], "Missing option '--phi'"),
+    (["flops", "efficientnet-b0", "--target", "400X"], "invalid MACs quantity '400X'"),
+    (["flops", "efficientnet-b0", "--target", "-5M"], "must be positive"),
+    (["flops", "efficientnet-b0", "--target", "0"], "must be positive"),
+    (["flops", "efficientnet-b0", "--resolution", "4"], "at least 16 px"),
+    (["flops", "efficientnet-b0", "--resolution", "big"], "Invalid value for '--resolution'"),
+    (["export", "efficientnet-b0", "--format", "tflite", "--out", "x"], "Invalid value for '--format'"),
+    (["bogus-command"], "No such command"),
+]
+
+
+@pytest.mark.parametrize("args, words", BAD_INPUTS)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], words: str):
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("stage0, words", [
+    ({"kernel": 4}, "stages[0].kernel: must be an odd kernel size"),
+    ({"stride": 3}, "stages[0].stride: must be one of (1, 2), got 3"),
+    ({"out_channels": -8}, "stages[0].out_channels: must be a positive integer, got -8"),
+    ({"block": "transformer"}, "stages[0].block: unknown block kind 'transformer'"),
+])
+def test_bad_spec_file_names_file_and_field(tmp_path: Path, stage0: dict, words: str):
+    path = _write_bad_spec(tmp_path, **stage0)
+    result = invoke("flops", path)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {path}: {words}"), line
+
+
+def test_missing_key_in_spec_file(tmp_path: Path):
+    data = spec_to_dict(resolve_spec("efficientnet-b0"))
+    del data["stem"]
+    path = tmp_path / "nostem.json"
+    path.write_text(json.dumps(data))
+    result = invoke("scale", "--base", str(path), "--phi", "1")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {path}: stem: missing required key"
+
+
+def test_export_onnx_runs_in_onnxruntime(tmp_path: Path):
+    out = tmp_path / "b0.onnx"
+    spec_path = save_spec(resolve_spec("mobilenet-v2"), tmp_path / "v2.yaml")
+    result = invoke("export", str(spec_path), "--format", "onnx", "--out", str(out), "--resolution", "64")
+    assert result.exit_code == 0, result.output
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).standard_normal((3, 3, 64, 64), dtype=np.float32)  # dynamic batch
+    (logits,) = session.run(None, {"input": x})
+    assert logits.shape == (3, 1000) and np.isfinite(logits).all()
+
+
+def test_export_torchscript_matches_eager(tmp_path: Path):
+    out = tmp_path / "r18.pt"
+    result = invoke("export", "resnet18", "--format", "torchscript", "--out", str(out), "--resolution", "32")
+    assert result.exit_code == 0, result.output
+    loaded = torch.jit.load(str(out))
+    assert loaded(torch.zeros(1, 3, 32, 32)).shape == (1, 1000)
+
+
+def test_export_to_a_directory_is_a_usage_error(tmp_path: Path):
+    result = invoke("export", "resnet18", "--format", "onnx", "--out", str(tmp_path))
+    assert result.exit_code == 2 and "is a directory" in result.stderr
+
+
+def test_bases_lists_every_builtin():
+    records = json.loads(invoke("bases", "--json").stdout)
+    assert {r["model"] for r in records} >= {"efficientnet-b0", "resnet152", "mobilenet-v1"}
+
+
+def test_top_level_cli_py_behaves_like_the_app():
+    args = ["flops", "resnet50", "--json"]
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads(invoke(*args).stdout)
+    bad = subprocess.run([sys.executable, str(ROOT / "cli.py"), "flops", "nope"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stdout == ""
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "scalesearch"
+    if not script.exists():
+        pytest.skip("scalesearch is not pip-installed in this interpreter's environment")
+    proc = subprocess.run([str(script), "scale", "--base", "efficientnet-b0", "--phi", "1", "--json"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)[0]["resolution"] == 258
