@@ -15,12 +15,14 @@ import typer
 from typer.core import TyperGroup
 
 from scalesearch import report
-from scalesearch.arch.io import builtin_bases, load_spec, resolve_spec, save_spec
+from scalesearch.arch.io import builtin_bases, load_spec, resolve_spec, resolve_specs, save_spec
 from scalesearch.arch.scaling import Coefficients, scale
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.export import export_spec
+from scalesearch.measure.environment import machine_info
 from scalesearch.measure.flops import analytic_count, count
-from scalesearch.quantities import parse_macs, parse_phis
+from scalesearch.measure.latency import BenchConfig, measure
+from scalesearch.quantities import parse_batches, parse_macs, parse_phis
 
 
 class OneLineErrors(TyperGroup):
@@ -74,6 +76,43 @@ class Preset(str, Enum):
 class ExportFormat(str, Enum):
     onnx = "onnx"
     torchscript = "torchscript"
+
+
+class Device(str, Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Backend(str, Enum):
+    onnxruntime = "onnxruntime"
+    torch = "torch"
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+class Mode(str, Enum):
+    eager = "eager"
+    graph = "graph"
+
+
+DeviceOpt = Annotated[Device, typer.Option(help="cpu or cuda.")]
+BackendOpt = Annotated[Optional[Backend], typer.Option(
+    help="onnxruntime (CPU) or torch. Default: onnxruntime on cpu, torch on cuda.", show_default=False)]
+ThreadsOpt = Annotated[Optional[int], typer.Option(help="CPU intra-op threads (default: the physical cores).",
+                                                   show_default=False)]
+PrecisionOpt = Annotated[Precision, typer.Option(help="fp32; fp16/bf16 via autocast where supported.")]
+
+
+def _configs(device: Device, backend: Optional[Backend], batches: list[int], threads: Optional[int],
+             precision: Precision, mode: Mode = Mode.eager, budget_s: float = 3.0) -> list[BenchConfig]:
+    chosen = backend.value if backend else ("torch" if device is Device.cuda else "onnxruntime")
+    configs = [BenchConfig(device.value, chosen, b, threads, precision.value, mode.value, budget_s) for b in batches]
+    configs[0].check_available()
+    return configs
 
 
 @app.command()
@@ -147,6 +186,91 @@ def export(
     spec = resolve_spec(model)
     path = export_spec(spec, format.value, out, resolution)
     report.log(f"wrote {path} ({format.value}, {spec.name})")
+
+
+@app.command()
+def bench(
+    models: Annotated[list[str], typer.Argument(help="Built-in bases, spec files, or folders of specs (e.g. what "
+                                                     "'scale --out' wrote).", show_default=False)],
+    device: DeviceOpt = Device.cpu,
+    backend: BackendOpt = None,
+    batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated: 1,8,64.")] = "1",
+    threads: ThreadsOpt = None,
+    precision: PrecisionOpt = Precision.fp32,
+    mode: Annotated[Mode, typer.Option(help="eager, or graph (capture a CUDA graph; cuda only).")] = Mode.eager,
+    budget: Annotated[float, typer.Option(help="Seconds of timed calls per model and batch, at most.")] = 3.0,
+    report_path: Annotated[Optional[Path], typer.Option("--report", help="Write Markdown (+ PNG plots) here.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure latency (ms per batch): median, p10, p90, min, IQR, CV over repeated calls."""
+    configs = _configs(device, backend, parse_batches(batch), threads, precision, mode, budget)
+    specs = resolve_specs(models)
+    records = []
+    jobs = [(spec, config) for spec in specs for config in configs]
+    with report.progress("measuring latency", len(jobs), enabled=not json_out) as update:
+        for done, (spec, config) in enumerate(jobs, 1):
+            records.append(measure(spec, config).as_record())
+            update(done)
+    environment = machine_info()
+    if report_path is not None:
+        written = report.write_bench_report(report_path, records, environment)
+        report.log(f"wrote {', '.join(str(p) for p in written)}")
+    if json_out:
+        report.print_json([{**r, "environment": environment} for r in records])
+    else:
+        report.print_bench(records)
+
+
+latency_table = typer.Typer(no_args_is_help=True, help="Per-device latency lookup tables for the search loop.")
+app.add_typer(latency_table, name="latency-table")
+
+
+@latency_table.command("build")
+def latency_table_build(
+    device: DeviceOpt = Device.cpu,
+    backend: BackendOpt = None,
+    space: Annotated[str, typer.Option(help="Search space: built-in name or .yaml file.")] = "mnasnet",
+    samples: Annotated[int, typer.Option(help="Random candidates whose components to measure.")] = 100,
+    calibrate: Annotated[int, typer.Option(help="Whole networks to measure for calibration (0: none).")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed for sampling candidates.")] = 0,
+    batch: Annotated[int, typer.Option(help="Batch size.")] = 1,
+    threads: ThreadsOpt = None,
+    precision: PrecisionOpt = Precision.fp32,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Default: $SCALESEARCH_CACHE_DIR or ~/.cache/scalesearch.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure every distinct component of sampled candidates once and cache the table on disk."""
+    import random
+    import time
+
+    from scalesearch.measure.predictor import LatencyTable
+    from scalesearch.search.space import load_space
+
+    if samples < 1 or calibrate < 0:
+        raise UsageError(f"--samples must be >= 1 and --calibrate >= 0, got {samples} and {calibrate}")
+    (config,) = _configs(device, backend, [batch], threads, precision)
+    search_space = load_space(space)
+    rng = random.Random(seed)
+    specs = [search_space.sample(rng)[1] for _ in range(samples + calibrate)]
+    table = LatencyTable(config, cache_dir)
+    started = time.perf_counter()
+    todo = len(table.missing(specs))
+    with report.progress("measuring components", todo, enabled=not json_out) as update:
+        measured = table.fill(specs, on_progress=lambda done, _total: update(done))
+    if calibrate:
+        with report.progress("calibrating on whole networks", calibrate, enabled=not json_out) as update:
+            pairs = []
+            for i, spec in enumerate(specs[samples:], 1):
+                pairs.append((spec, measure(spec, config).stats.median_ms))
+                update(i)
+        table.calibrate(pairs)
+    summary = {"table": str(table.path), "key": table.key, "entries": len(table.entries), "measured": measured,
+               "calibration": table.calibration, "wall_s": round(time.perf_counter() - started, 1)}
+    if json_out:
+        report.print_json(summary)
+    else:
+        report.log(f"latency table {table.path}: {len(table.entries)} entries ({measured} measured now) in "
+                   f"{summary['wall_s']} s; calibration {table.calibration}")
 
 
 def main() -> None:

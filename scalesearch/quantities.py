@@ -43,3 +43,14 @@ def parse_phis(text: str) -> list[float]:
     if not math.isfinite(value):
         raise UsageError(f"invalid phi {text!r}: must be a finite number")
     return [int(value) if value.is_integer() else value]
+
+
+def parse_batches(text: str) -> list[int]:
+    """``"1,8,64"`` -> [1, 8, 64]: batch sizes, each a positive integer."""
+    batches = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1:
+            raise UsageError(f"invalid batch size {part!r} in {text!r}: each must be a positive integer, e.g. 1,8,64")
+        batches.append(int(part))
+    return batches

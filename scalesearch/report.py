@@ -6,12 +6,16 @@ stays parseable.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+)
 from rich.table import Table
 
 from scalesearch.arch.spec import NetworkSpec
@@ -98,3 +102,90 @@ def print_bases(rows: list[tuple[str, NetworkSpec, Count]]) -> None:
     for name, spec, c in rows:
         table.add_row(name, str(spec.num_blocks), str(spec.resolution), _millions(c.params), _millions(c.macs))
     Console().print(table)
+
+
+@contextlib.contextmanager
+def progress(description: str, total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr (only on a terminal, and never with ``--json``); yields
+    ``update(completed)``."""
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True,
+                   disable=not (enabled and err_console.is_terminal))
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda completed: bar.update(task, completed=completed)
+
+
+def print_bench(records: list[dict[str, Any]]) -> None:
+    """``bench`` as a table."""
+    first = records[0]
+    where = f"{first['device']}, {first['backend']}, {first['precision']}, {first['mode']}" + (
+        f", {first['threads']} threads" if first["threads"] else "")
+    table = Table(title=f"Latency in ms per batch ({where})")
+    for header in ("model", "batch", "median ms", "p90 ms", "CV", "runs", "MACs (M)"):
+        table.add_column(header, justify="left" if header == "model" else "right", no_wrap=header != "model")
+    for r in records:
+        table.add_row(r["model"], str(r["batch"]), f"{r['median_ms']:.3f}", f"{r['p90_ms']:.3f}", f"{r['cv']:.3f}",
+                      str(r["runs"]), _millions(r["macs"]))
+    Console().print(table)
+
+
+def _plot(path: Path, records: list[dict[str, Any]], x_key: str, x_label: str, x_scale: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    series: dict[tuple, list[dict[str, Any]]] = {}
+    for r in records:
+        series.setdefault((r["batch"], r["precision"], r["mode"]), []).append(r)
+    for (batch, precision, mode), rows in series.items():
+        rows = sorted(rows, key=lambda r: r[x_key])
+        ax.plot([r[x_key] / x_scale for r in rows], [r["median_ms"] for r in rows], marker="o",
+                label=f"batch {batch}, {precision}, {mode}")
+        for r in rows:
+            ax.annotate(r["model"], (r[x_key] / x_scale, r["median_ms"]), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("median latency (ms)")
+    if x_key == "macs":
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    first = records[0]
+    ax.set_title(f"{first['device']} / {first['backend']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_bench_report(path: Path, records: list[dict[str, Any]], environment: dict[str, Any]) -> list[Path]:
+    """Markdown with the latency table and the environment, plus PNG plots beside it: latency vs
+    MACs, and latency vs phi when the models are one scaled family. Returns the files written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = [path]
+    macs_png = path.with_name(f"{path.stem}_latency_vs_macs.png")
+    _plot(macs_png, records, "macs", "multiply-adds (G MACs)", 1e9)
+    written.append(macs_png)
+    phis = {r["phi"] for r in records}
+    phi_png = path.with_name(f"{path.stem}_latency_vs_phi.png")
+    if None not in phis and len(phis) > 1:
+        _plot(phi_png, records, "phi", "compound coefficient phi", 1.0)
+        written.append(phi_png)
+    lines = ["# Latency report", "",
+             "| model | batch | precision | mode | median ms | p10 ms | p90 ms | min ms | IQR ms | CV | runs | MACs (M) "
+             "| params (M) |", "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in records:
+        lines.append(f"| {r['model']} | {r['batch']} | {r['precision']} | {r['mode']} | {r['median_ms']:.3f} | "
+                     f"{r['p10_ms']:.3f} | {r['p90_ms']:.3f} | {r['min_ms']:.3f} | {r['iqr_ms']:.3f} | {r['cv']:.3f} | "
+                     f"{r['runs']} | {_millions(r['macs'])} | {_millions(r['params'])} |")
+    lines += ["", f"![latency vs MACs]({macs_png.name})"]
+    if phi_png in written:
+        lines += ["", f"![latency vs phi]({phi_png.name})"]
+    lines += ["", "## Environment", "", *(f"- {k}: {v}" for k, v in environment.items()),
+              f"- device/backend: {records[0]['device']}/{records[0]['backend']}",
+              f"- threads: {records[0]['threads']}", ""]
+    path.write_text("\n".join(lines))
+    return written

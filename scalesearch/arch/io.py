@@ -89,3 +89,18 @@ def resolve_spec(name_or_path: str) -> NetworkSpec:
             raise UsageError(f"spec file not found: {path}")
         return load_spec(path)
     raise UsageError(f"unknown base {name_or_path!r}: known bases are {', '.join(bases)}; or give a path to a .yaml/.json spec")
+
+
+def resolve_specs(names: list[str]) -> list[NetworkSpec]:
+    """Built-in names, spec files and folders of spec files (a folder's specs sorted by phi, then name)."""
+    specs: list[NetworkSpec] = []
+    for name in names:
+        folder = Path(name)
+        if folder.is_dir():
+            found = [load_spec(p) for p in sorted(folder.iterdir()) if p.suffix in SPEC_SUFFIXES]
+            if not found:
+                raise UsageError(f"{folder}: no .yaml/.json spec files in this folder")
+            specs += sorted(found, key=lambda s: (s.scaling.phi if s.scaling else 0.0, s.name))
+        else:
+            specs.append(resolve_spec(name))
+    return specs

@@ -42,3 +42,18 @@ def machine_info() -> dict[str, Any]:
     for package in ("torch", "torchvision", "fvcore", "onnxruntime", "optuna"):
         info[package] = _version(package)
     return info
+
+
+def physical_cores() -> int:
+    """Physical CPU cores (distinct physical id / core id pairs on Linux), else logical CPUs."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cores, physical = set(), "0"
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("physical id"):
+                physical = line.split(":", 1)[1].strip()
+            elif line.startswith("core id"):
+                cores.add((physical, line.split(":", 1)[1].strip()))
+        if cores:
+            return min(len(cores), os.cpu_count() or len(cores))
+    return os.cpu_count() or 1

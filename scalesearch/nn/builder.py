@@ -9,8 +9,41 @@ import torch
 from torch import nn
 from torchvision.ops.misc import Conv2dNormActivation
 
-from scalesearch.arch.spec import NetworkSpec
-from scalesearch.nn.blocks import BLOCK_BUILDERS, activation_layer
+from scalesearch.arch.spec import Block, NetworkSpec
+from scalesearch.nn.blocks import BLOCK_BUILDERS, Layer, activation_layer
+
+
+def _layers(spec: NetworkSpec) -> tuple[Layer, Layer]:
+    return partial(nn.BatchNorm2d, eps=spec.bn_eps), activation_layer(spec.activation)
+
+
+def build_stem(spec: NetworkSpec) -> nn.Sequential:
+    """First conv with norm and activation, plus ResNet's max pool when ``stem.pool``."""
+    norm, act = _layers(spec)
+    stem = Conv2dNormActivation(spec.in_channels, spec.stem.out_channels, spec.stem.kernel, spec.stem.stride,
+                                norm_layer=norm, activation_layer=act)
+    if spec.stem.pool:
+        stem.append(nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    return stem
+
+
+def build_block(spec: NetworkSpec, stage: Block, in_channels: int, stride: int, drop_path: float = 0.0) -> nn.Module:
+    """One block of ``stage`` (the builder registered for its kind)."""
+    norm, act = _layers(spec)
+    return BLOCK_BUILDERS[type(stage)](stage, in_channels, stride, drop_path, act, norm)
+
+
+def build_head_conv(spec: NetworkSpec, in_channels: int) -> nn.Module | None:
+    """The 1x1 head conv with norm and activation, or None for networks without one."""
+    if spec.head is None:
+        return None
+    norm, act = _layers(spec)
+    return Conv2dNormActivation(in_channels, spec.head.out_channels, 1, norm_layer=norm, activation_layer=act)
+
+
+def build_classifier(spec: NetworkSpec) -> nn.Sequential:
+    """Dropout then the linear layer (global pooling happens before it)."""
+    return nn.Sequential(nn.Dropout(p=spec.dropout, inplace=True), nn.Linear(spec.feature_channels, spec.num_classes))
 
 
 class Network(nn.Module):
@@ -23,33 +56,25 @@ class Network(nn.Module):
     def __init__(self, spec: NetworkSpec) -> None:
         super().__init__()
         self.spec = spec
-        norm = partial(nn.BatchNorm2d, eps=spec.bn_eps)
-        act = activation_layer(spec.activation)
-        stem = Conv2dNormActivation(spec.in_channels, spec.stem.out_channels, spec.stem.kernel, spec.stem.stride,
-                                    norm_layer=norm, activation_layer=act)
-        if spec.stem.pool:
-            stem.append(nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-        layers: list[nn.Module] = [stem]
+        layers: list[nn.Module] = [build_stem(spec)]
         in_channels = spec.stem.out_channels
         block_id = 0
         for stage in spec.stages:
-            build = BLOCK_BUILDERS[type(stage)]
             blocks = []
             for i in range(stage.repeats):
                 # Stochastic depth grows linearly with block index, as in EfficientNet.
                 drop_path = spec.drop_path_rate * block_id / spec.num_blocks
-                blocks.append(build(stage, in_channels if i == 0 else stage.out_channels,
-                                    stage.stride if i == 0 else 1, drop_path, act, norm))
+                blocks.append(build_block(spec, stage, in_channels if i == 0 else stage.out_channels,
+                                          stage.stride if i == 0 else 1, drop_path))
                 block_id += 1
             layers.append(nn.Sequential(*blocks))
             in_channels = stage.out_channels
-        if spec.head is not None:
-            layers.append(Conv2dNormActivation(in_channels, spec.head.out_channels, 1, norm_layer=norm,
-                                               activation_layer=act))
+        head = build_head_conv(spec, in_channels)
+        if head is not None:
+            layers.append(head)
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Dropout(p=spec.dropout, inplace=True),
-                                        nn.Linear(spec.feature_channels, spec.num_classes))
+        self.classifier = build_classifier(spec)
         self._init_weights()
 
     def _init_weights(self) -> None:

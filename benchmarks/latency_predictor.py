@@ -1,0 +1,85 @@
+"""Latency predictor vs measurement: 50 random MBConv-space candidates at their nominal resolution.
+
+Run:  python benchmarks/latency_predictor.py [--threads 1] [--candidates 50] [--calibration 10]
+CPU, onnxruntime, batch 1 (about 15 minutes on a 2-core CPU). Builds the per-component table for
+all candidates, calibrates it on separate candidates, then compares predicted with measured median
+latency. Goal: >= 95% of candidates within +-10%, mean absolute error <= 5%.
+Writes benchmarks/results/latency_predictor.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scalesearch.measure.environment import machine_info  # noqa: E402
+from scalesearch.measure.latency import BenchConfig, measure  # noqa: E402
+from scalesearch.measure.predictor import LatencyTable  # noqa: E402
+from scalesearch.search.space import load_space  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latency_predictor.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--candidates", type=int, default=50)
+    parser.add_argument("--calibration", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    space = load_space("mnasnet")
+    rng = random.Random(args.seed)
+    calibration = [space.sample(rng)[1] for _ in range(args.calibration)]
+    candidates = [space.sample(rng)[1] for _ in range(args.candidates)]
+    config = BenchConfig(device="cpu", backend="onnxruntime", batch=1, threads=args.threads)
+    started = time.time()
+    with tempfile.TemporaryDirectory() as cache:
+        table = LatencyTable(config, Path(cache))
+        measured_components = table.fill(calibration + candidates,
+                                         on_progress=lambda d, n: print(f"\rcomponents {d}/{n}", end="", flush=True))
+        print(f"\ntable: {measured_components} components in {time.time() - started:.0f} s")
+        calib_measured = [(spec, measure(spec, config).stats.median_ms) for spec in calibration]
+        fit = table.calibrate(calib_measured)
+        print(f"calibration on {len(calibration)} networks: {fit}")
+        rows = []
+        for spec in candidates:
+            raw = table.raw(spec)
+            predicted = table.predict(spec)
+            result = measure(spec, config)
+            err = predicted / result.stats.median_ms - 1
+            rows.append({"model": spec.name, "macs": result.macs, "measured_median_ms": result.stats.median_ms,
+                         "measured_cv": result.stats.cv, "predicted_ms": predicted, "uncalibrated_ms": raw,
+                         "rel_error": err, "uncalibrated_rel_error": raw / result.stats.median_ms - 1})
+            print(f"{spec.name}  {result.macs / 1e6:8.1f}M MACs  measured {result.stats.median_ms:7.2f} ms  "
+                  f"predicted {predicted:7.2f} ms  ({100 * err:+.1f}%)", flush=True)
+    errors = [abs(r["rel_error"]) for r in rows]
+    raw_errors = [abs(r["uncalibrated_rel_error"]) for r in rows]
+    summary = {
+        "candidates": len(rows), "threads": config.cpu_threads, "calibration_networks": len(calibration),
+        "within_10pct": sum(e <= 0.10 for e in errors) / len(errors),
+        "mean_abs_rel_error": statistics.fmean(errors), "max_abs_rel_error": max(errors),
+        "uncalibrated_within_10pct": sum(e <= 0.10 for e in raw_errors) / len(raw_errors),
+        "uncalibrated_mean_abs_rel_error": statistics.fmean(raw_errors),
+        "components_measured": measured_components, "calibration": fit,
+        "wall_s": time.time() - started, "goal": ">= 95% within +-10%, mean absolute error <= 5%",
+    }
+    summary["goal_met"] = summary["within_10pct"] >= 0.95 and summary["mean_abs_rel_error"] <= 0.05
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"benchmark": "latency_predictor", "machine": machine_info(),
+                                   "config": {"device": "cpu", "backend": "onnxruntime", "batch": 1,
+                                              "threads": config.cpu_threads},
+                                   "summary": summary, "candidates": rows}, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

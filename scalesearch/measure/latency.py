@@ -1,0 +1,208 @@
+"""Measured latency: onnxruntime or torch on the CPU, torch on CUDA (eager or CUDA graph).
+
+Every backend times one call at a time after a warm-up and repeats until the median is stable
+(:func:`~scalesearch.measure.timing.repeat_until_stable`), bounded by a time budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+
+from scalesearch.arch.spec import NetworkSpec
+from scalesearch.errors import UsageError
+from scalesearch.export import export_onnx
+from scalesearch.measure.environment import physical_cores
+from scalesearch.measure.flops import analytic_count
+from scalesearch.measure.timing import TimingStats, repeat_until_stable
+from scalesearch.nn import build_model
+
+DEVICES = ("cpu", "cuda")
+BACKENDS = ("onnxruntime", "torch")
+PRECISIONS = ("fp32", "fp16", "bf16")
+MODES = ("eager", "graph")
+#: What each (device, backend) pair can run. onnxruntime's CPU provider has no fast fp16/bf16
+#: convolution kernels, and this project ships no GPU build of onnxruntime.
+SUPPORTED_PRECISIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("cpu", "onnxruntime"): ("fp32",),
+    ("cpu", "torch"): ("fp32", "bf16"),
+    ("cuda", "torch"): ("fp32", "fp16", "bf16"),
+}
+_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def _supported_text() -> str:
+    return "; ".join(f"{d}/{b}: {', '.join(p)}" for (d, b), p in SUPPORTED_PRECISIONS.items())
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Where and how to time: device, backend, batch, threads, precision, eager or graph mode."""
+
+    device: str = "cpu"
+    backend: str = "onnxruntime"
+    batch: int = 1
+    threads: int | None = None  # CPU intra-op threads; None: the physical cores
+    precision: str = "fp32"
+    mode: str = "eager"
+    budget_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        for field, value, known in (("device", self.device, DEVICES), ("backend", self.backend, BACKENDS),
+                                    ("precision", self.precision, PRECISIONS), ("mode", self.mode, MODES)):
+            if value not in known:
+                raise UsageError(f"unknown {field} {value!r} (known: {', '.join(known)})")
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
+            raise UsageError(f"batch size must be a positive integer, got {self.batch!r}")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise UsageError(f"threads must be a positive integer, got {self.threads!r}")
+        if not self.budget_s > 0:
+            raise UsageError(f"time budget must be positive, got {self.budget_s!r} s")
+        pair = (self.device, self.backend)
+        if pair not in SUPPORTED_PRECISIONS:
+            raise UsageError(f"backend {self.backend} does not run on {self.device} (supported: {_supported_text()})")
+        if self.precision not in SUPPORTED_PRECISIONS[pair]:
+            raise UsageError(f"precision {self.precision} is not supported on {self.device} with {self.backend} "
+                             f"(supported: {_supported_text()})")
+        if self.mode == "graph" and self.device != "cuda":
+            raise UsageError("--mode graph captures a CUDA graph: it needs --device cuda")
+
+    @property
+    def cpu_threads(self) -> int:
+        """Intra-op threads actually used on the CPU."""
+        return self.threads or physical_cores()
+
+    def check_available(self) -> None:
+        """Fail with one line when the device is missing (e.g. ``--device cuda`` without CUDA)."""
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available here (torch.cuda.is_available() is False)")
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    """One model's measured latency with what it was measured on."""
+
+    model: str
+    config: BenchConfig
+    resolution: int
+    stats: TimingStats
+    macs: int
+    params: int
+    phi: float | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        """The JSON object ``bench --json`` prints per (model, batch)."""
+        c = self.config
+        return {"model": self.model, "device": c.device, "backend": c.backend, "batch": c.batch,
+                "precision": c.precision, "mode": c.mode, "threads": c.cpu_threads if c.device == "cpu" else None,
+                "resolution": self.resolution, **self.stats.as_dict(), "macs": self.macs, "params": self.params,
+                "phi": self.phi}
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _time_onnxruntime(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_onnx(module, torch.zeros(shape), Path(tmp) / "model.onnx")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = config.cpu_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+    binding = session.io_binding()  # bind once: time the graph, not numpy <-> OrtValue copies
+    binding.bind_cpu_input(session.get_inputs()[0].name, x)
+    binding.bind_output(session.get_outputs()[0].name)
+
+    def run_once() -> float:
+        start = time.perf_counter()
+        session.run_with_iobinding(binding)
+        return (time.perf_counter() - start) * 1e3
+
+    return repeat_until_stable(run_once, budget_s=config.budget_s)
+
+
+def _time_torch_cpu(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
+    module.eval()
+    x = torch.randn(shape)
+    autocast = torch.autocast("cpu", dtype=_DTYPES[config.precision]) if config.precision != "fp32" \
+        else contextlib.nullcontext()
+
+    def run_once() -> float:
+        start = time.perf_counter()
+        module(x)
+        return (time.perf_counter() - start) * 1e3
+
+    with _torch_threads(config.cpu_threads), torch.inference_mode(), autocast:
+        return repeat_until_stable(run_once, budget_s=config.budget_s)
+
+
+def _time_torch_cuda(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
+    config.check_available()
+    torch.backends.cudnn.benchmark = True  # autotune conv algorithms during warm-up
+    module = module.eval().cuda().to(memory_format=torch.channels_last)
+    x = torch.randn(shape, device="cuda").to(memory_format=torch.channels_last)
+    autocast = torch.autocast("cuda", dtype=_DTYPES[config.precision]) if config.precision != "fp32" \
+        else contextlib.nullcontext()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    with torch.inference_mode(), autocast:
+        call: Callable[[], Any] = lambda: module(x)  # noqa: E731
+        if config.mode == "graph":
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):  # autotune and allocate outside the capture
+                for _ in range(3):
+                    module(x)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                module(x)
+            call = graph.replay
+
+        def run_once() -> float:
+            start.record()
+            call()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end)
+
+        return repeat_until_stable(run_once, budget_s=config.budget_s)
+
+
+def time_module(module: torch.nn.Module, input_shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
+    """Latency of one forward call of ``module`` on a batch of ``input_shape`` (batch included)."""
+    config.check_available()
+    if config.device == "cuda":
+        return _time_torch_cuda(module, input_shape, config)
+    if config.backend == "onnxruntime":
+        return _time_onnxruntime(module, input_shape, config)
+    return _time_torch_cpu(module, input_shape, config)
+
+
+def measure(spec: NetworkSpec, config: BenchConfig, resolution: int | None = None) -> LatencyResult:
+    """Build ``spec`` and measure its latency under ``config``."""
+    size = resolution or spec.resolution
+    torch.manual_seed(0)
+    stats = time_module(build_model(spec), (config.batch, spec.in_channels, size, size), config)
+    c = analytic_count(spec, size)
+    return LatencyResult(model=spec.name, config=config, resolution=size, stats=stats, macs=c.macs,
+                         params=c.params, phi=spec.scaling.phi if spec.scaling else None)

@@ -1,0 +1,1 @@
+"""Search: spaces of candidate networks, objectives and studies."""

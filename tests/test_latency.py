@@ -1,0 +1,190 @@
+"""Latency measurement, statistics, the per-component predictor and `scalesearch bench`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from scalesearch.arch.io import save_spec, spec_to_dict
+from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
+from scalesearch.cli import app
+from scalesearch.errors import ExportError, UsageError
+from scalesearch.measure.latency import BenchConfig, measure, time_module
+from scalesearch.measure.predictor import LatencyTable, components, table_key
+from scalesearch.measure.timing import TimingStats, repeat_until_stable
+
+runner = CliRunner()
+CUDA = torch.cuda.is_available()
+needs_cuda = pytest.mark.skipif(not CUDA, reason="no CUDA device on this machine (CI has none)")
+FAST_CPU = BenchConfig(device="cpu", backend="onnxruntime", threads=1, budget_s=0.2)
+
+
+def tiny_spec(name: str = "tiny", resolution: int = 32) -> NetworkSpec:
+    return NetworkSpec(
+        name=name, resolution=resolution, stem=Stem(out_channels=16),
+        stages=(MBConv(out_channels=16, repeats=2, stride=1, kernel=3, expand_ratio=1, se_ratio=0.25),
+                MBConv(out_channels=24, repeats=2, stride=2, kernel=5, expand_ratio=4)),
+        head=Head(out_channels=64), num_classes=10,
+    )
+
+
+def test_timing_stats_from_known_samples():
+    stats = TimingStats.from_samples([float(x) for x in range(1, 12)])  # 1..11 ms
+    assert (stats.median_ms, stats.min_ms, stats.runs) == (6.0, 1.0, 11)
+    assert (stats.p10_ms, stats.p90_ms, stats.iqr_ms) == pytest.approx((2.0, 10.0, 5.0))
+    assert stats.cv == pytest.approx(3.3166 / 6.0, rel=1e-3)
+
+
+def test_repeat_until_stable_stops_early_on_a_steady_signal_and_at_max_runs():
+    calls = []
+    steady = repeat_until_stable(lambda: calls.append(1) or 2.0, budget_s=10, warmup_s=0, max_runs=1000,
+                                 min_time_fraction=0)
+    assert steady.runs == 30 and steady.median_ms == 2.0 and steady.cv == 0  # 3 chunks of 10, then stable
+    values = iter(range(1, 10**6))
+    drifting = repeat_until_stable(lambda: float(next(values)), budget_s=10, warmup_s=0, max_runs=100)
+    assert drifting.runs == 100
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(batch=0), "batch size must be a positive integer"),
+    (dict(threads=0), "threads must be a positive integer"),
+    (dict(precision="fp16"), "precision fp16 is not supported on cpu with onnxruntime"),
+    (dict(precision="int4"), "unknown precision"),
+    (dict(device="tpu"), "unknown device"),
+    (dict(device="cuda", backend="onnxruntime"), "does not run on cuda"),
+    (dict(mode="graph"), "needs --device cuda"),
+    (dict(budget_s=0), "time budget must be positive"),
+])
+def test_bench_config_rejects(kwargs: dict, words: str):
+    with pytest.raises(UsageError, match=words):
+        BenchConfig(**kwargs)
+
+
+@pytest.mark.parametrize("backend, precision", [("onnxruntime", "fp32"), ("torch", "fp32"), ("torch", "bf16")])
+def test_measure_on_cpu(backend: str, precision: str):
+    config = BenchConfig(device="cpu", backend=backend, threads=1, precision=precision, batch=2, budget_s=0.2)
+    result = measure(tiny_spec(), config)
+    record = result.as_record()
+    assert record["runs"] >= 20 and 0 < record["min_ms"] <= record["median_ms"] <= record["p90_ms"]
+    assert (record["batch"], record["threads"], record["precision"]) == (2, 1, precision)
+    assert record["macs"] > 0 and record["params"] > 0
+
+
+class _FFT(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.fft.fft2(x).abs()
+
+
+def test_onnx_export_failure_names_the_operator():
+    with pytest.raises(ExportError, match="fft"):
+        time_module(_FFT(), (1, 3, 8, 8), FAST_CPU)
+
+
+def test_components_cover_the_network_in_order():
+    spec = tiny_spec()
+    parts = components(spec)
+    assert len(parts) == 1 + spec.num_blocks + 1
+    assert parts[0].key.startswith("stem|") and parts[-1].key.startswith("head|")
+    assert parts[1].key == parts[2].key  # identical repeated blocks share one table entry
+    assert parts[3].input_shape == (16, 16, 16) and parts[4].input_shape == (24, 8, 8)
+
+
+def test_latency_table_fills_caches_predicts_and_calibrates(tmp_path: Path):
+    table = LatencyTable(FAST_CPU, tmp_path)
+    spec, other = tiny_spec(), tiny_spec("tiny-64", resolution=64)
+    distinct = len({c.key for c in components(spec)})
+    assert table.fill([spec]) == distinct
+    predicted = table.predict(spec)
+    assert predicted > 0
+    reloaded = LatencyTable(FAST_CPU, tmp_path)  # from disk: nothing left to measure
+    assert reloaded.missing([spec]) == [] and reloaded.predict(spec) == pytest.approx(predicted)
+    assert reloaded.missing([other])  # another resolution means other components
+    fit = reloaded.calibrate([(spec, 1.0), (other, 3.0)])
+    assert fit["networks"] == 2 and LatencyTable(FAST_CPU, tmp_path).calibration == fit
+    assert "onnxruntime" in table.key and "-t1-" in table.key and "fp32" in table.key and "bs1" in table.key
+    assert table_key(BenchConfig(threads=2)) != table_key(FAST_CPU)
+
+
+def test_bench_cli_json_and_report(tmp_path: Path):
+    family = tmp_path / "family"
+    result = runner.invoke(app, ["scale", "--base", str(save_spec(tiny_spec(), tmp_path / "t.yaml")), "--phi", "0-2",
+                                 "--out", str(family)])
+    assert result.exit_code == 0, result.output
+    report = tmp_path / "report.md"
+    result = runner.invoke(app, ["bench", str(family), "--threads", "1", "--batch", "1,2", "--budget", "0.1",
+                                 "--report", str(report), "--json"])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert len(records) == 6 and [r["phi"] for r in records[::2]] == [0, 1, 2]
+    keys = {"model", "device", "backend", "batch", "precision", "median_ms", "p90_ms", "cv", "runs", "macs", "params"}
+    assert keys <= set(records[0]) and records[0]["environment"]["cpu"]
+    text = report.read_text()
+    assert "| tiny-phi2 | 2 |" in text and "report_latency_vs_phi.png" in text
+    assert (tmp_path / "report_latency_vs_macs.png").stat().st_size > 1000
+    assert (tmp_path / "report_latency_vs_phi.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("args, words", [
+    (["bench", "nope"], "unknown base 'nope'"),
+    (["bench", "efficientnet-b0", "--batch", "0"], "invalid batch size '0'"),
+    (["bench", "efficientnet-b0", "--batch", "1,x"], "invalid batch size 'x'"),
+    (["bench", "efficientnet-b0", "--threads", "0"], "threads must be a positive integer"),
+    (["bench", "efficientnet-b0", "--precision", "fp16"], "precision fp16 is not supported on cpu with onnxruntime"),
+    (["bench", "efficientnet-b0", "--mode", "graph"], "needs --device cuda"),
+    (["latency-table", "build", "--samples", "0"], "--samples must be >= 1"),
+    (["latency-table", "build", "--space", "nope.yaml"], "search space not found"),
+])
+def test_bench_bad_input(args: list[str], words: str):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert words in line
+
+
+@pytest.mark.skipif(CUDA, reason="checks the no-CUDA error; this machine has CUDA")
+def test_cuda_without_a_gpu_is_one_clear_line():
+    result = runner.invoke(app, ["bench", "efficientnet-b0", "--device", "cuda"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: --device cuda: no CUDA device is available here " \
+                                    "(torch.cuda.is_available() is False)"
+
+
+def test_latency_table_build_for_a_space_file(tmp_path: Path):
+    base = save_spec(tiny_spec(), tmp_path / "base.yaml")
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"name": "tinyspace", "base": str(base), "choices": {
+        "expand_ratio": [1, 3], "kernel": [3, 5], "se_ratio": [0.0], "width_mult": [1.0], "repeats_delta": [0]}}))
+    result = runner.invoke(app, ["latency-table", "build", "--space", str(space), "--samples", "3", "--calibrate", "2",
+                                 "--threads", "1", "--cache-dir", str(tmp_path / "cache"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["measured"] > 0 and summary["calibration"]["networks"] == 2
+    stored = json.loads(Path(summary["table"]).read_text())
+    assert len(stored["entries"]) == summary["entries"]
+    again = runner.invoke(app, ["latency-table", "build", "--space", str(space), "--samples", "3", "--calibrate", "0",
+                                "--threads", "1", "--cache-dir", str(tmp_path / "cache"), "--json"])
+    assert json.loads(again.stdout)["measured"] == 0  # cached: nothing measured twice
+
+
+@needs_cuda
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+@pytest.mark.parametrize("precision", ["fp16", "bf16", "fp32"])
+def test_cuda_latency(mode: str, precision: str):
+    spec = tiny_spec(resolution=64)
+    result = measure(spec, BenchConfig(device="cuda", backend="torch", precision=precision, mode=mode, batch=4,
+                                       budget_s=0.2))
+    assert result.stats.runs >= 20 and 0 < result.stats.median_ms < 1000
+
+
+@needs_cuda
+def test_cuda_bench_cli():
+    result = runner.invoke(app, ["bench", "efficientnet-b0", "--device", "cuda", "--precision", "fp16", "--mode",
+                                 "graph", "--budget", "0.3", "--json"])
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads(result.stdout)
+    assert record["device"] == "cuda" and record["environment"]["gpu"]
