@@ -1,9 +1,10 @@
 """Latency predictor vs measurement: 50 random MBConv-space candidates at their nominal resolution.
 
 Run:  python benchmarks/latency_predictor.py [--threads 1] [--candidates 50] [--calibration 10]
-CPU, onnxruntime, batch 1 (about 15 minutes on a 2-core CPU). Builds the per-component table for
-all candidates, calibrates it on separate candidates, then compares predicted with measured median
-latency. Goal: >= 95% of candidates within +-10%, mean absolute error <= 5%.
+CPU, onnxruntime, batch 1 (about 15 minutes on a 2-core CPU). Fills the per-component table
+candidate by candidate, measuring each whole candidate right after its components, calibrates the
+table's scale on the first 10 (separate) candidates, then compares predicted with measured median
+latency on the other 50. Goal: >= 95% of candidates within +-10%, mean absolute error <= 5%.
 Writes benchmarks/results/latency_predictor.json.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scalesearch.measure.environment import machine_info  # noqa: E402
+from scalesearch.measure.flops import analytic_macs  # noqa: E402
 from scalesearch.measure.latency import BenchConfig, measure  # noqa: E402
 from scalesearch.measure.predictor import LatencyTable  # noqa: E402
 from scalesearch.search.space import load_space  # noqa: E402
@@ -42,25 +44,26 @@ def main() -> None:
     candidates = [space.sample(rng)[1] for _ in range(args.candidates)]
     config = BenchConfig(device="cpu", backend="onnxruntime", batch=1, threads=args.threads)
     started = time.time()
+    measured_components = 0
+    pairs = []  # (spec, measured median ms, uncalibrated prediction ms)
     with tempfile.TemporaryDirectory() as cache:
         table = LatencyTable(config, Path(cache))
-        measured_components = table.fill(calibration + candidates,
-                                         on_progress=lambda d, n: print(f"\rcomponents {d}/{n}", end="", flush=True))
-        print(f"\ntable: {measured_components} components in {time.time() - started:.0f} s")
-        calib_measured = [(spec, measure(spec, config).stats.median_ms) for spec in calibration]
-        fit = table.calibrate(calib_measured)
-        print(f"calibration on {len(calibration)} networks: {fit}")
-        rows = []
-        for spec in candidates:
+        # Interleaved, as the search uses the table: a candidate's missing components are measured
+        # just before the candidate itself, so minute-scale drifts of a shared machine hit both alike.
+        for i, spec in enumerate(calibration + candidates, 1):
+            measured_components += table.fill([spec])
             raw = table.raw(spec)
-            predicted = table.predict(spec)
-            result = measure(spec, config)
-            err = predicted / result.stats.median_ms - 1
-            rows.append({"model": spec.name, "macs": result.macs, "measured_median_ms": result.stats.median_ms,
-                         "measured_cv": result.stats.cv, "predicted_ms": predicted, "uncalibrated_ms": raw,
-                         "rel_error": err, "uncalibrated_rel_error": raw / result.stats.median_ms - 1})
-            print(f"{spec.name}  {result.macs / 1e6:8.1f}M MACs  measured {result.stats.median_ms:7.2f} ms  "
-                  f"predicted {predicted:7.2f} ms  ({100 * err:+.1f}%)", flush=True)
+            pairs.append((spec, measure(spec, config).stats, raw))
+            print(f"[{i}/{len(calibration) + len(candidates)}] {spec.name}  measured {pairs[-1][1].median_ms:7.2f} ms  "
+                  f"uncalibrated {raw:7.2f} ms  ({len(table.entries)} table entries)", flush=True)
+        fit = table.calibrate([(spec, stats.median_ms) for spec, stats, _ in pairs[:len(calibration)]])
+    print(f"calibration on {len(calibration)} networks: {fit}")
+    rows = []
+    for spec, stats, raw in pairs[len(calibration):]:
+        predicted = fit["scale"] * raw
+        rows.append({"model": spec.name, "macs": analytic_macs(spec), "measured_median_ms": stats.median_ms, "measured_cv": stats.cv,
+                     "predicted_ms": predicted, "uncalibrated_ms": raw,
+                     "rel_error": predicted / stats.median_ms - 1, "uncalibrated_rel_error": raw / stats.median_ms - 1})
     errors = [abs(r["rel_error"]) for r in rows]
     raw_errors = [abs(r["uncalibrated_rel_error"]) for r in rows]
     summary = {

@@ -6,7 +6,9 @@ runtime failure, 130 for Ctrl-C.
 
 from __future__ import annotations
 
+import random
 import sys
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -22,7 +24,9 @@ from scalesearch.export import export_spec
 from scalesearch.measure.environment import machine_info
 from scalesearch.measure.flops import analytic_count, count
 from scalesearch.measure.latency import BenchConfig, measure
+from scalesearch.measure.predictor import LatencyTable, build_table
 from scalesearch.quantities import parse_batches, parse_macs, parse_phis
+from scalesearch.search.space import load_space
 
 
 class OneLineErrors(TyperGroup):
@@ -207,7 +211,7 @@ def bench(
     specs = resolve_specs(models)
     records = []
     jobs = [(spec, config) for spec in specs for config in configs]
-    with report.progress("measuring latency", len(jobs), enabled=not json_out) as update:
+    with report.progress(("measuring latency", len(jobs)), enabled=not json_out) as (update,):
         for done, (spec, config) in enumerate(jobs, 1):
             records.append(measure(spec, config).as_record())
             update(done)
@@ -240,30 +244,19 @@ def latency_table_build(
     json_out: JsonOpt = False,
 ) -> None:
     """Measure every distinct component of sampled candidates once and cache the table on disk."""
-    import random
-    import time
-
-    from scalesearch.measure.predictor import LatencyTable
-    from scalesearch.search.space import load_space
-
     if samples < 1 or calibrate < 0:
         raise UsageError(f"--samples must be >= 1 and --calibrate >= 0, got {samples} and {calibrate}")
     (config,) = _configs(device, backend, [batch], threads, precision)
     search_space = load_space(space)
     rng = random.Random(seed)
     specs = [search_space.sample(rng)[1] for _ in range(samples + calibrate)]
-    table = LatencyTable(config, cache_dir)
     started = time.perf_counter()
-    todo = len(table.missing(specs))
-    with report.progress("measuring components", todo, enabled=not json_out) as update:
-        measured = table.fill(specs, on_progress=lambda done, _total: update(done))
-    if calibrate:
-        with report.progress("calibrating on whole networks", calibrate, enabled=not json_out) as update:
-            pairs = []
-            for i, spec in enumerate(specs[samples:], 1):
-                pairs.append((spec, measure(spec, config).stats.median_ms))
-                update(i)
-        table.calibrate(pairs)
+    todo = len(LatencyTable(config, cache_dir).missing(specs))
+    with report.progress(("measuring components", todo), ("calibrating on whole networks", calibrate),
+                         enabled=not json_out) as (components_done, networks_done):
+        table, measured = build_table(config, specs[:samples], specs[samples:], cache_dir,
+                                      on_component=lambda done, _n: components_done(done),
+                                      on_network=lambda done, _n: networks_done(done))
     summary = {"table": str(table.path), "key": table.key, "entries": len(table.entries), "measured": measured,
                "calibration": table.calibration, "wall_s": round(time.perf_counter() - started, 1)}
     if json_out:

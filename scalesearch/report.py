@@ -105,15 +105,15 @@ def print_bases(rows: list[tuple[str, NetworkSpec, Count]]) -> None:
 
 
 @contextlib.contextmanager
-def progress(description: str, total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr (only on a terminal, and never with ``--json``); yields
-    ``update(completed)``."""
+def progress(*tasks: tuple[str, int], enabled: bool = True) -> Iterator[list[Callable[[int], None]]]:
+    """One rich progress display on stderr (only on a terminal, never with ``--json``) with a bar per
+    ``(description, total)``; yields an ``update(completed)`` function per task."""
     bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True,
                    disable=not (enabled and err_console.is_terminal))
     with bar:
-        task = bar.add_task(description, total=total)
-        yield lambda completed: bar.update(task, completed=completed)
+        ids = [bar.add_task(description, total=total) for description, total in tasks]
+        yield [lambda completed, task=task: bar.update(task, completed=completed) for task in ids]
 
 
 def print_bench(records: list[dict[str, Any]]) -> None:

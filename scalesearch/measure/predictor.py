@@ -27,7 +27,7 @@ from torch import nn
 
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.measure.environment import cpu_model
-from scalesearch.measure.latency import BenchConfig, time_module
+from scalesearch.measure.latency import BenchConfig, measure, time_module
 from scalesearch.nn.builder import build_block, build_classifier, build_head_conv, build_stem
 
 #: Components are small: a shorter budget per measurement than a whole network's.
@@ -180,3 +180,20 @@ class LatencyTable:
 def predict(spec: NetworkSpec, config: BenchConfig, cache_dir: Path | None = None) -> float:
     """Predicted latency (ms) of ``spec`` on ``config``'s device, from (and filling) the cached table."""
     return LatencyTable(config, cache_dir).predict(spec)
+
+
+def build_table(config: BenchConfig, specs: list[NetworkSpec], calibration: list[NetworkSpec],
+                cache_dir: Path | None = None, on_component: Callable[[int, int], None] | None = None,
+                on_network: Callable[[int, int], None] | None = None) -> tuple[LatencyTable, int]:
+    """Measure the missing components of ``specs`` and ``calibration``, then calibrate on the whole
+    ``calibration`` networks (if any). Returns the saved table and how many components were measured."""
+    table = LatencyTable(config, cache_dir)
+    measured = table.fill(specs + calibration, on_progress=on_component)
+    if calibration:
+        pairs = []
+        for i, spec in enumerate(calibration, 1):
+            pairs.append((spec, measure(spec, config).stats.median_ms))
+            if on_network:
+                on_network(i, len(calibration))
+        table.calibrate(pairs)
+    return table, measured
