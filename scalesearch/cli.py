@@ -6,6 +6,7 @@ runtime failure, 130 for Ctrl-C.
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 import time
@@ -25,8 +26,20 @@ from scalesearch.measure.environment import machine_info
 from scalesearch.measure.flops import analytic_count, count
 from scalesearch.measure.latency import BenchConfig, measure
 from scalesearch.measure.predictor import LatencyTable, build_table
-from scalesearch.quantities import parse_batches, parse_macs, parse_phis
+from scalesearch.quantities import parse_batches, parse_latency, parse_macs, parse_phis
+from scalesearch.search.grid import GridConfig, coefficients_document, load_coefficients, run_grid
+from scalesearch.search.grid import start_workers as start_grid_workers
+from scalesearch.search.grid import validate as validate_grid
+from scalesearch.search.objective import Objective
+from scalesearch.search.results import summarise, trial_rows
 from scalesearch.search.space import load_space
+from scalesearch.search.study import (
+    SearchConfig, best_trial, evaluate_baselines, evaluated, open_study, search, validate,
+)
+from scalesearch.train.data import load_data
+from scalesearch.train.loop import EpochMetrics, resolve_device, train
+from scalesearch.train.recipes import load_recipe
+from scalesearch.train.zero_cost import data_batch, zero_cost_score
 
 
 class OneLineErrors(TyperGroup):
@@ -156,12 +169,19 @@ def scale_cmd(
     beta: Annotated[float, typer.Option(help="Width coefficient (w = beta^phi).")] = 1.1,
     gamma: Annotated[float, typer.Option(help="Resolution coefficient (r = gamma^phi).")] = 1.15,
     preset: Annotated[Optional[Preset], typer.Option(help="official: the published B0..B7 table instead of the formula.")] = None,
+    coefficients_file: Annotated[Optional[Path], typer.Option("--coefficients", help="alpha, beta, gamma from a "
+                                                              "file 'grid' wrote (coefficients.json).",
+                                                              show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write one spec per phi into this folder.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Scale a base by compound coefficient phi: depth alpha^phi, width beta^phi, resolution gamma^phi."""
     phis = parse_phis(phi)
-    coefficients = Coefficients(alpha, beta, gamma)
+    if coefficients_file is not None:
+        coefficients = load_coefficients(coefficients_file)
+        alpha, beta, gamma = coefficients.alpha, coefficients.beta, coefficients.gamma
+    else:
+        coefficients = Coefficients(alpha, beta, gamma)
     base_spec = resolve_spec(base)
     preset_name = preset.value if preset else None
     specs = [scale(base_spec, p, coefficients, preset_name) for p in phis]  # all validated before any write
@@ -223,6 +243,232 @@ def bench(
         report.print_json([{**r, "environment": environment} for r in records])
     else:
         report.print_bench(records)
+
+
+class Evaluation(str, Enum):
+    train = "train"
+    zero_cost = "zero-cost"
+
+
+class ZeroCostMetric(str, Enum):
+    naswot = "naswot"
+    synflow = "synflow"
+
+
+def _seed_list(seeds: int, first_seed: int) -> list[int]:
+    if seeds < 1:
+        raise UsageError(f"--seeds must be >= 1, got {seeds}")
+    return list(range(first_seed, first_seed + seeds))
+
+
+@app.command("train")
+def train_cmd(
+    model: ModelArg,
+    data: Annotated[str, typer.Option(help="KIND:PATH with KIND cifar10, cifar100, fashion-mnist, mnist or "
+                                           "imagefolder; or 'synthetic' (generated, for smoke runs).",
+                                      show_default=False)],
+    recipe: Annotated[str, typer.Option(help="proxy, rsb-a3, rsb-a2, or a recipe .yaml file.")] = "proxy",
+    epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
+    resolution: Annotated[Optional[int], typer.Option(help="Override the recipe's input size (px).",
+                                                      show_default=False)] = None,
+    batch: Annotated[Optional[int], typer.Option(help="Override the recipe's batch size.", show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Override the recipe's peak learning rate.",
+                                                show_default=False)] = None,
+    seeds: Annotated[int, typer.Option(help="Train this many seeds; report mean and standard deviation.")] = 1,
+    first_seed: Annotated[int, typer.Option(help="The first seed; the others follow it.")] = 0,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    test: Annotated[bool, typer.Option("--test", help="Also evaluate on the test split (never used by search).")] = False,
+    evaluation: Annotated[Evaluation, typer.Option("--eval", help="train, or zero-cost: a training-free score at "
+                                                                  "initialisation.")] = Evaluation.train,
+    metric: Annotated[ZeroCostMetric, typer.Option(help="Zero-cost metric.")] = ZeroCostMetric.naswot,
+    val_fraction: Annotated[float, typer.Option(help="Share of the training set held out for validation.")] = 0.1,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Where metrics.csv, checkpoints, spec and recipe go. "
+                                                         "Default: runs/train/<model>-<recipe>-<time>.",
+                                                    show_default=False)] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a network (or score it without training) and report validation top-1."""
+    spec = resolve_spec(model)
+    chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution, batch_size=batch, lr=lr)
+    seed_list = _seed_list(seeds, first_seed)
+    resolve_device(device)
+    dataset = load_data(data, val_fraction=val_fraction)
+    if dataset.skipped_files:
+        report.log(f"skipped {dataset.skipped_files} files that are not readable images")
+    if evaluation is Evaluation.zero_cost:
+        images = data_batch(dataset, chosen.resolution)
+        score = zero_cost_score(chosen.network(spec, dataset.num_classes), metric.value, images)
+        report.emit({"model": spec.name, "eval": "zero-cost", "metric": metric.value, "score": score,
+                     "data": dataset.name, "synthetic_data": dataset.synthetic, "resolution": chosen.resolution},
+                    json_out)
+        return
+    run_dir = run_dir or Path("runs/train") / f"{spec.name}-{chosen.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    steps = len(seed_list) * chosen.epochs
+    with report.progress((f"training {spec.name}", steps), enabled=not json_out) as (update,):
+        done = 0
+
+        def on_epoch(m: EpochMetrics) -> None:
+            nonlocal done
+            done += 1
+            update(done, f"seed {m.seed} epoch {m.epoch}/{chosen.epochs} loss {m.train_loss:.3f} "
+                         f"val {m.val_top1:.1%} {m.img_per_s:.0f} img/s")
+        result = train(spec, dataset, chosen, seed_list, device, run_dir, test, on_epoch)
+    record = {"model": spec.name, **result.as_record(chosen, dataset), "run_dir": str(run_dir)}
+    report.emit(record, json_out)
+
+
+class Constraint(str, Enum):
+    soft = "soft"
+    hard = "hard"
+
+
+class Pruner(str, Enum):
+    none = "none"
+    median = "median"
+    hyperband = "hyperband"
+
+
+@app.command("find-base")
+def find_base(
+    flops: Annotated[Optional[str], typer.Option(help="MACs target, e.g. 400M (FLOPs here are multiply-adds).",
+                                                 show_default=False)] = None,
+    latency: Annotated[Optional[str], typer.Option(help="Latency target instead, e.g. 15ms, predicted on --device.",
+                                                   show_default=False)] = None,
+    device: DeviceOpt = Device.cpu,
+    backend: BackendOpt = None,
+    threads: ThreadsOpt = None,
+    constraint: Annotated[Constraint, typer.Option(help="soft: ACC x (T(m)/T)^-0.07 (EfficientNet); hard: w = -1 "
+                                                        "above the target, 0 below (MnasNet).")] = Constraint.soft,
+    reject_outside: Annotated[float, typer.Option(help="Reject untrained any candidate beyond target x (1 +- this).")]
+    = 0.1,
+    space: Annotated[str, typer.Option(help="Search space: built-in name or .yaml file.")] = "mnasnet",
+    data: Annotated[Optional[str], typer.Option(help="KIND:PATH to train candidates on (see 'train'); without it, "
+                                                     "candidates get a zero-cost score.", show_default=False)] = None,
+    recipe: Annotated[str, typer.Option(help="Training recipe for candidates.")] = "proxy",
+    epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
+    resolution: Annotated[Optional[int], typer.Option(help="Override the recipe's input size (px).",
+                                                      show_default=False)] = None,
+    metric: Annotated[ZeroCostMetric, typer.Option(help="Zero-cost metric when there is no --data.")]
+    = ZeroCostMetric.naswot,
+    n_trials: Annotated[int, typer.Option(help="Evaluated trials in total (all workers, all resumes); rejected "
+                                               "candidates do not count.")] = 50,
+    workers: Annotated[int, typer.Option(help="Local worker processes sharing the study.")] = 1,
+    storage: Annotated[Optional[str], typer.Option(help="RDB URL (postgresql://... for many machines). Default: a "
+                                                        "journal file in the run directory.", show_default=False)]
+    = None,
+    study: Annotated[Optional[str], typer.Option(help="Study name. Default: derived from the target and evaluator.",
+                                                 show_default=False)] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Default: runs/<study>.", show_default=False)] = None,
+    multi_objective: Annotated[bool, typer.Option("--multi-objective", help="NSGA-II on (accuracy, cost); report "
+                                                                            "the Pareto front.")] = False,
+    pruner: Annotated[Pruner, typer.Option(help="Prune trials on per-epoch validation accuracy.")] = Pruner.median,
+    train_device: Annotated[str, typer.Option(help="Device that trains candidates: cpu, cuda or cuda:N.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Sampler and training seed.")] = 0,
+    include_baselines: Annotated[bool, typer.Option("--include-baselines", help="Also evaluate EfficientNet-B0 and "
+                                                    "MobileNetV2 the same way, for the report.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Search a space for the best base network at a MACs (or latency) target; resumable."""
+    if (flops is None) == (latency is None):
+        raise UsageError("give exactly one target: --flops 400M or --latency 15ms")
+    if flops is not None:
+        objective = Objective(float(parse_macs(flops)), "MACs", constraint.value, reject_outside=reject_outside)
+        bench_config, label = None, f"{flops.strip()}"
+    else:
+        objective = Objective(parse_latency(latency), "ms", constraint.value, reject_outside=reject_outside)
+        (bench_config,) = _configs(device, backend, [1], threads, Precision.fp32)
+        label = f"{latency.strip()}-{device.value}"
+    name = study or f"find-base-{label}-{'proxy' if data else metric.value}".replace(" ", "")
+    overrides = {k: v for k, v in {"epochs": epochs, "resolution": resolution}.items() if v is not None}
+    config = SearchConfig(objective=objective, run_dir=run_dir or Path("runs") / name, study_name=name,
+                          n_trials=n_trials, space=space, data=data, recipe=recipe, recipe_overrides=overrides,
+                          zero_cost_metric=metric.value, storage=storage, workers=workers, seed=seed,
+                          multi_objective=multi_objective, pruner=pruner.value, device=train_device,
+                          latency=bench_config)
+    validate(config)
+    if data is None:
+        report.log(f"no --data: candidates are ranked by a zero-cost score ({metric.value}) computed at "
+                   f"initialisation, not by trained accuracy")
+    with report.progress((f"find-base {name}", n_trials), enabled=not json_out) as (update,):
+        def on_trial(s: Any) -> None:
+            trials = s.get_trials(deepcopy=False)
+            best = best_trial(s)
+            shown = f"best score {best.user_attrs.get('score', 0):.4g}" if best and not multi_objective else ""
+            update(min(n_trials, len(evaluated(trials))), f"find-base {name} {shown}")
+        try:
+            found = search(config, on_trial)
+        except BaseException:
+            # Interrupted or crashed: what finished is summarised, and the same command resumes.
+            _summarise_search(config)
+            raise
+    if include_baselines:
+        baselines = config.run_dir / "baselines.json"
+        if not baselines.exists():
+            baselines.write_text(json.dumps(evaluate_baselines(config), indent=2) + "\n")
+    summary = _summarise_search(config, found)
+    if json_out:
+        report.print_json(summary)
+    else:
+        report.emit({k: v for k, v in summary.items() if k not in ("best", "pareto_front", "failures")}, False)
+        if summary["best"]:
+            report.emit(summary["best"], False)
+
+
+def _summarise_search(config: SearchConfig, study: Any = None) -> dict[str, Any]:
+    study = study or open_study(config)
+    summary = summarise(study, config)
+    report.write_search_report(config.run_dir, summary, trial_rows(study))
+    return summary
+
+
+@app.command("grid")
+def grid_cmd(
+    base: Annotated[str, typer.Option(help="A built-in base or a spec file (e.g. runs/<study>/best_base.yaml).",
+                                      show_default=False)],
+    data: Annotated[str, typer.Option(help="KIND:PATH to train on (see 'train').", show_default=False)],
+    step: Annotated[float, typer.Option(help="Grid step for alpha, beta, gamma.")] = 0.05,
+    target_ratio: Annotated[float, typer.Option(help="alpha * beta^2 * gamma^2 to aim for (EfficientNet: 2).")] = 2.0,
+    tolerance: Annotated[float, typer.Option(help="Allowed relative deviation of that product and of the measured "
+                                                  "MACs ratio.")] = 0.1,
+    recipe: Annotated[str, typer.Option(help="Training recipe.")] = "proxy",
+    epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
+    resolution: Annotated[Optional[int], typer.Option(help="The base's training size (px); each point trains at "
+                                                           "this times gamma.", show_default=False)] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per point.")] = 1,
+    workers: Annotated[int, typer.Option(help="Local worker processes sharing the study.")] = 1,
+    storage: Annotated[Optional[str], typer.Option(help="RDB URL; default: a journal file in the run directory.",
+                                                   show_default=False)] = None,
+    study: Annotated[Optional[str], typer.Option(help="Study name. Default: grid-<base>.", show_default=False)] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Default: runs/<study>.", show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="Training device: cpu, cuda or cuda:N.")] = "cpu",
+    json_out: JsonOpt = False,
+) -> None:
+    """Grid-search alpha, beta, gamma at phi = 1 under alpha * beta^2 * gamma^2 ~= 2; resumable."""
+    if workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {workers}")
+    base_spec = resolve_spec(base)
+    name = study or f"grid-{base_spec.name}"
+    overrides = {k: v for k, v in {"epochs": epochs, "resolution": resolution}.items() if v is not None}
+    config = GridConfig(base=base_spec, data=data, run_dir=run_dir or Path("runs") / name, study_name=name,
+                        step=step, target_ratio=target_ratio, tolerance=tolerance, recipe=recipe,
+                        recipe_overrides=overrides, seeds=seeds, storage=storage, device=device)
+    points = validate_grid(config)
+    report.log(f"grid: {len(points)} feasible points for {base_spec.name}")
+    with report.progress((f"grid {name}", len(points)), enabled=not json_out) as (update,):
+        others = start_grid_workers(config, workers - 1)
+        try:
+            finished = run_grid(config, on_trial=lambda done, _total: update(done))
+        finally:
+            for process in others:
+                process.join()
+    document = coefficients_document(finished, config)
+    config.run_dir.mkdir(parents=True, exist_ok=True)
+    (config.run_dir / "coefficients.json").write_text(json.dumps(document, indent=2) + "\n")
+    heatmap = report.write_grid_heatmap(config.run_dir / "grid_heatmap.png", document)
+    record = {k: document[k] for k in ("alpha", "beta", "gamma", "val_top1", "macs_ratio", "n_feasible")}
+    record.update(points_trained=len(document["points"]), coefficients=str(config.run_dir / "coefficients.json"),
+                  heatmap=str(heatmap))
+    report.emit(record, json_out)
 
 
 latency_table = typer.Typer(no_args_is_help=True, help="Per-device latency lookup tables for the search loop.")

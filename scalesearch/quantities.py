@@ -54,3 +54,18 @@ def parse_batches(text: str) -> list[int]:
             raise UsageError(f"invalid batch size {part!r} in {text!r}: each must be a positive integer, e.g. 1,8,64")
         batches.append(int(part))
     return batches
+
+
+_LATENCY = re.compile(r"\s*(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*(?P<unit>ms|us|µs|s)\s*", re.IGNORECASE)
+_TO_MS = {"ms": 1.0, "us": 1e-3, "µs": 1e-3, "s": 1e3}
+
+
+def parse_latency(text: str) -> float:
+    """``"15ms"`` -> 15.0 (milliseconds); units ms, us or s are required."""
+    match = _LATENCY.fullmatch(text)
+    if match is None:
+        raise UsageError(f"invalid latency {text!r}: expected a positive number with a unit, e.g. 15ms, 800us or 0.02s")
+    value = float(match["num"]) * _TO_MS[match["unit"].lower()]
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"invalid latency {text!r}: must be positive")
+    return value

@@ -105,15 +105,17 @@ def print_bases(rows: list[tuple[str, NetworkSpec, Count]]) -> None:
 
 
 @contextlib.contextmanager
-def progress(*tasks: tuple[str, int], enabled: bool = True) -> Iterator[list[Callable[[int], None]]]:
+def progress(*tasks: tuple[str, int], enabled: bool = True) -> Iterator[list[Callable[..., None]]]:
     """One rich progress display on stderr (only on a terminal, never with ``--json``) with a bar per
-    ``(description, total)``; yields an ``update(completed)`` function per task."""
+    ``(description, total)``; yields an ``update(completed, description=None)`` function per task."""
     bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True,
                    disable=not (enabled and err_console.is_terminal))
     with bar:
         ids = [bar.add_task(description, total=total) for description, total in tasks]
-        yield [lambda completed, task=task: bar.update(task, completed=completed) for task in ids]
+        yield [lambda completed, description=None, task=task: bar.update(task, completed=completed,
+                                                                         description=description)
+               for task in ids]
 
 
 def print_bench(records: list[dict[str, Any]]) -> None:
@@ -130,12 +132,30 @@ def print_bench(records: list[dict[str, Any]]) -> None:
     Console().print(table)
 
 
+_PERCENT_KEYS = ("val_top1", "val_top1_std", "test_top1", "test_top1_std")
+
+
+def emit(record: dict[str, Any], json_out: bool) -> None:
+    """One result: a JSON document on stdout, or a two-column table (top-1 fractions shown as %)."""
+    if json_out:
+        print_json(record)
+        return
+    table = Table(show_header=False)
+    for key, value in record.items():
+        if key in _PERCENT_KEYS and isinstance(value, float):
+            shown = f"{value:.2%}"
+        elif isinstance(value, float):
+            shown = f"{value:,.4g}"
+        elif isinstance(value, list):
+            shown = ", ".join(f"{v:.2%}" if isinstance(v, float) else str(v) for v in value)
+        else:
+            shown = str(value)
+        table.add_row(key, shown)
+    Console().print(table)
+
+
 def _plot(path: Path, records: list[dict[str, Any]], x_key: str, x_label: str, x_scale: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     series: dict[tuple, list[dict[str, Any]]] = {}
     for r in records:
@@ -189,3 +209,116 @@ def write_bench_report(path: Path, records: list[dict[str, Any]], environment: d
               f"- threads: {records[0]['threads']}", ""]
     path.write_text("\n".join(lines))
     return written
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_search_report(run_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[Path]:
+    """``report.md`` for a find-base study with two PNG plots: the optimisation history (score per
+    evaluated trial and best so far) and accuracy against MACs with the Pareto front."""
+    plt = _pyplot()
+    accuracy_key = "zero_cost" if summary["accuracy_is_zero_cost"] else "val_top1"
+    accuracy_label = "zero-cost score (not accuracy)" if accuracy_key == "zero_cost" else "validation top-1"
+    scored = [r for r in rows if r["state"] == "complete" and r["score"] is not None]
+    history_png, scatter_png = run_dir / "history.png", run_dir / "accuracy_vs_macs.png"
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if scored:
+        best, best_so_far = float("-inf"), []
+        for r in scored:
+            best = max(best, r["score"])
+            best_so_far.append(best)
+        ax.scatter([r["number"] for r in scored], [r["score"] for r in scored], s=12, label="trial")
+        ax.plot([r["number"] for r in scored], best_so_far, color="C3", label="best so far")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("trial number")
+    ax.set_ylabel(f"score = ACC x ({summary['target_unit']}/T)^w")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(history_png, dpi=120)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    measured = [r for r in rows if r["state"] == "complete" and r[accuracy_key] is not None]
+    front = set(summary["pareto_front"])
+    ax.scatter([r["macs"] / 1e6 for r in measured], [r[accuracy_key] for r in measured], s=12, label="evaluated")
+    on_front = sorted((r for r in measured if r["number"] in front), key=lambda r: r["macs"])
+    ax.plot([r["macs"] / 1e6 for r in on_front], [r[accuracy_key] for r in on_front], color="C3", marker="o",
+            label="Pareto front")
+    if summary["target_unit"] == "MACs":
+        ax.axvline(summary["target"] / 1e6, color="gray", linestyle="--", label="target")
+    ax.set_xlabel("multiply-adds (M MACs)")
+    ax.set_ylabel(accuracy_label)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(scatter_png, dpi=120)
+    plt.close(fig)
+    best = summary["best"]
+    target = (f"{summary['target'] / 1e6:.1f}M MACs" if summary["target_unit"] == "MACs"
+              else f"{summary['target']:.2f} ms")
+    lines = [f"# find-base: {summary['study']}", "",
+             f"- target: {target}, constraint {summary['constraint']}", f"- evaluator: {summary['evaluator']}"
+             + (" — scores are training-free stand-ins, not accuracies" if summary["accuracy_is_zero_cost"] else ""),
+             f"- trials: {summary['n_trials']} evaluated ({summary['n_complete']} complete, {summary['n_pruned']} "
+             f"pruned, {summary['n_failed']} failed), {summary['n_rejected']} rejected untrained, "
+             f"{summary['n_died']} lost with their worker and retried",
+             f"- storage: `{summary['storage']}`", ""]
+    if summary["failures"]:
+        lines += ["## Failures by reason", "", *(f"- {n} x {reason}" for reason, n in summary["failures"].items()), ""]
+    if best:
+        acc = best["val_top1"] if best["val_top1"] is not None else best["zero_cost"]
+        lines += ["## Best base", "", "| trial | MACs (M) | params (M) | " + accuracy_label + " | score | spec |",
+                  "|---:|---:|---:|---:|---:|---|",
+                  f"| {best['trial']} | {_millions(best['macs'])} | {_millions(best['params'])} | {acc:.4g} | "
+                  f"{best['score']:.4g} | `{Path(best['spec_path']).name}` |", ""]
+    if summary.get("baselines"):
+        lines += ["## Known networks, same evaluator", "", f"| network | MACs (M) | {accuracy_label} | score |",
+                  "|---|---:|---:|---:|"]
+        for b in summary["baselines"]:
+            lines.append(f"| {b['name']} | {_millions(b['macs'])} | {b[accuracy_key]:.4g} | {b['score']:.4g} |")
+        lines.append("")
+    lines += ["## Top trials", "", f"| trial | MACs (M) | {accuracy_label} | score | s |", "|---:|---:|---:|---:|---:|"]
+    for r in sorted(scored, key=lambda r: -r["score"])[:10]:
+        lines.append(f"| {r['number']} | {_millions(r['macs'])} | {r[accuracy_key]:.4g} | {r['score']:.4g} | "
+                     f"{r['duration_s'] or 0:.1f} |")
+    lines += ["", f"![optimisation history]({history_png.name})", "", f"![accuracy vs MACs]({scatter_png.name})", ""]
+    path = run_dir / "report.md"
+    path.write_text("\n".join(lines))
+    return [path, history_png, scatter_png]
+
+
+def write_grid_heatmap(path: Path, document: dict[str, Any]) -> Path:
+    """Accuracy over the (alpha, beta) grid, each cell labelled with its gamma; gamma follows from
+    the constraint, so two axes show the whole feasible surface."""
+    plt = _pyplot()
+    points = [p for p in document["points"] if p["val_top1"] is not None]
+    alphas = sorted({p["alpha"] for p in points})
+    betas = sorted({p["beta"] for p in points})
+    fig, ax = plt.subplots(figsize=(1.2 + 0.7 * len(alphas), 1.2 + 0.6 * len(betas)))
+    best: dict[tuple[float, float], dict[str, Any]] = {}
+    for p in points:  # several gammas can share (alpha, beta): show the best of them
+        key = (p["alpha"], p["beta"])
+        if key not in best or p["val_top1"] > best[key]["val_top1"]:
+            best[key] = p
+    grid = [[best[(a, b)]["val_top1"] if (a, b) in best else float("nan") for a in alphas] for b in betas]
+    image = ax.imshow(grid, origin="lower", cmap="viridis", aspect="auto")
+    for (a, b), p in best.items():
+        ax.text(alphas.index(a), betas.index(b), f"{p['val_top1']:.1%}\ng={p['gamma']:.2f}", ha="center",
+                va="center", fontsize=7, color="white")
+    ax.set_xticks(range(len(alphas)), [f"{a:.2f}" for a in alphas])
+    ax.set_yticks(range(len(betas)), [f"{b:.2f}" for b in betas])
+    ax.set_xlabel("alpha (depth)")
+    ax.set_ylabel("beta (width)")
+    ax.set_title(f"{document['base']}: val top-1 at phi = 1 (best: {document['alpha']:.2f}, {document['beta']:.2f}, "
+                 f"{document['gamma']:.2f})", fontsize=9)
+    fig.colorbar(image, ax=ax, label="validation top-1")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

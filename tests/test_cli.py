@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 
 from scalesearch.arch.io import load_spec, resolve_spec, save_spec, spec_to_dict
 from scalesearch.cli import app
-from scalesearch.nn import build_model
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

@@ -10,7 +10,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from scalesearch.arch.io import save_spec, spec_to_dict
+from scalesearch.arch.io import save_spec
 from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
 from scalesearch.cli import app
 from scalesearch.errors import ExportError, UsageError

@@ -78,7 +78,10 @@ class Network(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # torchvision's EfficientNet initialisation: He (fan-out) convs, unit BN, uniform linear.
+        # torchvision's EfficientNet initialisation (He fan-out convs, unit BN), except that the
+        # classifier's uniform bound is 1/sqrt(in_features), not 1/sqrt(out_features): with 1000
+        # classes the two agree (0.028 vs 0.032), with 10 classes the latter starts training at
+        # logits of std ~3.7 and a loss of ~6 instead of ln(10).
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -88,7 +91,7 @@ class Network(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
-                bound = 1.0 / math.sqrt(m.out_features)
+                bound = 1.0 / math.sqrt(m.in_features)
                 nn.init.uniform_(m.weight, -bound, bound)
                 nn.init.zeros_(m.bias)
 

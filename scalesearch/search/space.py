@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from scalesearch.arch.io import read_data_file, resolve_spec, search_spaces_dir
 from scalesearch.arch.rounding import make_divisible
@@ -103,6 +103,29 @@ class SearchSpace:
             ))
         digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
         return dataclasses.replace(self.base_spec, name=f"{self.name}-{digest}", stages=tuple(stages), scaling=None)
+
+    def base_params(self) -> dict[str, Any] | None:
+        """The choices that rebuild the base network itself, if the space can express it."""
+        params: dict[str, Any] = {}
+        for i, stage in enumerate(self.base_spec.stages):
+            own = {"block": stage.kind, "expand_ratio": stage.expand_ratio, "kernel": stage.kernel,
+                   "se_ratio": stage.se_ratio, "skip": stage.skip, "width_mult": 1.0, "repeats_delta": 0}
+            params.update({f"s{i}_{k}": v for k, v in own.items()})
+        dims = self.dimensions()
+        return params if all(params[k] in dims[k] for k in dims) else None
+
+    def extreme(self, cost: Callable[[NetworkSpec], float], largest: bool = False) -> tuple[float, NetworkSpec]:
+        """The (approximately) smallest or largest candidate by ``cost``: coordinate descent from the
+        per-dimension extreme options, two passes (exact for costs monotone in each choice)."""
+        pick = max if largest else min
+        dims = self.dimensions()
+        params = {k: pick(v) if k.split("_", 1)[1] not in ("block", "skip") else v[0] for k, v in dims.items()}
+        sign = -1 if largest else 1
+        for _ in range(2):
+            for key, options in dims.items():
+                params[key] = min(options, key=lambda o: sign * cost(self.candidate({**params, key: o})))
+        spec = self.candidate(params)
+        return cost(spec), spec
 
     def sample(self, rng: random.Random) -> tuple[dict[str, Any], NetworkSpec]:
         """A uniformly random candidate: its choices and its spec."""

@@ -1,0 +1,260 @@
+"""``grid``: EfficientNet's step 1 — find alpha, beta, gamma at phi = 1 by a small grid search.
+
+Points: alpha, beta, gamma on a grid of ``step`` from 1, with alpha * beta^2 * gamma^2 within
+``tolerance`` of ``target_ratio``. Each point's phi = 1 network is built and its *measured* MACs
+ratio to the base (after channel and repeat rounding) must also be within the tolerance; the
+rest are trained with the proxy recipe, at the recipe's resolution times gamma, and the most
+accurate point wins. The study (Optuna's GridSampler over the feasible points) resumes, and
+several workers on one storage never train the same point: the lowest-numbered trial claims it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import multiprocessing
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+
+from scalesearch.arch.io import read_data_file
+from scalesearch.arch.scaling import Coefficients, scale
+from scalesearch.arch.spec import NetworkSpec
+from scalesearch.errors import ScalesearchError, UsageError
+from scalesearch.measure.flops import analytic_macs
+from scalesearch.search.study import worker_id, fail_stale_trials, open_storage_url
+from scalesearch.train.data import load_data
+from scalesearch.train.loop import TrainingError, resolve_device, train
+from scalesearch.train.recipes import load_recipe
+
+#: How long a trial waits for lower-numbered running trials to declare their grid point.
+CLAIM_WAIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    alpha: float
+    beta: float
+    gamma: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.alpha:.2f},{self.beta:.2f},{self.gamma:.2f}"
+
+    @property
+    def nominal_ratio(self) -> float:
+        return self.alpha * self.beta**2 * self.gamma**2
+
+    @classmethod
+    def parse(cls, label: str) -> "GridPoint":
+        alpha, beta, gamma = (float(x) for x in label.split(","))
+        return cls(alpha, beta, gamma)
+
+
+def grid_points(step: float, target_ratio: float, tolerance: float) -> list[GridPoint]:
+    """Every (alpha, beta, gamma) >= 1 on the grid whose alpha * beta^2 * gamma^2 is within
+    ``tolerance`` (a fraction) of ``target_ratio``."""
+    if not 0 < step <= 1:
+        raise UsageError(f"--step must be in (0, 1], got {step:g}")
+    if not target_ratio >= 1:
+        raise UsageError(f"--target-ratio must be >= 1 (1 means no growth), got {target_ratio:g}")
+    if not 0 < tolerance < 1:
+        raise UsageError(f"--tolerance must be in (0, 1), got {tolerance:g}")
+    high = target_ratio * (1 + tolerance)
+
+    def axis(limit: float) -> list[float]:
+        return [round(1 + i * step, 6) for i in range(int(math.floor((limit - 1) / step + 1e-9)) + 1)]
+
+    points = []
+    for alpha, beta, gamma in itertools.product(axis(high), axis(math.sqrt(high)), axis(math.sqrt(high))):
+        point = GridPoint(alpha, beta, gamma)
+        if abs(point.nominal_ratio / target_ratio - 1) <= tolerance:
+            points.append(point)
+    return points
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    base: NetworkSpec
+    data: str
+    run_dir: Path
+    study_name: str
+    step: float = 0.05
+    target_ratio: float = 2.0
+    tolerance: float = 0.1
+    recipe: str = "proxy"
+    recipe_overrides: dict[str, Any] = field(default_factory=dict)
+    seeds: int = 1
+    storage: str | None = None
+    device: str = "cpu"
+
+
+def feasible(config: GridConfig) -> tuple[list[tuple[GridPoint, float]], list[tuple[GridPoint, float]]]:
+    """(kept, rejected) grid points with their measured phi = 1 MACs ratio to the base."""
+    base_macs = analytic_macs(config.base)
+    kept, rejected = [], []
+    for point in grid_points(config.step, config.target_ratio, config.tolerance):
+        ratio = analytic_macs(phi_one(config.base, point)) / base_macs
+        (kept if abs(ratio / config.target_ratio - 1) <= config.tolerance else rejected).append((point, ratio))
+    if not kept:
+        raise UsageError(f"no grid point's phi = 1 network has a MACs ratio within {config.tolerance:g} of "
+                         f"{config.target_ratio:g} after rounding ({len(rejected)} tried); try --tolerance "
+                         f"{min(0.95, config.tolerance * 2):g} or a smaller --step")
+    return kept, rejected
+
+
+def phi_one(base: NetworkSpec, point: GridPoint) -> NetworkSpec:
+    return scale(base, 1, Coefficients(point.alpha, point.beta, point.gamma))
+
+
+def validate(config: GridConfig) -> list[tuple[GridPoint, float]]:
+    """All input checks, before the study is touched; returns the feasible points."""
+    kept, _ = feasible(config)
+    if config.seeds < 1:
+        raise UsageError(f"--seeds must be >= 1, got {config.seeds}")
+    load_recipe(config.recipe).override(**config.recipe_overrides)
+    resolve_device(config.device)
+    load_data(config.data)
+    if config.storage is not None:
+        open_storage_url(config.storage)
+    return kept
+
+
+def _open(config: GridConfig, labels: list[str]) -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if config.storage is None:
+        config.run_dir.mkdir(parents=True, exist_ok=True)
+        storage: Any = optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(config.run_dir / "study.journal")))
+    else:
+        storage = open_storage_url(config.storage)
+    sampler = optuna.samplers.GridSampler({"point": labels}, seed=0)
+    return optuna.create_study(storage=storage, study_name=config.study_name, direction="maximize", sampler=sampler,
+                               load_if_exists=True)
+
+
+def _claimed_by_earlier(trial: optuna.Trial, label: str) -> int | None:
+    """The number of a lower-numbered trial that holds ``label`` (running or finished), if any.
+    Waits for lower-numbered running trials that have not yet declared their point."""
+    deadline = time.monotonic() + CLAIM_WAIT_S
+    while True:
+        earlier = [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number
+                   and t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE)
+                   and "duplicate_of" not in t.user_attrs]
+        for t in earlier:
+            if t.params.get("point") == label:
+                return t.number
+        undeclared = [t for t in earlier if "point" not in t.params]
+        if not undeclared or time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)
+
+
+def run_grid(config: GridConfig, on_trial: Callable[[int, int], None] | None = None) -> optuna.Study:
+    """Train every feasible point not yet trained (resuming the study); returns the study."""
+    kept = validate(config)
+    labels = [p.label for p, _ in kept]
+    ratios = {p.label: r for p, r in kept}
+    study = _open(config, labels)
+    fail_stale_trials(study)
+    data = load_data(config.data)
+    recipe = load_recipe(config.recipe).override(**config.recipe_overrides)
+
+    def objective(trial: optuna.Trial) -> float:
+        label = trial.suggest_categorical("point", labels)
+        holder = _claimed_by_earlier(trial, label)
+        if holder is not None:
+            trial.set_user_attr("duplicate_of", holder)
+            raise optuna.TrialPruned(f"grid point {label} is trial {holder}'s")
+        trial.set_user_attr("worker", worker_id())
+        point = GridPoint.parse(label)
+        spec = phi_one(config.base, point)
+        trial.set_user_attr("macs", analytic_macs(spec))
+        trial.set_user_attr("macs_ratio", ratios[label])
+        trained_at = max(16, round(recipe.resolution * point.gamma))
+        trial.set_user_attr("resolution", trained_at)
+        try:
+            result = train(spec, data, recipe.override(resolution=trained_at), list(range(config.seeds)),
+                           device=config.device)
+        except TrainingError as err:
+            trial.set_user_attr("fail_reason", str(err))
+            raise
+        trial.set_user_attr("val_top1_std", result.val_top1_std)
+        return result.val_top1
+
+    def progress(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+        if on_trial:
+            on_trial(len(trained(study)), len(labels))
+
+    if len(trained(study)) < len(labels):
+        study.optimize(objective, callbacks=[progress], catch=(TrainingError,))
+    return study
+
+
+def _spawned(config: GridConfig) -> None:
+    try:
+        run_grid(config)
+    except (KeyboardInterrupt, ScalesearchError):
+        pass
+
+
+def start_workers(config: GridConfig, n: int) -> list[multiprocessing.Process]:
+    """``n`` extra local processes working on the same study (the caller is one more)."""
+    if n <= 0:
+        return []
+    _open(config, [p.label for p, _ in feasible(config)[0]])  # create the study once, before they race
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_spawned, args=(config,), daemon=True) for _ in range(n)]
+    for process in processes:
+        process.start()
+    return processes
+
+
+def trained(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Finished trials that trained a point (not duplicates, not lost workers)."""
+    return [t for t in study.get_trials(deepcopy=False)
+            if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+            and "duplicate_of" not in t.user_attrs and not t.user_attrs.get("stale")]
+
+
+def coefficients_document(study: optuna.Study, config: GridConfig) -> dict[str, Any]:
+    """``coefficients.json``: the best point and the whole accuracy table."""
+    kept, rejected = feasible(config)
+    rows = []
+    for t in trained(study):
+        point = GridPoint.parse(t.params["point"])
+        rows.append({**dataclasses.asdict(point), "nominal_ratio": point.nominal_ratio,
+                     "macs_ratio": t.user_attrs["macs_ratio"], "macs": t.user_attrs["macs"],
+                     "resolution": t.user_attrs["resolution"],
+                     "val_top1": t.value if t.state == optuna.trial.TrialState.COMPLETE else None,
+                     "val_top1_std": t.user_attrs.get("val_top1_std"), "trial": t.number,
+                     "fail_reason": t.user_attrs.get("fail_reason")})
+    complete = [r for r in rows if r["val_top1"] is not None]
+    if not complete:
+        raise ScalesearchError("no grid point trained successfully; see the failures in the study")
+    best = max(complete, key=lambda r: r["val_top1"])
+    return {"alpha": best["alpha"], "beta": best["beta"], "gamma": best["gamma"], "val_top1": best["val_top1"],
+            "macs_ratio": best["macs_ratio"], "base": config.base.name, "base_macs": analytic_macs(config.base),
+            "target_ratio": config.target_ratio, "tolerance": config.tolerance, "step": config.step,
+            "data": config.data, "recipe": config.recipe, "seeds": config.seeds, "study": config.study_name,
+            "points": sorted(rows, key=lambda r: (r["alpha"], r["beta"], r["gamma"])),
+            "rejected_after_rounding": [{**dataclasses.asdict(p), "macs_ratio": r} for p, r in rejected],
+            "n_feasible": len(kept)}
+
+
+def load_coefficients(path: Path) -> Coefficients:
+    """alpha, beta, gamma from a ``coefficients.json`` (what ``grid`` writes) or any JSON/YAML
+    file with those three keys."""
+    if not path.is_file():
+        raise UsageError(f"coefficients file not found: {path}")
+    data = read_data_file(path)
+    if not isinstance(data, dict) or not all(k in data for k in ("alpha", "beta", "gamma")):
+        raise UsageError(f"{path}: expected the keys alpha, beta and gamma (as 'scalesearch grid' writes them)")
+    try:
+        return Coefficients(data["alpha"], data["beta"], data["gamma"])
+    except UsageError as err:
+        raise UsageError(f"{path}: {err}") from None

@@ -1,0 +1,59 @@
+"""The search objective as pure functions: ACC(m) x (TARGET(m) / T)^w (MnasNet, EfficientNet).
+
+``soft`` (EfficientNet): w = -0.07 on both sides of the target, so a network 2x over the target
+pays 4.7% of its accuracy. ``hard`` (MnasNet's alternative): w = 0 at or below the target and
+-1 above it, so going over costs accuracy in proportion.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scalesearch.errors import UsageError
+
+CONSTRAINTS = ("soft", "hard")
+DEFAULT_W = -0.07
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a trial is scored against: ``target`` (MACs, or latency in ms) and the constraint."""
+
+    target: float
+    unit: str  # "MACs" or "ms"
+    constraint: str = "soft"
+    w: float = DEFAULT_W
+    reject_outside: float = 0.1  # candidates beyond target x (1 +- this) are rejected untrained
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.target) and self.target > 0):
+            raise UsageError(f"the target must be positive, got {self.target:g} {self.unit}")
+        if self.constraint not in CONSTRAINTS:
+            raise UsageError(f"--constraint must be one of {', '.join(CONSTRAINTS)}, got {self.constraint!r}")
+        if not self.w < 0:
+            raise UsageError(f"the exponent w must be negative (EfficientNet: -0.07), got {self.w:g}")
+        if not 0 < self.reject_outside:
+            raise UsageError(f"--reject-outside must be > 0 (a fraction of the target), got {self.reject_outside:g}")
+
+    def exponent(self, value: float) -> float:
+        """w on the value's side of the target."""
+        if self.constraint == "soft":
+            return self.w
+        return 0.0 if value <= self.target else -1.0
+
+    def score(self, accuracy: float, value: float) -> float:
+        """ACC x (value / target)^w."""
+        return accuracy * (value / self.target) ** self.exponent(value)
+
+    def rejects(self, value: float) -> str | None:
+        """Why a candidate of this cost is not worth evaluating, or None."""
+        low, high = self.target * (1 - self.reject_outside), self.target * (1 + self.reject_outside)
+        if value < low or value > high:
+            return (f"{self.unit} {_fmt(value, self.unit)} outside the window "
+                    f"[{_fmt(low, self.unit)}, {_fmt(high, self.unit)}]")
+        return None
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{value / 1e6:.1f}M" if unit == "MACs" else f"{value:.2f}"

@@ -1,0 +1,433 @@
+"""``find-base``: an Optuna study over a search space for the best network at a MACs or latency target.
+
+One trial: sample a candidate (TPE, or NSGA-II with ``multi_objective``), cost it (analytic MACs,
+or predicted latency), reject it untrained if far from the target, else evaluate it (proxy
+training with per-epoch pruning, or a zero-cost score without data) and score it with
+:class:`~scalesearch.search.objective.Objective`. The study lives in a journal file under the run
+directory (safe for several processes on one machine) or in an RDB given by URL; the same call
+resumes it, and ``n_trials`` counts evaluated trials across all workers and all runs.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+import torch
+
+from scalesearch.arch.io import resolve_spec
+from scalesearch.arch.spec import NetworkSpec
+from scalesearch.errors import ScalesearchError, UsageError
+from scalesearch.measure.flops import analytic_count, analytic_macs
+from scalesearch.measure.latency import BenchConfig, measure
+from scalesearch.measure.predictor import LatencyTable
+from scalesearch.search.objective import Objective
+from scalesearch.search.space import SearchSpace, load_space
+from scalesearch.train.data import DataSet, load_data
+from scalesearch.train.loop import TrainingError, resolve_device, train
+from scalesearch.train.recipes import Recipe, load_recipe
+from scalesearch.train.zero_cost import data_batch, zero_cost_score
+
+PRUNERS = ("none", "median", "hyperband")
+#: Rejected candidates allowed per requested trial before the search gives up on the window.
+MAX_REJECTIONS_PER_TRIAL = 200
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything one ``find-base`` run needs; workers receive a copy."""
+
+    objective: Objective
+    run_dir: Path
+    study_name: str
+    n_trials: int = 40
+    space: str = "mnasnet"
+    data: str | None = None
+    recipe: str = "proxy"
+    recipe_overrides: dict[str, Any] = field(default_factory=dict)
+    zero_cost_metric: str = "naswot"
+    storage: str | None = None
+    workers: int = 1
+    seed: int = 0
+    multi_objective: bool = False
+    pruner: str = "median"
+    device: str = "cpu"
+    latency: BenchConfig | None = None  # set when the target is latency
+    seed_with_base: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n_trials < 1:
+            raise UsageError(f"--n-trials must be >= 1, got {self.n_trials}")
+        if self.workers < 1:
+            raise UsageError(f"--workers must be >= 1, got {self.workers}")
+        if self.pruner not in PRUNERS:
+            raise UsageError(f"--pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
+        if (self.latency is None) != (self.objective.unit == "MACs"):
+            raise UsageError("a latency target needs a latency configuration, a MACs target none")
+
+    @property
+    def evaluator(self) -> str:
+        return "proxy-training" if self.data else f"zero-cost ({self.zero_cost_metric})"
+
+    def storage_url(self) -> str:
+        return self.storage or f"journal:{self.run_dir / 'study.journal'}"
+
+
+def open_storage(config: SearchConfig) -> optuna.storages.BaseStorage:
+    """The study's storage: a journal file (default) or an RDB URL, checked to be reachable."""
+    if config.storage is None:
+        config.run_dir.mkdir(parents=True, exist_ok=True)
+        path = str(config.run_dir / "study.journal")
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+    return open_storage_url(config.storage)
+
+
+def open_storage_url(url: str) -> optuna.storages.BaseStorage:
+    """An RDB storage (PostgreSQL for workers on many machines, SQLite, MySQL), checked to be reachable."""
+    if not url.startswith(("postgresql://", "postgresql+", "sqlite:///", "mysql://", "mysql+")):
+        raise UsageError(f"--storage must be an RDB URL (postgresql://USER:PASS@HOST/DB or sqlite:///FILE), "
+                         f"got {url!r}")
+    # A worker that dies mid-trial stops its heartbeat; a surviving worker then fails the trial and
+    # queues it again (optuna >= 5 names the callback for stale trials; older ones, for failed ones).
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):
+                retry = {"heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)}
+            else:
+                retry = {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=2)}
+            return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=90, **retry)
+    except Exception as err:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(f"cannot open storage {url}: {reason}") from None
+
+
+def _sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
+    if config.multi_objective:
+        return optuna.samplers.NSGAIISampler(seed=config.seed)
+    return optuna.samplers.TPESampler(seed=config.seed, multivariate=True, n_startup_trials=10)
+
+
+def _pruner(config: SearchConfig) -> optuna.pruners.BasePruner:
+    if config.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    if config.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(config: SearchConfig) -> optuna.Study:
+    """Create or resume the study; a new one is seeded with the base network when the space has it."""
+    directions = ["maximize", "minimize"] if config.multi_objective else ["maximize"]
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=open_storage(config), study_name=config.study_name, directions=directions,
+                                sampler=_sampler(config), pruner=_pruner(config), load_if_exists=True)
+    existing = study.user_attrs.get("config")
+    described = describe(config)
+    if existing is None:
+        study.set_user_attr("config", described)
+        params = load_space(config.space).base_params() if config.seed_with_base else None
+        if params is not None:
+            study.enqueue_trial(params, user_attrs={"seeded": "base network"})
+    elif existing != described:
+        changed = sorted(k for k in described if existing.get(k) != described[k])
+        raise UsageError(f"study {config.study_name!r} was started with other settings ({', '.join(changed)}); "
+                         f"use the same command to resume, or another --study name")
+    return study
+
+
+def describe(config: SearchConfig) -> dict[str, Any]:
+    """The settings a study must keep across resumes (not n_trials, workers or storage)."""
+    return {"target": config.objective.target, "unit": config.objective.unit,
+            "constraint": config.objective.constraint, "w": config.objective.w,
+            "reject_outside": config.objective.reject_outside, "space": config.space, "data": config.data,
+            "recipe": config.recipe, "recipe_overrides": dict(sorted(config.recipe_overrides.items())),
+            "evaluator": config.evaluator, "multi_objective": config.multi_objective}
+
+
+# ---------------------------------------------------------------------------------------------- trials
+
+def is_rejected(trial: optuna.trial.FrozenTrial) -> bool:
+    return "rejected" in trial.user_attrs
+
+
+def is_stale(trial: optuna.trial.FrozenTrial) -> bool:
+    return "retried_as" in trial.user_attrs or trial.user_attrs.get("stale", False)
+
+
+def evaluated(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """Finished trials that count towards ``n_trials``: complete, pruned, or failed for a reason of
+    their own; neither rejected candidates nor trials whose worker died (those are retried)."""
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED)
+    return [t for t in trials if t.state in done and not is_rejected(t) and not is_stale(t)]
+
+
+class _Evaluate:
+    """Accuracy (or a zero-cost stand-in) of one candidate, with per-epoch pruning when training."""
+
+    def __init__(self, config: SearchConfig) -> None:
+        self.config = config
+        self.recipe: Recipe = load_recipe(config.recipe).override(**config.recipe_overrides)
+        self.data: DataSet | None = load_data(config.data) if config.data else None
+        self.num_classes = self.data.num_classes if self.data else 10
+        self.images = data_batch(self.data, self.recipe.resolution) if self.data else None
+
+    @property
+    def key(self) -> str:
+        """The user attribute an evaluation is stored under."""
+        return "val_top1" if self.data is not None else "zero_cost"
+
+    def __call__(self, spec: NetworkSpec, trial: optuna.Trial | None = None) -> float:
+        """Accuracy of ``spec`` (or its zero-cost score); with ``trial``, per-epoch pruning."""
+        if self.data is None:
+            return zero_cost_score(self.recipe.network(spec, self.num_classes), self.config.zero_cost_metric,
+                                   resolution=self.recipe.resolution)
+
+        def report(metrics: Any) -> None:
+            if trial is None:
+                return
+            trial.report(metrics.val_top1, metrics.epoch)
+            if not self.config.multi_objective and trial.should_prune():
+                trial.set_user_attr("val_top1", metrics.val_top1)
+                raise optuna.TrialPruned(f"pruned at epoch {metrics.epoch}")
+
+        return train(spec, self.data, self.recipe, seeds=[self.config.seed], device=self.config.device,
+                     on_epoch=report).val_top1
+
+
+class _Trial:
+    """The objective Optuna calls."""
+
+    def __init__(self, config: SearchConfig, space: SearchSpace) -> None:
+        self.config, self.space = config, space
+        self.evaluate = _Evaluate(config)
+        self.latency = LatencyTable(config.latency) if config.latency else None
+
+    def cost(self, spec: NetworkSpec) -> float:
+        return self.latency.predict(spec) if self.latency else float(analytic_macs(spec))
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
+        params = {k: trial.suggest_categorical(k, options) for k, options in self.space.dimensions().items()}
+        spec = self.space.candidate(params)
+        count = analytic_count(spec)
+        trial.set_user_attr("macs", count.macs)
+        trial.set_user_attr("params", count.params)
+        trial.set_user_attr("name", spec.name)
+        cost = self.cost(spec)
+        if self.latency:
+            trial.set_user_attr("latency_ms", cost)
+        objective = self.config.objective
+        reason = objective.rejects(cost)
+        if reason is not None:
+            trial.set_user_attr("rejected", reason)
+            if self.config.multi_objective:
+                raise optuna.TrialPruned(reason)
+            # Below every real score (> 0) and graded by distance, so TPE learns where the window is.
+            return -abs(math.log(cost / objective.target))
+        started = time.perf_counter()
+        trial.set_user_attr("worker", worker_id())
+        try:
+            accuracy = self.evaluate(spec, trial)
+            trial.set_user_attr(self.evaluate.key, accuracy)
+        except (TrainingError, ScalesearchError) as err:
+            trial.set_user_attr("fail_reason", str(err))
+            raise
+        finally:
+            trial.set_user_attr("eval_s", round(time.perf_counter() - started, 3))
+        score = objective.score(accuracy, cost)
+        trial.set_user_attr("score", score)
+        return (accuracy, cost) if self.config.multi_objective else score
+
+
+def _stop_when_done(config: SearchConfig, on_trial: Callable[[optuna.Study], None] | None):
+    limit = config.n_trials * MAX_REJECTIONS_PER_TRIAL
+
+    def callback(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+        trials = study.get_trials(deepcopy=False)
+        if on_trial:
+            on_trial(study)
+        if len(evaluated(trials)) >= config.n_trials:
+            study.stop()
+        elif sum(is_rejected(t) for t in trials) > limit:
+            study.set_user_attr("gave_up", f"over {limit} candidates fell outside the target window")
+            study.stop()
+
+    return callback
+
+
+def run_worker(config: SearchConfig, on_trial: Callable[[optuna.Study], None] | None = None) -> None:
+    """One worker: run trials until the study holds ``n_trials`` evaluated trials."""
+    torch.set_num_threads(max(1, torch.get_num_threads() // config.workers))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_study(config)
+    if len(evaluated(study.get_trials(deepcopy=False))) >= config.n_trials:
+        return
+    objective = _Trial(config, load_space(config.space))
+    study.optimize(objective, callbacks=[_stop_when_done(config, on_trial)], catch=(TrainingError,),
+                   gc_after_trial=True)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(worker: str) -> bool:
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname():
+        return True  # another machine's worker: only an RDB heartbeat can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def fail_stale_trials(study: optuna.Study) -> list[int]:
+    """Mark as failed the running trials whose worker process on this machine is gone (killed, or
+    the machine restarted), and queue their candidates again: they do not count towards n_trials."""
+    stale = []
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        worker = t.user_attrs.get("worker")
+        if worker is not None and not _alive(worker):
+            storage = study._storage
+            storage.set_trial_user_attr(t._trial_id, "fail_reason", f"worker {worker} died mid-trial")
+            storage.set_trial_user_attr(t._trial_id, "stale", True)
+            storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
+            stale.append(t.number)
+    return stale
+
+
+def _spawned_worker(config: SearchConfig) -> None:
+    try:
+        run_worker(config)
+    except KeyboardInterrupt:
+        pass
+
+
+def check_reachable(config: SearchConfig) -> None:
+    """Fail before any work if the space cannot express a network near the MACs target."""
+    if config.objective.unit != "MACs":
+        return
+    space = load_space(config.space)
+    target, window = config.objective.target, config.objective.reject_outside
+    smallest, _ = space.extreme(analytic_macs)
+    largest, _ = space.extreme(analytic_macs, largest=True)
+    if target * (1 + window) < smallest:
+        raise UsageError(f"target {target / 1e6:.1f}M MACs is below the smallest network space {space.name!r} "
+                         f"can express ({smallest / 1e6:.1f}M MACs)")
+    if target * (1 - window) > largest:
+        raise UsageError(f"target {target / 1e6:.1f}M MACs is above the largest network space {space.name!r} "
+                         f"can express ({largest / 1e6:.1f}M MACs)")
+
+
+def validate(config: SearchConfig) -> None:
+    """Every check that can fail on bad input, before the study is created or touched."""
+    check_reachable(config)
+    load_recipe(config.recipe).override(**config.recipe_overrides)
+    resolve_device(config.device)
+    if config.data:
+        load_data(config.data)
+    if config.storage is not None:
+        open_storage(config)
+
+
+def search(config: SearchConfig, on_trial: Callable[[optuna.Study], None] | None = None) -> optuna.Study:
+    """Run (or resume) the study with ``config.workers`` processes; returns the study. Call
+    :func:`validate` first."""
+    study = open_study(config)
+    fail_stale_trials(study)
+    context = multiprocessing.get_context("spawn")
+    others = [context.Process(target=_spawned_worker, args=(config,), daemon=True) for _ in range(config.workers - 1)]
+    for process in others:
+        process.start()
+    try:
+        run_worker(config, on_trial)
+    finally:
+        for process in others:
+            process.join()
+    study = open_study(config)
+    measure_finalists(study, config)
+    if "gave_up" in study.user_attrs and not any(t.state == optuna.trial.TrialState.COMPLETE
+                                                   and not is_rejected(t) for t in study.get_trials()):
+        raise ScalesearchError(f"no candidate reached the target window: {study.user_attrs['gave_up']}; "
+                               f"widen --reject-outside")
+    return study
+
+
+FINALISTS = 3
+
+
+def measure_finalists(study: optuna.Study, config: SearchConfig, k: int = FINALISTS) -> None:
+    """With a latency target, measure (not predict) the ``k`` best trials on the device; kept in
+    the study (finished trials are immutable) beside the prediction the search used."""
+    if config.latency is None:
+        return
+    measured = dict(study.user_attrs.get("measured_latency_ms", {}))
+    complete = [t for t in study.get_trials(deepcopy=False)
+                if t.state == optuna.trial.TrialState.COMPLETE and not is_rejected(t)]
+    for t in sorted(complete, key=lambda t: -t.user_attrs.get("score", float("-inf")))[:k]:
+        if str(t.number) not in measured:
+            measured[str(t.number)] = measure(trial_spec(config, t), config.latency).stats.median_ms
+    study.set_user_attr("measured_latency_ms", measured)
+
+
+def measured_latency(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> float | None:
+    """The finalist's measured latency (ms), if it was one."""
+    return study.user_attrs.get("measured_latency_ms", {}).get(str(trial.number))
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The highest-scoring evaluated trial (single objective), or the most accurate on the Pareto
+    front (multi-objective)."""
+    complete = [t for t in study.get_trials(deepcopy=False)
+                if t.state == optuna.trial.TrialState.COMPLETE and not is_rejected(t)]
+    if not complete:
+        return None
+    if len(study.directions) > 1:
+        return max(pareto_front(complete), key=lambda t: t.values[0])
+    return max(complete, key=lambda t: t.value)
+
+
+def pareto_front(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """Trials no other trial beats on both higher accuracy and lower cost."""
+    def accuracy(t: optuna.trial.FrozenTrial) -> float:
+        return t.values[0] if len(t.values) > 1 else t.user_attrs.get("val_top1", t.user_attrs.get("zero_cost", 0.0))
+
+    def cost(t: optuna.trial.FrozenTrial) -> float:
+        return t.values[1] if len(t.values) > 1 else t.user_attrs.get("latency_ms", t.user_attrs["macs"])
+
+    return [t for t in trials if not any(accuracy(o) >= accuracy(t) and cost(o) <= cost(t)
+                                         and (accuracy(o), cost(o)) != (accuracy(t), cost(t)) for o in trials)]
+
+
+def trial_spec(config: SearchConfig, trial: optuna.trial.FrozenTrial) -> NetworkSpec:
+    return load_space(config.space).candidate(trial.params)
+
+
+BASELINES = ("efficientnet-b0", "mobilenet-v2")
+
+
+def evaluate_baselines(config: SearchConfig) -> list[dict[str, Any]]:
+    """Known networks under the study's evaluator and objective, for the report's found-vs-known."""
+    evaluate = _Evaluate(config)
+    latency = LatencyTable(config.latency) if config.latency else None
+    rows = []
+    for name in BASELINES:
+        spec = resolve_spec(name)
+        count = analytic_count(spec)
+        cost = latency.predict(spec) if latency else float(count.macs)
+        accuracy = evaluate(spec)
+        rows.append({"name": name, "macs": count.macs, "params": count.params, evaluate.key: accuracy,
+                     "score": config.objective.score(accuracy, cost)})
+    return rows

@@ -1,0 +1,199 @@
+"""Image classification data from local files, held as uint8 tensors (N, C, H, W).
+
+``--data KIND:PATH`` chooses the source: ``cifar10:DIR`` / ``cifar100:DIR`` (the python pickle
+batches; whichever ``data_batch_N`` are present), ``fashion-mnist:DIR`` / ``mnist:DIR`` (IDX files,
+gzipped or not), ``imagefolder:DIR`` (one folder per class, with ``train/`` and ``val/`` subfolders
+or a split made here) and ``synthetic`` (generated, for smoke runs). Nothing is downloaded.
+A fixed, seeded validation split is carved out of the training set; the test split is separate.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from scalesearch.errors import UsageError
+from scalesearch.train.imagefolder import FileSplit, load_imagefolder
+
+KINDS = ("cifar10", "cifar100", "fashion-mnist", "mnist", "imagefolder", "synthetic")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images held in memory as uint8 (N x C x H x W) with integer labels: small data sets, which
+    live on the training device and are augmented there in batches."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, index: torch.Tensor) -> "Split":
+        return Split(self.images[index], self.labels[index])
+
+    def on(self, device: torch.device) -> "Split":
+        """The same split with its tensors on ``device`` (moved once, before training)."""
+        return Split(self.images.to(device), self.labels.to(device))
+
+    def sample_images(self, n: int) -> torch.Tensor:
+        return self.images[:n]
+
+    def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """uint8 images and labels, ``batch_size`` at a time, in ``order`` (indices)."""
+        order = order.to(self.labels.device)
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            yield self.images[index], self.labels[index]
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """Train / validation / test splits of one source; ``synthetic`` is True for generated data."""
+
+    name: str
+    train: "Split | FileSplit"
+    val: "Split | FileSplit"
+    test: "Split | FileSplit | None"
+    num_classes: int
+    synthetic: bool = False
+    skipped_files: int = 0
+
+    @property
+    def channels(self) -> int:
+        return int(self.train.sample_images(1).shape[1])
+
+
+def parse_data_arg(text: str) -> tuple[str, Path | None]:
+    """``"cifar10:/data/cifar"`` -> ("cifar10", Path); ``"synthetic"`` -> ("synthetic", None)."""
+    kind, _, path = text.partition(":")
+    if kind not in KINDS:
+        raise UsageError(f"unknown data kind {kind!r} in --data {text!r} (known: {', '.join(KINDS)}; "
+                         f"e.g. cifar10:DIR or synthetic)")
+    if kind == "synthetic":
+        return kind, None
+    if not path:
+        raise UsageError(f"--data {kind} needs a folder: --data {kind}:DIR")
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"--data {text}: folder not found: {folder}")
+    return kind, folder
+
+
+def validation_split(train: "Split | FileSplit", fraction: float, seed: int) -> tuple["Split | FileSplit", "Split | FileSplit"]:
+    """A fixed, seeded split of ``train`` into (train, validation)."""
+    n = len(train)
+    n_val = max(1, int(round(n * fraction)))
+    if n_val >= n:
+        raise UsageError(f"validation fraction {fraction} leaves no training images out of {n}")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return train.subset(order[n_val:]), train.subset(order[:n_val])
+
+
+def _unpickle(path: Path) -> dict:
+    with path.open("rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    return {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+
+
+def _cifar_split(files: list[Path], label_key: str) -> Split:
+    batches = [_unpickle(p) for p in files]
+    data = np.concatenate([np.asarray(b["data"], dtype=np.uint8) for b in batches]).reshape(-1, 3, 32, 32)
+    labels = np.concatenate([np.asarray(b[label_key], dtype=np.int64) for b in batches])
+    return Split(torch.from_numpy(data.copy()), torch.from_numpy(labels))
+
+
+def load_cifar(folder: Path, classes: int) -> tuple[Split, Split | None]:
+    """CIFAR-10 (``data_batch_1..5``, ``test_batch``) or CIFAR-100 (``train``, ``test``) python batches;
+    ``folder`` may be the batches folder or its parent."""
+    inner = "cifar-10-batches-py" if classes == 10 else "cifar-100-python"
+    if (folder / inner).is_dir():
+        folder = folder / inner
+    if classes == 10:
+        train_files = sorted(folder.glob("data_batch_[1-5]"))
+        test_file, label_key, expected = folder / "test_batch", "labels", "data_batch_1..data_batch_5 and test_batch"
+    else:
+        train_files = [folder / "train"] if (folder / "train").is_file() else []
+        test_file, label_key, expected = folder / "test", "fine_labels", "train and test"
+    if not train_files:
+        raise UsageError(f"{folder}: no CIFAR-{classes} training batches (expected the python-format files "
+                         f"{expected})")
+    return _cifar_split(train_files, label_key), (_cifar_split([test_file], label_key) if test_file.is_file() else None)
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype_code != 0x08:
+        raise UsageError(f"{path}: not an IDX file of unsigned bytes")
+    shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _idx_file(folder: Path, stem: str) -> Path | None:
+    for name in (f"{stem}.gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def load_idx(folder: Path) -> tuple[Split, Split | None]:
+    """MNIST-format IDX files: ``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
+    and optionally the ``t10k-`` pair for the test split."""
+    def pair(prefix: str) -> Split | None:
+        images, labels = _idx_file(folder, f"{prefix}-images-idx3-ubyte"), _idx_file(folder, f"{prefix}-labels-idx1-ubyte")
+        if images is None or labels is None:
+            return None
+        x = torch.from_numpy(_read_idx(images).copy()).unsqueeze(1)
+        return Split(x, torch.from_numpy(_read_idx(labels).astype(np.int64)))
+
+    train = pair("train")
+    if train is None:
+        raise UsageError(f"{folder}: expected train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] "
+                         f"(and t10k-* for the test split)")
+    return train, pair("t10k")
+
+
+def synthetic(num_classes: int = 10, size: int = 32, train: int = 2000, test: int = 500, seed: int = 0) -> tuple[Split, Split]:
+    """Learnable generated images: each class a fixed random colour pattern plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    prototypes = torch.rand(num_classes, 3, size, size, generator=g) * 255
+
+    def make(n: int) -> Split:
+        labels = torch.randint(0, num_classes, (n,), generator=g)
+        images = 0.6 * prototypes[labels] + 0.4 * torch.rand(n, 3, size, size, generator=g) * 255
+        return Split(images.clamp(0, 255).to(torch.uint8), labels)
+
+    return make(train), make(test)
+
+
+def load_data(text: str, val_fraction: float = 0.1, seed: int = 0) -> DataSet:
+    """The data set named by a ``--data`` argument, with its seeded validation split."""
+    if not 0 < val_fraction < 1:
+        raise UsageError(f"validation fraction must be in (0, 1), got {val_fraction}")
+    kind, folder = parse_data_arg(text)
+    skipped, val = 0, None
+    if kind == "synthetic":
+        train, test = synthetic()
+        classes = 10
+    elif kind in ("cifar10", "cifar100"):
+        classes = 10 if kind == "cifar10" else 100
+        train, test = load_cifar(folder, classes)
+    elif kind in ("fashion-mnist", "mnist"):
+        train, test = load_idx(folder)
+        classes = 10
+    else:
+        train, val, test, classes, skipped = load_imagefolder(folder, val_fraction, seed)
+    if val is None:
+        train, val = validation_split(train, val_fraction, seed)
+    return DataSet(name=kind if folder is None else f"{kind}:{folder}", train=train, val=val, test=test,
+                   num_classes=classes, synthetic=kind == "synthetic", skipped_files=skipped)

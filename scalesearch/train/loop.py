@@ -1,0 +1,285 @@
+"""Train a spec on a data set with a recipe: the accuracy half of the search objective.
+
+Small data sets live on the training device as uint8 tensors and are augmented there in batches
+(:mod:`scalesearch.train.augment`). Runs are deterministic for a given seed on the CPU. A loss
+that turns NaN or a CUDA out-of-memory ends the run with a :class:`TrainingError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from scalesearch.arch.io import save_spec
+from scalesearch.arch.spec import NetworkSpec
+from scalesearch.errors import ScalesearchError, UsageError
+from scalesearch.nn import build_model
+from scalesearch.train.augment import Normalize, TrainAugment, eval_resize
+from scalesearch.train.data import DataSet, Split
+from scalesearch.train.imagefolder import FileSplit
+from scalesearch.train.recipes import Recipe
+
+
+class TrainingError(ScalesearchError):
+    """A run that cannot go on (NaN loss, out of memory); the search records the trial as failed."""
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    seed: int
+    epoch: int
+    train_loss: float
+    val_top1: float
+    img_per_s: float
+    lr: float
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    val_top1: float
+    img_per_s: float
+    test_top1: float | None = None
+    epochs: list[EpochMetrics] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    """Mean and standard deviation over seeds, plus each seed's run."""
+
+    val_top1: float
+    val_top1_std: float
+    img_per_s: float
+    runs: list[SeedResult]
+    test_top1: float | None = None
+    test_top1_std: float | None = None
+
+    def as_record(self, recipe: Recipe, data: DataSet) -> dict:
+        """The ``train --json`` document."""
+        record = {"val_top1": self.val_top1, "val_top1_std": self.val_top1_std,
+                  "seeds": [r.seed for r in self.runs], "epochs": recipe.epochs, "img_per_s": self.img_per_s,
+                  "recipe": recipe.name, "resolution": recipe.resolution, "data": data.name,
+                  "synthetic_data": data.synthetic, "per_seed_val_top1": [r.val_top1 for r in self.runs]}
+        if self.test_top1 is not None:
+            record.update(test_top1=self.test_top1, test_top1_std=self.test_top1_std)
+        return record
+
+
+def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    # No weight decay on norm parameters and biases (1-D tensors), as timm and RSB do.
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if recipe.optimizer == "lamb":
+        from timm.optim import Lamb
+
+        return Lamb(groups, lr=recipe.lr)
+    return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=True)
+
+
+def _schedule(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+    warmup = int(recipe.warmup_epochs * steps_per_epoch)
+    total = recipe.epochs * steps_per_epoch
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _loss_fn(recipe: Recipe, num_classes: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if recipe.loss == "bce":
+        bce = nn.BCEWithLogitsLoss()
+
+        def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            if target.ndim == 1:
+                target = nn.functional.one_hot(target, num_classes).float()
+            return bce(logits, target)
+
+        return loss
+    ce = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    return lambda logits, target: ce(logits, target)
+
+
+def precise_bn(model: nn.Module, split: Split | FileSplit, normalize: Normalize, resolution: int, images: int,
+               batch_size: int) -> None:
+    """Re-estimate BatchNorm running statistics as exact averages over ``images`` training images.
+
+    A short schedule leaves the exponential running averages far from the final weights' true
+    statistics (after 12 steps at momentum 0.1 they are still ~30% their initial values), which
+    makes evaluation-mode accuracy of a proxy run noise; recomputing them is cheap (forward only).
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or images == 0:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(0))[:images]
+    with torch.no_grad():
+        for batch, _ in split.batches(order, batch_size):
+            model(normalize(eval_resize(batch, resolution)))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+
+
+def evaluate(model: nn.Module, split: Split | FileSplit, normalize: Normalize, resolution: int,
+             batch_size: int = 500) -> float:
+    """Top-1 accuracy (fraction) on ``split`` (already on the model's device)."""
+    model.eval()
+    correct = 0
+    with torch.inference_mode():
+        for images, labels in split.batches(torch.arange(len(split)), batch_size):
+            logits = model(normalize(eval_resize(images, resolution)))
+            correct += int((logits.argmax(1) == labels).sum())
+    return correct / len(split)
+
+
+def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, device: str = "cpu",
+               run_dir: Path | None = None, test: bool = False,
+               on_epoch: Callable[[EpochMetrics], None] | None = None,
+               on_step: Callable[[int, int], None] | None = None) -> SeedResult:
+    """One training run with one seed; returns final validation (and, with ``test``, test) top-1."""
+    if test and data.test is None:
+        raise UsageError(f"--test: {data.name} has no test split")
+    torch.manual_seed(seed)
+    dev = resolve_device(device)
+    net_spec = recipe.network(spec, data.num_classes)
+    model = build_model(net_spec).to(dev)
+    if dev.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    train_split, val_split = _on_device(data.train, dev, recipe), _on_device(data.val, dev, recipe)
+    normalize = Normalize(train_split.sample_images(5000))
+    augment = TrainAugment(normalize, recipe.resolution, data.num_classes, recipe.crop_scale_min,
+                           recipe.randaugment_magnitude, recipe.mixup_alpha, recipe.cutmix_alpha)
+    # Repeated augmentation: each image appears ``repeated_aug`` times per epoch, augmented independently.
+    steps_per_epoch = max(1, len(train_split) * recipe.repeated_aug // recipe.batch_size)
+    optimizer = _optimizer(model, recipe)
+    scheduler = _schedule(optimizer, recipe, steps_per_epoch)
+    loss_fn = _loss_fn(recipe, data.num_classes)
+    generator = torch.Generator().manual_seed(seed)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda"
+                else contextlib.nullcontext())
+    result = SeedResult(seed=seed, val_top1=0.0, img_per_s=0.0)
+    for epoch in range(1, recipe.epochs + 1):
+        model.train()
+        order = torch.randperm(len(train_split), generator=generator).repeat_interleave(recipe.repeated_aug)
+        order = order[torch.randperm(len(order), generator=generator)][:steps_per_epoch * recipe.batch_size]
+        loss_sum, seen, started = torch.zeros((), device=dev), 0, time.perf_counter()
+        for step, (images, labels) in enumerate(train_split.batches(order, recipe.batch_size), start=1):
+            images, targets = augment(images, labels)
+            if dev.type == "cuda":
+                images = images.contiguous(memory_format=torch.channels_last)
+            try:
+                with autocast:
+                    loss = loss_fn(model(images), targets)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            except torch.OutOfMemoryError as err:
+                raise TrainingError(f"CUDA out of memory at batch size {recipe.batch_size} "
+                                    f"({str(err).splitlines()[0]})") from None
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss.detach()
+            seen += len(labels)
+            # Checking every step would synchronise a GPU each step; a NaN stays NaN in the sum.
+            if step % _NAN_CHECK_STEPS == 0 or step == steps_per_epoch:
+                _check_finite(loss_sum, epoch, step)
+            if on_step:
+                on_step(step, steps_per_epoch)
+        elapsed = time.perf_counter() - started
+        precise_bn(model, train_split, normalize, recipe.resolution, recipe.precise_bn_images, recipe.batch_size)
+        val = evaluate(model, val_split, normalize, recipe.resolution)
+        metrics = EpochMetrics(seed, epoch, float(loss_sum) / steps_per_epoch, val, seen / elapsed,
+                               optimizer.param_groups[0]["lr"])
+        result.epochs.append(metrics)
+        if run_dir is not None:
+            _record(run_dir, seed, metrics, model, net_spec)
+        if on_epoch:
+            on_epoch(metrics)
+    result.val_top1 = result.epochs[-1].val_top1
+    result.img_per_s = statistics.fmean(m.img_per_s for m in result.epochs)
+    if test:
+        result.test_top1 = evaluate(model, _on_device(data.test, dev, recipe), normalize, recipe.resolution)
+    return result
+
+
+_NAN_CHECK_STEPS = 20
+
+
+def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
+    if not torch.isfinite(loss_sum):
+        raise TrainingError(f"loss became {float(loss_sum)} by epoch {epoch}, step {step} "
+                            f"(try a lower --lr or another recipe)")
+
+
+def _on_device(split: Split | FileSplit, device: torch.device, recipe: Recipe) -> Split | FileSplit:
+    """In-memory splits move to the device once; file splits decode a little above the training size."""
+    if isinstance(split, FileSplit):
+        split = split.at_size(max(recipe.resolution, round(recipe.resolution / 0.875)))
+    return split.on(device)
+
+
+def _record(run_dir: Path, seed: int, metrics: EpochMetrics, model: nn.Module, spec: NetworkSpec) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = run_dir / "metrics.csv"
+    new = not csv_path.exists()
+    with csv_path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(asdict(metrics)))
+        if new:
+            writer.writeheader()
+        writer.writerow(asdict(metrics))
+    torch.save({"spec": spec.name, "epoch": metrics.epoch, "state_dict": model.state_dict()},
+               run_dir / f"seed{seed}_last.pt")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu`` or ``cuda`` (or ``cuda:N``), checked before any work starts."""
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {name}: no CUDA device on this machine (use --device cpu)")
+        return torch.device(name)
+    raise UsageError(f"--device must be cpu or cuda, got {name!r}")
+
+
+def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], device: str = "cpu",
+          run_dir: Path | None = None, test: bool = False,
+          on_epoch: Callable[[EpochMetrics], None] | None = None,
+          on_step: Callable[[int, int], None] | None = None) -> TrainResult:
+    """Train once per seed; report the mean and standard deviation of validation top-1.
+
+    With ``run_dir``, the spec and recipe are saved there first, then per-epoch metrics
+    (``metrics.csv``) and each seed's last checkpoint (``seed{N}_last.pt``)."""
+    if not seeds:
+        raise UsageError("at least one seed is needed")
+    resolve_device(device)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_spec(recipe.network(spec, data.num_classes), run_dir / "spec.yaml")
+        (run_dir / "recipe.json").write_text(json.dumps(dataclasses.asdict(recipe), indent=2) + "\n")
+    runs = [train_seed(spec, data, recipe, seed, device, run_dir, test, on_epoch, on_step) for seed in seeds]
+    vals = [r.val_top1 for r in runs]
+    tests = [r.test_top1 for r in runs if r.test_top1 is not None]
+    return TrainResult(
+        val_top1=statistics.fmean(vals), val_top1_std=statistics.stdev(vals) if len(vals) > 1 else 0.0,
+        img_per_s=statistics.fmean(r.img_per_s for r in runs), runs=runs,
+        test_top1=statistics.fmean(tests) if tests else None,
+        test_top1_std=(statistics.stdev(tests) if len(tests) > 1 else 0.0) if tests else None,
+    )

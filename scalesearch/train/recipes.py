@@ -1,0 +1,109 @@
+"""Named training recipes as data (``search_spaces/recipes/*.yaml``), overridable field by field."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scalesearch.arch.io import read_data_file, search_spaces_dir
+from scalesearch.arch.spec import NetworkSpec
+from scalesearch.errors import SpecError, UsageError
+from scalesearch.typed_data import decode
+
+OPTIMIZERS = ("sgd", "lamb")
+LOSSES = ("ce", "bce")
+#: Below this input side a stride-2 stem (and ResNet's max pool) shrinks the map too early.
+LOW_RES_PX = 64
+#: Command-line flags whose names differ from the recipe field they override.
+_FLAGS = {"batch_size": "batch"}
+
+
+def _require(ok: bool, field: str, value: Any, requirement: str) -> None:
+    if not ok:
+        raise SpecError(field, f"{requirement}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything a training run needs besides the network and the data."""
+
+    name: str
+    epochs: int
+    resolution: int
+    batch_size: int
+    optimizer: str
+    lr: float
+    weight_decay: float
+    warmup_epochs: float
+    loss: str
+    momentum: float = 0.9
+    label_smoothing: float = 0.0
+    crop_scale_min: float = 0.35
+    randaugment_magnitude: int = 0
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    repeated_aug: int = 1
+    drop_path_rate: float | None = None  # None: the spec's own
+    low_res_stem: bool = True
+    precise_bn_images: int = 2048  # training images that re-estimate BatchNorm statistics before evaluation
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", self.epochs, "must be a positive integer")
+        _require(isinstance(self.resolution, int) and self.resolution >= 16, "resolution", self.resolution,
+                 "must be an integer >= 16 (pixels)")
+        _require(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", self.batch_size,
+                 "must be a positive integer")
+        _require(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, f"must be one of {OPTIMIZERS}")
+        _require(self.loss in LOSSES, "loss", self.loss, f"must be one of {LOSSES}")
+        _require(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "must be positive")
+        _require(self.weight_decay >= 0, "weight_decay", self.weight_decay, "must be >= 0")
+        _require(0 <= self.warmup_epochs <= self.epochs, "warmup_epochs", self.warmup_epochs, "must be in [0, epochs]")
+        _require(0 <= self.label_smoothing < 1, "label_smoothing", self.label_smoothing, "must be in [0, 1)")
+        _require(0 < self.crop_scale_min <= 1, "crop_scale_min", self.crop_scale_min, "must be in (0, 1]")
+        _require(0 <= self.randaugment_magnitude <= 30, "randaugment_magnitude", self.randaugment_magnitude,
+                 "must be in [0, 30]")
+        _require(self.mixup_alpha >= 0 and self.cutmix_alpha >= 0, "mixup_alpha", (self.mixup_alpha, self.cutmix_alpha),
+                 "mixup_alpha and cutmix_alpha must be >= 0")
+        _require(isinstance(self.repeated_aug, int) and self.repeated_aug >= 1, "repeated_aug", self.repeated_aug,
+                 "must be a positive integer")
+        _require(isinstance(self.precise_bn_images, int) and self.precise_bn_images >= 0, "precise_bn_images",
+                 self.precise_bn_images, "must be an integer >= 0")
+        _require(self.drop_path_rate is None or 0 <= self.drop_path_rate < 1, "drop_path_rate", self.drop_path_rate,
+                 "must be in [0, 1)")
+
+    def override(self, **changes: Any) -> "Recipe":
+        """A copy with the non-None ``changes`` applied (command-line flags), validated again."""
+        try:
+            return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        except SpecError as err:
+            flag = _FLAGS.get(err.field, err.field.replace("_", "-"))
+            raise UsageError(f"--{flag}: {err.reason}") from None
+
+    def network(self, spec: NetworkSpec, num_classes: int) -> NetworkSpec:
+        """The spec as this recipe trains it: the data's classes, the recipe's resolution and
+        drop-path rate and, below 64 px, a stem that does not stride (nor max-pool)."""
+        changes: dict[str, Any] = {"num_classes": num_classes, "resolution": self.resolution}
+        if self.drop_path_rate is not None:
+            changes["drop_path_rate"] = self.drop_path_rate
+        if self.low_res_stem and self.resolution < LOW_RES_PX:
+            changes["stem"] = dataclasses.replace(spec.stem, stride=1, pool=False)
+        return dataclasses.replace(spec, **changes)
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.stem for p in (search_spaces_dir() / "recipes").glob("*.yaml"))
+
+
+def load_recipe(name_or_path: str) -> Recipe:
+    """A built-in recipe by name (``proxy``, ``rsb-a3``, ``rsb-a2``) or a recipe file by path."""
+    builtin = search_spaces_dir() / "recipes" / f"{name_or_path}.yaml"
+    path = builtin if builtin.is_file() else Path(name_or_path)
+    if not path.is_file():
+        raise UsageError(f"unknown recipe {name_or_path!r} (known: {', '.join(recipe_names())}; or a .yaml file)")
+    try:
+        return decode(Recipe, read_data_file(path))
+    except SpecError as err:
+        raise err.in_file(str(path)) from None

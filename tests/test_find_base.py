@@ -1,0 +1,220 @@
+"""find-base: the objective, the study (resume, kill, workers, failures), outputs and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from scalesearch.arch.io import load_spec, save_spec
+from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
+from scalesearch.cli import app
+from scalesearch.errors import UsageError
+from scalesearch.measure.flops import analytic_macs
+from scalesearch.search.objective import Objective
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def journal_study(run_dir: Path, name: str) -> optuna.Study:
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run_dir / "study.journal")))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+@pytest.fixture(scope="module")
+def tiny_space(tmp_path_factory) -> Path:
+    """A user space file over a two-stage skeleton small enough to train in seconds."""
+    folder = tmp_path_factory.mktemp("space")
+    base = NetworkSpec(name="tiny-base", resolution=16, stem=Stem(out_channels=8),
+                       stages=(MBConv(out_channels=16, repeats=1, stride=2, kernel=3, expand_ratio=3),
+                               MBConv(out_channels=24, repeats=1, stride=2, kernel=3, expand_ratio=3)),
+                       head=Head(out_channels=64))
+    save_spec(base, folder / "tiny-base.yaml")
+    (folder / "tiny.yaml").write_text(yaml.safe_dump({
+        "name": "tiny", "base": str(folder / "tiny-base.yaml"),
+        "choices": {"expand_ratio": [1, 3], "kernel": [3, 5], "se_ratio": [0.0], "width_mult": [0.75, 1.0],
+                    "repeats_delta": [0, 1]}}))
+    return folder / "tiny.yaml"
+
+
+def test_objective_soft_and_hard():
+    soft = Objective(400e6, "MACs")
+    assert soft.score(0.8, 400e6) == pytest.approx(0.8)
+    assert soft.score(0.8, 800e6) == pytest.approx(0.8 * 2 ** -0.07)
+    assert soft.score(0.8, 200e6) == pytest.approx(0.8 * 0.5 ** -0.07)
+    hard = Objective(400e6, "MACs", "hard")
+    assert hard.score(0.8, 200e6) == pytest.approx(0.8)
+    assert hard.score(0.8, 800e6) == pytest.approx(0.4)
+    assert soft.rejects(400e6) is None and soft.rejects(441e6) and soft.rejects(359e6)
+    with pytest.raises(UsageError, match="must be positive"):
+        Objective(0, "MACs")
+
+
+def test_default_search_writes_a_base_near_400m(tmp_path):
+    run = tmp_path / "run"
+    result = invoke("find-base", "--flops", "400M", "--n-trials", "4", "--run-dir", str(run), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["n_trials"] == 4 and summary["n_complete"] == 4 and summary["accuracy_is_zero_cost"]
+    assert {"study", "best", "n_trials", "n_complete", "n_failed", "n_pruned", "storage"} <= set(summary)
+    best = summary["best"]
+    assert {"macs", "params", "val_top1", "score", "spec_path"} <= set(best)
+    spec = load_spec(best["spec_path"])
+    assert abs(analytic_macs(spec) / 400e6 - 1) <= 0.1 and analytic_macs(spec) == best["macs"]
+    rows = list(csv.DictReader((run / "trials.csv").open()))
+    scored = [r for r in rows if r["state"] == "complete"]
+    assert len(scored) == 4 and max(float(r["score"]) for r in scored) == pytest.approx(best["score"])
+    assert all(r["reason"].startswith("MACs") for r in rows if r["state"] == "rejected")
+    assert "not accuracies" in (run / "report.md").read_text()
+    assert (run / "history.png").stat().st_size > 0 and (run / "accuracy_vs_macs.png").stat().st_size > 0
+    # The found base is a spec every command accepts.
+    assert invoke("flops", best["spec_path"], "--json").exit_code == 0
+    # The same command again trains nothing new.
+    again = json.loads(invoke("find-base", "--flops", "400M", "--n-trials", "4", "--run-dir", str(run),
+                              "--json").stdout)
+    assert again["n_trials"] == 4 and again["best"] == best
+    assert len(journal_study(run, summary["study"]).trials) == len(rows)
+    # Other settings under the same study name are refused.
+    changed = invoke("find-base", "--flops", "400M", "--constraint", "hard", "--n-trials", "4", "--run-dir", str(run),
+                     "--study", summary["study"])
+    assert changed.exit_code == 2 and "was started with other settings (constraint)" in changed.stderr
+
+
+def test_killed_search_resumes_keeping_every_finished_trial(tmp_path, tiny_space):
+    run = tmp_path / "run"
+    args = ["find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
+            "synthetic", "--epochs", "2", "--resolution", "16", "--n-trials", "6", "--pruner", "none",
+            "--study", "kill", "--run-dir", str(run), "--json"]
+    process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    before: dict[int, float] = {}
+    while time.time() < deadline:
+        time.sleep(0.5)
+        if (run / "study.journal").exists():
+            trials = journal_study(run, "kill").trials
+            before = {t.number: t.value for t in trials if t.state.name == "COMPLETE"}
+            if len(before) >= 2 and any(t.state.name == "RUNNING" for t in trials):
+                break
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert len(before) >= 2, "the search did not get going"
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["n_trials"] == 6
+    after = {t.number: t.value for t in journal_study(run, "kill").trials if t.state.name == "COMPLETE"}
+    assert all(after[n] == v for n, v in before.items())  # nothing finished was lost or redone
+    died = [t for t in journal_study(run, "kill").trials if t.user_attrs.get("stale")]
+    retried = [t for t in journal_study(run, "kill").trials if "retry_of" in t.user_attrs]
+    assert [t.number for t in died] == [t.user_attrs["retry_of"] for t in retried]
+    assert summary["n_died"] == len(died) <= 1
+
+
+def test_training_failures_are_recorded_and_the_study_goes_on(tmp_path, tiny_space):
+    recipe = yaml.safe_load((ROOT / "search_spaces/recipes/proxy.yaml").read_text())
+    recipe.update(name="explode", lr=1.0e12)
+    (tmp_path / "explode.yaml").write_text(yaml.safe_dump(recipe))
+    run = tmp_path / "run"
+    result = invoke("find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
+                    "synthetic", "--recipe", str(tmp_path / "explode.yaml"), "--epochs", "2", "--resolution", "16",
+                    "--n-trials", "3", "--run-dir", str(run), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["n_failed"] == 3 and summary["best"] is None
+    assert list(summary["failures"]) and all(k.startswith("loss became") for k in summary["failures"])
+    rows = [r for r in csv.DictReader((run / "trials.csv").open()) if r["state"] == "fail"]
+    assert len(rows) == 3 and all("loss became" in r["reason"] for r in rows)
+    assert "## Failures by reason" in (run / "report.md").read_text()
+
+
+def test_proxy_training_search_and_baselines(tmp_path, tiny_space):
+    result = invoke("find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
+                    "synthetic", "--epochs", "1", "--resolution", "16", "--n-trials", "2", "--run-dir",
+                    str(tmp_path / "run"), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["evaluator"] == "proxy-training" and 0 <= summary["best"]["val_top1"] <= 1
+    assert summary["best"]["score"] == pytest.approx(
+        summary["best"]["val_top1"] * (summary["best"]["macs"] / 1.5e6) ** -0.07)
+
+
+def test_multi_objective_reports_a_pareto_front(tmp_path):
+    result = invoke("find-base", "--flops", "400M", "--multi-objective", "--n-trials", "5", "--reject-outside", "0.5",
+                    "--run-dir", str(tmp_path / "run"), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    rows = {int(r["number"]): r for r in csv.DictReader((tmp_path / "run/trials.csv").open())}
+    front = [rows[n] for n in summary["pareto_front"]]
+    done = [r for r in rows.values() if r["state"] == "complete"]
+    assert front and len(done) == 5
+    for f in front:  # nobody beats a front member on both axes
+        assert not any(float(o["zero_cost"]) > float(f["zero_cost"]) and int(o["macs"]) < int(f["macs"]) for o in done)
+
+
+def test_two_workers_share_one_study(tmp_path):
+    result = invoke("find-base", "--flops", "400M", "--n-trials", "4", "--workers", "2", "--run-dir",
+                    str(tmp_path / "run"), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    trials = journal_study(tmp_path / "run", summary["study"]).trials
+    workers = {t.user_attrs.get("worker") for t in trials if "worker" in t.user_attrs}
+    assert 4 <= summary["n_trials"] <= 5 and len(workers) == 2  # a worker may finish one trial past the total
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--flops", "0"], 2, "error: invalid MACs quantity '0': must be positive"),
+    (["--flops", "abc"], 2, "error: invalid MACs quantity 'abc'"),
+    (["--flops", "10M"], 2, "error: target 10.0M MACs is below the smallest network space 'mnasnet' can express "
+                            "(48.5M MACs)"),
+    (["--flops", "400M", "--workers", "0"], 2, "error: --workers must be >= 1, got 0"),
+    (["--flops", "400M", "--storage", "redis://x"], 2, "error: --storage must be an RDB URL"),
+    (["--flops", "400M", "--storage", "sqlite:////no/such/dir/x.db"], 2, "error: cannot open storage"),
+    (["--flops", "400M", "--latency", "5ms"], 2, "error: give exactly one target"),
+    (["--latency", "5 parsecs"], 2, "error: invalid latency '5 parsecs'"),
+    (["--flops", "400M", "--data", "cifar10:/no/such"], 2, "error: --data cifar10:/no/such: folder not found"),
+])
+def test_bad_input_one_line_and_nothing_written(args, code, message, tmp_path):
+    run = tmp_path / "run"
+    result = invoke("find-base", *args, "--run-dir", str(run))
+    assert result.exit_code == code, result.output
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+    assert not run.exists()
+
+
+def test_malformed_space_file_names_the_key(tmp_path):
+    bad = tmp_path / "space.yaml"
+    bad.write_text("name: s\nbase: efficientnet-b0\nchoices:\n  kernel: [3, 4]\n  expand_ratio: [1]\n"
+                   "  se_ratio: [0]\n  width_mult: [1]\n  repeats_delta: [0]\n")
+    result = invoke("find-base", "--flops", "400M", "--space", str(bad), "--run-dir", str(tmp_path / "run"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {bad}: choices.kernel: must be an odd kernel size")
+    assert not (tmp_path / "run").exists()
+
+
+def test_latency_target_uses_the_predictor_and_measures_finalists(tmp_path, tiny_space, monkeypatch):
+    monkeypatch.setenv("SCALESEARCH_CACHE_DIR", str(tmp_path / "cache"))
+    result = invoke("find-base", "--latency", "1ms", "--device", "cpu", "--threads", "1", "--reject-outside", "0.99",
+                    "--space", str(tiny_space), "--n-trials", "3", "--run-dir", str(tmp_path / "run"), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["target_unit"] == "ms"
+    best = summary["best"]
+    assert best["latency_ms"] > 0 and best["measured_latency_ms"] > 0
+    assert best["score"] == pytest.approx(best["zero_cost"] * (best["latency_ms"] / 1.0) ** -0.07)
+    assert list((tmp_path / "cache/latency").glob("*-onnxruntime-*-t1-fp32-bs1.json"))

@@ -1,0 +1,132 @@
+"""grid: feasible points, resume, two workers on one storage, bad input; scale --coefficients."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+from typer.testing import CliRunner
+
+from scalesearch.arch.io import save_spec
+from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
+from scalesearch.cli import app
+from scalesearch.errors import UsageError
+from scalesearch.search.grid import grid_points, load_coefficients
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory) -> Path:
+    base = NetworkSpec(name="tiny-base", resolution=32, stem=Stem(out_channels=8),
+                       stages=(MBConv(out_channels=16, repeats=1, stride=2, kernel=3, expand_ratio=3),
+                               MBConv(out_channels=24, repeats=2, stride=2, kernel=3, expand_ratio=3)),
+                       head=Head(out_channels=64))
+    return save_spec(base, tmp_path_factory.mktemp("base") / "tiny-base.yaml")
+
+
+def grid_args(base: Path, run: Path, *extra: str) -> list[str]:
+    return ["grid", "--base", str(base), "--data", "synthetic", "--step", "0.5", "--tolerance", "0.25",
+            "--epochs", "1", "--resolution", "16", "--run-dir", str(run), "--study", "g", "--json", *extra]
+
+
+def trials(run: Path) -> list[optuna.trial.FrozenTrial]:
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run / "study.journal")))
+    return optuna.load_study(study_name="g", storage=storage).trials
+
+
+def test_grid_points_satisfy_the_constraint():
+    points = grid_points(0.05, 2.0, 0.1)
+    assert points and all(abs(p.alpha * p.beta**2 * p.gamma**2 / 2 - 1) <= 0.1 for p in points)
+    assert all(min(p.alpha, p.beta, p.gamma) >= 1 for p in points)
+    assert any((p.alpha, p.beta, p.gamma) == (1.2, 1.1, 1.15) for p in points)  # EfficientNet's own
+
+
+def test_grid_trains_each_feasible_point_once_and_picks_the_best(tiny_base, tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(app, grid_args(tiny_base, run))
+    assert result.exit_code == 0, result.output
+    document = json.loads((run / "coefficients.json").read_text())
+    points = document["points"]
+    assert len(points) == document["n_feasible"] >= 3
+    for p in points:  # nominal and measured (after rounding) ratios both within the tolerance
+        assert abs(p["nominal_ratio"] / 2 - 1) <= 0.25 and abs(p["macs_ratio"] / 2 - 1) <= 0.25
+    best = max(points, key=lambda p: p["val_top1"])
+    assert (document["alpha"], document["beta"], document["gamma"]) == (best["alpha"], best["beta"], best["gamma"])
+    assert (run / "grid_heatmap.png").stat().st_size > 0
+    before = len(trials(run))
+    again = runner.invoke(app, grid_args(tiny_base, run))
+    assert again.exit_code == 0 and len(trials(run)) == before  # nothing new trained
+    # The coefficients drive scale.
+    scaled = runner.invoke(app, ["scale", "--base", str(tiny_base), "--phi", "1", "--coefficients",
+                                 str(run / "coefficients.json"), "--json"])
+    assert scaled.exit_code == 0, scaled.output
+    (row,) = json.loads(scaled.stdout)
+    assert row["macs"] == next(p["macs"] for p in points if p["val_top1"] == best["val_top1"])
+
+
+def test_two_workers_never_train_the_same_point(tiny_base, tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(app, grid_args(tiny_base, run, "--workers", "2"))
+    assert result.exit_code == 0, result.output
+    done = [t for t in trials(run) if t.state.name == "COMPLETE"]
+    counts = Counter(t.params["point"] for t in done)
+    assert counts and max(counts.values()) == 1
+    assert len(counts) == json.loads((run / "coefficients.json").read_text())["n_feasible"]
+    assert len({t.user_attrs["worker"] for t in done}) == 2
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--target-ratio", "0.5"], "error: --target-ratio must be >= 1"),
+    (["--step", "0"], "error: --step must be in (0, 1], got 0"),
+    (["--step", "1.5"], "error: --step must be in (0, 1], got 1.5"),
+    (["--tolerance", "0.001"], "error: no grid point's phi = 1 network has a MACs ratio within 0.001 of 2 after "
+                               "rounding"),
+])
+def test_grid_bad_input(tiny_base, tmp_path, extra, message):
+    args = grid_args(tiny_base, tmp_path / "run")
+    for flag, value in zip(extra[::2], extra[1::2]):
+        i = args.index(flag) if flag in args else None
+        if i is None:
+            args += [flag, value]
+        else:
+            args[i + 1] = value
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_no_feasible_point_suggests_a_tolerance(tiny_base, tmp_path):
+    result = runner.invoke(app, grid_args(tiny_base, tmp_path / "run", "--tolerance", "0.001"))
+    assert "try --tolerance 0.002" in result.stderr
+
+
+def test_coefficient_files(tmp_path):
+    good = tmp_path / "c.json"
+    good.write_text(json.dumps({"alpha": 1.2, "beta": 1.1, "gamma": 1.15, "other": 1}))
+    assert load_coefficients(good).macs_ratio == pytest.approx(1.2 * 1.1**2 * 1.15**2)
+    small = tmp_path / "small.json"
+    small.write_text(json.dumps({"alpha": 0.9, "beta": 1.1, "gamma": 1.15}))
+    with pytest.raises(UsageError, match=r"small.json: alpha must be a number >= 1, got 0.9"):
+        load_coefficients(small)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{alpha: ")
+    result = runner.invoke(app, ["scale", "--base", "efficientnet-b0", "--phi", "1", "--coefficients", str(broken)])
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: {broken}: not valid JSON")
+    missing = tmp_path / "m.yaml"
+    missing.write_text("alpha: 1.2\n")
+    with pytest.raises(UsageError, match="expected the keys alpha, beta and gamma"):
+        load_coefficients(missing)
+
+
+def test_b0_formula_scaling_roughly_doubles_macs_per_phi():
+    result = runner.invoke(app, ["scale", "--base", "efficientnet-b0", "--phi", "0-7", "--json"])
+    macs = [r["macs"] for r in json.loads(result.stdout)]
+    ratios = [b / a for a, b in zip(macs, macs[1:])]
+    geometric = math.exp(sum(map(math.log, ratios)) / len(ratios))
+    assert 1.8 <= geometric <= 2.1 and all(1.7 <= r <= 2.6 for r in ratios)

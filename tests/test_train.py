@@ -1,0 +1,219 @@
+"""Training: real runs of tiny networks on real (Fashion-MNIST) and generated data, recipes, seeds,
+determinism, failures, zero-cost scores and the ``train`` command."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from scalesearch.arch.io import resolve_spec, save_spec
+from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
+from scalesearch.cli import app
+from scalesearch.errors import SpecError, UsageError
+from scalesearch.search.space import load_space
+from scalesearch.train.data import DataSet, load_data
+from scalesearch.train.loop import TrainingError, train
+from scalesearch.train.recipes import load_recipe, recipe_names
+from scalesearch.train.zero_cost import data_batch, zero_cost_score
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+needs_fashion = pytest.mark.skipif(not FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed "
+                                                               "(.ci/run installs it)")
+runner = CliRunner()
+
+
+def tiny_spec(width: int = 16) -> NetworkSpec:
+    return NetworkSpec(name=f"tiny{width}", resolution=16, stem=Stem(out_channels=8),
+                       stages=(MBConv(out_channels=width, repeats=1, stride=2, kernel=3, expand_ratio=2,
+                                      se_ratio=0.25),
+                               MBConv(out_channels=2 * width, repeats=2, stride=2, kernel=3, expand_ratio=3)),
+                       head=Head(out_channels=64), dropout=0.1, drop_path_rate=0.1)
+
+
+def small(data: DataSet, train: int, val: int) -> DataSet:
+    return dataclasses.replace(data, train=data.train.subset(torch.arange(train)),
+                               val=data.val.subset(torch.arange(val)))
+
+
+@pytest.fixture(scope="module")
+def fashion_small() -> DataSet:
+    if not FASHION.is_dir():
+        pytest.skip("Debian package dataset-fashion-mnist not installed (.ci/run installs it)")
+    return small(load_data(f"fashion-mnist:{FASHION}"), 1536, 500)
+
+
+QUICK = load_recipe("proxy").override(epochs=3, resolution=16, batch_size=64, warmup_epochs=0.5)
+
+
+def test_builtin_recipes_load_and_validate():
+    assert {"proxy", "rsb-a2", "rsb-a3"} <= set(recipe_names())
+    a3 = load_recipe("rsb-a3")
+    assert (a3.optimizer, a3.loss) == ("lamb", "bce") and a3.mixup_alpha > 0 and a3.randaugment_magnitude > 0
+    a2 = load_recipe("rsb-a2")
+    assert a2.repeated_aug == 3 and a2.drop_path_rate > 0
+    with pytest.raises(UsageError, match="--batch: must be a positive integer, got 0"):
+        load_recipe("proxy").override(batch_size=0)
+    with pytest.raises(UsageError, match="unknown recipe 'fast'"):
+        load_recipe("fast")
+
+
+def test_recipe_file_errors_name_the_field(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text((Path(__file__).parents[1] / "search_spaces/recipes/proxy.yaml").read_text()
+                    .replace("optimizer: sgd", "optimizer: adam"))
+    with pytest.raises(SpecError, match=r"r.yaml: optimizer: must be one of \('sgd', 'lamb'\), got 'adam'"):
+        load_recipe(str(path))
+
+
+def test_low_resolution_stem_does_not_stride():
+    b0 = resolve_spec("efficientnet-b0")
+    proxy = load_recipe("proxy")
+    assert proxy.network(b0, 10).stem.stride == 1 and proxy.network(b0, 10).num_classes == 10
+    assert proxy.override(resolution=96).network(b0, 10).stem.stride == 2
+    resnet = proxy.network(resolve_spec("resnet18"), 10)
+    assert resnet.stem.stride == 1 and not resnet.stem.pool
+
+
+@needs_fashion
+def test_tiny_network_learns_fashion_mnist(fashion_small, tmp_path):
+    result = train(tiny_spec(), fashion_small, QUICK, seeds=[0], run_dir=tmp_path)
+    assert result.val_top1 > 0.5  # chance is 0.1
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    saved = torch.load(tmp_path / "seed0_last.pt", weights_only=True)
+    assert saved["epoch"] == 3 and (tmp_path / "spec.yaml").is_file() and (tmp_path / "recipe.json").is_file()
+
+
+@needs_fashion
+def test_same_seed_same_run_other_seed_other_run(fashion_small):
+    recipe = QUICK.override(epochs=1)
+    first, again, other = (train(tiny_spec(), fashion_small, recipe, seeds=[s]) for s in (3, 3, 4))
+    assert first.runs[0].epochs[0].train_loss == again.runs[0].epochs[0].train_loss
+    assert first.val_top1 == again.val_top1
+    assert other.runs[0].epochs[0].train_loss != first.runs[0].epochs[0].train_loss
+
+
+@needs_fashion
+def test_seeds_give_mean_and_std(fashion_small):
+    result = train(tiny_spec(), fashion_small, QUICK.override(epochs=1), seeds=[0, 1, 2], test=True)
+    vals = [r.val_top1 for r in result.runs]
+    assert result.val_top1 == pytest.approx(sum(vals) / 3)
+    assert result.val_top1_std == pytest.approx(float(np.std(vals, ddof=1)))
+    assert result.test_top1 is not None and 0 <= result.test_top1 <= 1
+
+
+@pytest.mark.parametrize("name", ["rsb-a3", "rsb-a2"])
+def test_rsb_recipes_run_with_lamb_bce_mixup_cutmix_randaugment(name):
+    data = small(load_data("synthetic"), 256, 64)
+    recipe = load_recipe(name).override(epochs=1, resolution=16, batch_size=64, warmup_epochs=0)
+    result = train(tiny_spec(), data, recipe, seeds=[0])
+    epoch = result.runs[0].epochs[0]
+    assert math.isfinite(epoch.train_loss) and 0 <= result.val_top1 <= 1
+    assert epoch.img_per_s > 0
+
+
+def test_nan_loss_stops_the_run_with_the_reason():
+    data = small(load_data("synthetic"), 512, 64)
+    with pytest.raises(TrainingError, match=r"loss became (nan|inf)"):
+        train(tiny_spec(), data, QUICK.override(lr=1e12, epochs=2), seeds=[0])
+
+
+def test_test_split_required_for_test():
+    data = dataclasses.replace(small(load_data("synthetic"), 128, 32), test=None)
+    with pytest.raises(UsageError, match="has no test split"):
+        train(tiny_spec(), data, QUICK, seeds=[0], test=True)
+
+
+def test_imagefolder_trains_through_dataloader_workers(tmp_path):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 24), ("val", 8)):
+        for label in range(2):
+            folder = tmp_path / split / f"c{label}"
+            folder.mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 60, (20, 20, 3)) + 150 * label
+                Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i}.png")
+    data = load_data(f"imagefolder:{tmp_path}")
+    result = train(tiny_spec(), data, QUICK.override(epochs=4, batch_size=16, lr=0.05), seeds=[0])
+    assert result.val_top1 >= 0.9  # bright vs dark images
+
+
+def test_zero_cost_scores_are_deterministic_and_data_free():
+    spec = tiny_spec()
+    assert zero_cost_score(spec, "naswot") == zero_cost_score(spec, "naswot")
+    assert math.isfinite(zero_cost_score(spec, "naswot"))
+    # synflow grows with the number of parameters (here: 4x wider stages).
+    assert zero_cost_score(tiny_spec(64), "synflow") > zero_cost_score(tiny_spec(16), "synflow")
+
+
+@needs_fashion
+def test_naswot_on_real_images_ranks_real_candidates(fashion_small):
+    images = data_batch(fashion_small, 32, size=32)
+    assert images.shape == (32, 3, 32, 32) and abs(float(images.mean())) < 0.5
+    space = load_space()
+    import random
+    rng = random.Random(0)
+    scores = [zero_cost_score(load_recipe("proxy").network(space.sample(rng)[1], 10), "naswot", images)
+              for _ in range(3)]
+    assert all(math.isfinite(s) for s in scores) and len(set(scores)) == 3
+
+
+def test_zero_cost_rejects_unknown_metric():
+    with pytest.raises(UsageError, match="unknown zero-cost metric 'grasp'"):
+        zero_cost_score(tiny_spec(), "grasp")
+
+
+def test_train_command_json(tmp_path):
+    spec_path = save_spec(tiny_spec(), tmp_path / "tiny.yaml")
+    result = runner.invoke(app, ["train", str(spec_path), "--data", "synthetic", "--epochs", "1", "--resolution",
+                                 "16", "--batch", "64", "--seeds", "2", "--test", "--run-dir",
+                                 str(tmp_path / "run"), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert {"val_top1", "val_top1_std", "seeds", "epochs", "img_per_s", "test_top1"} <= set(record)
+    assert record["seeds"] == [0, 1] and record["synthetic_data"] is True and record["epochs"] == 1
+    assert len(list(csv.DictReader((tmp_path / "run/metrics.csv").open()))) == 2
+
+
+def test_train_command_zero_cost(tmp_path):
+    result = runner.invoke(app, ["train", "mobilenet-v2", "--data", "synthetic", "--eval", "zero-cost",
+                                 "--metric", "synflow", "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["eval"] == "zero-cost" and record["metric"] == "synflow" and math.isfinite(record["score"])
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--data", "cifar10:/no/such"], 2, "error: --data cifar10:/no/such: folder not found"),
+    (["--data", "synthetic", "--batch", "0"], 2, "error: --batch: must be a positive integer, got 0"),
+    (["--data", "synthetic", "--seeds", "0"], 2, "error: --seeds must be >= 1, got 0"),
+    (["--data", "synthetic", "--device", "cuda"], 2, "error: --device cuda: no CUDA device"),
+    (["--data", "synthetic", "--recipe", "nope"], 2, "error: unknown recipe 'nope'"),
+    (["--data", "synthetic", "--lr", "1e12", "--epochs", "2", "--resolution", "16"], 1, "error: loss became"),
+])
+def test_train_command_bad_input_one_line(args, code, message, tmp_path):
+    if "cuda" in args and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = runner.invoke(app, ["train", "mobilenet-v2", "--run-dir", str(tmp_path / "r"), *args])
+    assert result.exit_code == code
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_spearman_matches_definition_with_ties():
+    from scalesearch.measure.ranking import ranks, spearman
+    assert ranks([10, 20, 20, 5]) == [2, 3.5, 3.5, 1]
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1)
+    # Without ties: 1 - 6 sum d^2 / (n (n^2 - 1)); here d = (0, 1, -1, 0, 0)
+    assert spearman([1, 2, 3, 4, 5], [1, 3, 2, 4, 5]) == pytest.approx(1 - 6 * 2 / (5 * 24))
+    assert math.isnan(spearman([1, 1, 1], [1, 2, 3]))
