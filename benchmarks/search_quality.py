@@ -1,9 +1,9 @@
 """Does find-base beat EfficientNet-B0 at <= 400M MACs under the same proxy recipe?
 
-Run:  python benchmarks/search_quality.py [--data ../shared/data/cifar-10] [--n-trials 8]
-          [--epochs 2] [--seeds 3] [--device cpu] [--run-dir runs/search-quality]
-1. find-base --flops 400M --data cifar10:DIR with the `proxy` recipe (--epochs overrides it),
-   --n-trials evaluated trials, median pruning; the study resumes if the run is repeated.
+Run:  python benchmarks/search_quality.py [--data ../shared/data/cifar-10] [--n-trials 6]
+          [--epochs 2] [--train-images 4000] [--seeds 3] [--device cpu] [--run-dir runs/search-quality]
+1. find-base --flops 400M --data cifar10:DIR --train-images N with the `proxy` recipe (--epochs
+   overrides it), --n-trials evaluated trials, median pruning; a repeated run resumes the study.
 2. The best found base and EfficientNet-B0 trained with the same recipe and --seeds seeds each.
 Goal: found mean >= B0 mean, found MACs <= 400M x 1.1 (the search window). On a 2-core CPU keep
 it small (defaults: about an hour); on a GPU machine raise --n-trials and --epochs.
@@ -35,23 +35,25 @@ from scalesearch.train.recipes import load_recipe  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(ROOT.parent / "shared/data/cifar-10"))
-    parser.add_argument("--n-trials", type=int, default=8)
+    parser.add_argument("--n-trials", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--train-images", type=int, default=4000, help="seeded subset of the 9,000 training images")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--run-dir", type=Path, default=ROOT / "runs/search-quality")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/search_quality.json")
     args = parser.parse_args()
     data_arg = f"cifar10:{args.data}"
     config = SearchConfig(objective=Objective(400e6, "MACs"), run_dir=args.run_dir, study_name="search-quality",
-                          n_trials=args.n_trials, data=data_arg, recipe_overrides={"epochs": args.epochs},
+                          n_trials=args.n_trials, data=data_arg, train_images=args.train_images,
+                          recipe_overrides={"epochs": args.epochs},
                           device=args.device)
     validate(config)
     started = time.perf_counter()
     study = search(config, on_trial=lambda s: print(f"trials: {len(s.trials)}", flush=True))
     summary = summarise(study, config)
     search_s = time.perf_counter() - started
-    data = load_data(data_arg)
+    data = load_data(data_arg, train_images=args.train_images)
     recipe = load_recipe("proxy").override(epochs=args.epochs)
     seeds = list(range(args.seeds))
     compared = {}
@@ -62,7 +64,8 @@ def main() -> None:
                            "val_top1_std": result.val_top1_std, "per_seed": [r.val_top1 for r in result.runs]}
         print(label, json.dumps(compared[label]), flush=True)
     document = {"benchmark": "search_quality", "machine": machine_info(), "data": data_arg, "device": args.device,
-                "recipe": {"name": "proxy", "epochs": args.epochs}, "n_trials": args.n_trials, "seeds": seeds,
+                "recipe": {"name": "proxy", "epochs": args.epochs}, "train_images": len(data.train),
+                "n_trials": args.n_trials, "seeds": seeds,
                 "search": {k: summary[k] for k in ("best", "n_trials", "n_complete", "n_pruned", "n_failed",
                                                    "n_rejected")},
                 "trials": [r for r in trial_rows(study) if r["state"] != "rejected"],

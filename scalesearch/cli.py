@@ -27,6 +27,8 @@ from scalesearch.measure.flops import analytic_count, count
 from scalesearch.measure.latency import BenchConfig, measure
 from scalesearch.measure.predictor import LatencyTable, build_table
 from scalesearch.quantities import parse_batches, parse_latency, parse_macs, parse_phis
+from scalesearch.search.compare import compare as compare_strategies
+from scalesearch.search.compare import plan as plan_scaling
 from scalesearch.search.grid import GridConfig, coefficients_document, load_coefficients, run_grid
 from scalesearch.search.grid import start_workers as start_grid_workers
 from scalesearch.search.grid import validate as validate_grid
@@ -51,6 +53,8 @@ class OneLineErrors(TyperGroup):
             result = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                                   standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
+            if code == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into exit code 130, silently
+                report.error_line("interrupted")
         except typer.TyperException as err:  # typer's usage and parameter errors
             ctx = getattr(err, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if err.exit_code == 2 and ctx is not None else ""
@@ -282,6 +286,8 @@ def train_cmd(
                                                                   "initialisation.")] = Evaluation.train,
     metric: Annotated[ZeroCostMetric, typer.Option(help="Zero-cost metric.")] = ZeroCostMetric.naswot,
     val_fraction: Annotated[float, typer.Option(help="Share of the training set held out for validation.")] = 0.1,
+    train_images: Annotated[Optional[int], typer.Option(help="Train on this many (seeded) training images only.",
+                                                        show_default=False)] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Where metrics.csv, checkpoints, spec and recipe go. "
                                                          "Default: runs/train/<model>-<recipe>-<time>.",
                                                     show_default=False)] = None,
@@ -292,7 +298,7 @@ def train_cmd(
     chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution, batch_size=batch, lr=lr)
     seed_list = _seed_list(seeds, first_seed)
     resolve_device(device)
-    dataset = load_data(data, val_fraction=val_fraction)
+    dataset = load_data(data, val_fraction=val_fraction, train_images=train_images)
     if dataset.skipped_files:
         report.log(f"skipped {dataset.skipped_files} files that are not readable images")
     if evaluation is Evaluation.zero_cost:
@@ -344,6 +350,8 @@ def find_base(
     space: Annotated[str, typer.Option(help="Search space: built-in name or .yaml file.")] = "mnasnet",
     data: Annotated[Optional[str], typer.Option(help="KIND:PATH to train candidates on (see 'train'); without it, "
                                                      "candidates get a zero-cost score.", show_default=False)] = None,
+    train_images: Annotated[Optional[int], typer.Option(help="Train candidates on this many (seeded) training "
+                                                             "images only.", show_default=False)] = None,
     recipe: Annotated[str, typer.Option(help="Training recipe for candidates.")] = "proxy",
     epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
     resolution: Annotated[Optional[int], typer.Option(help="Override the recipe's input size (px).",
@@ -362,6 +370,8 @@ def find_base(
     multi_objective: Annotated[bool, typer.Option("--multi-objective", help="NSGA-II on (accuracy, cost); report "
                                                                             "the Pareto front.")] = False,
     pruner: Annotated[Pruner, typer.Option(help="Prune trials on per-epoch validation accuracy.")] = Pruner.median,
+    prescreen: Annotated[int, typer.Option(help="With --data: score this many in-window candidates per trial with "
+                                                "the zero-cost metric and train only the best.")] = 1,
     train_device: Annotated[str, typer.Option(help="Device that trains candidates: cpu, cuda or cuda:N.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Sampler and training seed.")] = 0,
     include_baselines: Annotated[bool, typer.Option("--include-baselines", help="Also evaluate EfficientNet-B0 and "
@@ -381,9 +391,11 @@ def find_base(
     name = study or f"find-base-{label}-{'proxy' if data else metric.value}".replace(" ", "")
     overrides = {k: v for k, v in {"epochs": epochs, "resolution": resolution}.items() if v is not None}
     config = SearchConfig(objective=objective, run_dir=run_dir or Path("runs") / name, study_name=name,
-                          n_trials=n_trials, space=space, data=data, recipe=recipe, recipe_overrides=overrides,
+                          n_trials=n_trials, space=space, data=data, train_images=train_images, recipe=recipe,
+                          recipe_overrides=overrides,
                           zero_cost_metric=metric.value, storage=storage, workers=workers, seed=seed,
                           multi_objective=multi_objective, pruner=pruner.value, device=train_device,
+                          prescreen=prescreen,
                           latency=bench_config)
     validate(config)
     if data is None:
@@ -469,6 +481,60 @@ def grid_cmd(
     record.update(points_trained=len(document["points"]), coefficients=str(config.run_dir / "coefficients.json"),
                   heatmap=str(heatmap))
     report.emit(record, json_out)
+
+
+@app.command("compare-scaling")
+def compare_scaling(
+    base: Annotated[str, typer.Option(help="A built-in base or a spec file.", show_default=False)],
+    data: Annotated[str, typer.Option(help="KIND:PATH to train on (see 'train').", show_default=False)],
+    flops_multiplier: Annotated[str, typer.Option(help="MACs multipliers to match, comma-separated: 2,4,8.")] = "2",
+    strategy: Annotated[str, typer.Option(help="Comma-separated subset of depth,width,resolution,compound,"
+                                               "revisiting.")] = "depth,width,resolution,compound",
+    recipe: Annotated[str, typer.Option(help="Training recipe (the same for every variant).")] = "proxy",
+    epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
+    resolution: Annotated[Optional[int], typer.Option(help="The base's training size (px); variants train at this "
+                                                           "times their resolution multiplier.",
+                                                      show_default=False)] = None,
+    train_images: Annotated[Optional[int], typer.Option(help="Train on this many (seeded) training images only.",
+                                                        show_default=False)] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per variant.")] = 3,
+    device: Annotated[str, typer.Option(help="Training device: cpu, cuda or cuda:N.")] = "cpu",
+    run_dir: Annotated[Optional[Path], typer.Option(help="Default: runs/compare-<base>.", show_default=False)] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Depth-, width-, resolution-only and compound scaling of a base at matched MACs, trained alike."""
+    try:
+        multipliers = [float(x) for x in flops_multiplier.split(",")]
+    except ValueError:
+        raise UsageError(f"--flops-multiplier must be numbers separated by commas, e.g. 2,4, got "
+                         f"{flops_multiplier!r}") from None
+    strategies = [s.strip() for s in strategy.split(",") if s.strip()]
+    base_spec = resolve_spec(base)
+    chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution)
+    plan_scaling(base_spec, multipliers, strategies, chosen.epochs)  # every variant checked before training
+    seed_list = _seed_list(seeds, 0)
+    resolve_device(device)
+    dataset = load_data(data, train_images=train_images)
+    run_dir = run_dir or Path("runs") / f"compare-{base_spec.name}"
+    total = 1 + len(multipliers) * len(strategies)
+    with report.progress((f"compare-scaling {base_spec.name}", total), enabled=not json_out) as (update,):
+        done = 0
+
+        def on_done(row: dict[str, Any]) -> None:
+            nonlocal done
+            done += 1
+            update(done)
+        rows = compare_strategies(base_spec, dataset, chosen, multipliers, strategies, seed_list, device, on_done)
+    document = {"base": base_spec.name, "data": dataset.name, "recipe": chosen.name, "epochs": chosen.epochs,
+                "seeds": seed_list, "rows": rows}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "compare_scaling.json").write_text(json.dumps(document, indent=2) + "\n")
+    written = report.write_compare_report(run_dir, document)
+    report.log(f"wrote {', '.join(str(p) for p in [run_dir / 'compare_scaling.json', *written])}")
+    if json_out:
+        report.print_json(document)
+    else:
+        report.print_compare(rows)
 
 
 latency_table = typer.Typer(no_args_is_help=True, help="Per-device latency lookup tables for the search loop.")

@@ -322,3 +322,70 @@ def write_grid_heatmap(path: Path, document: dict[str, Any]) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+#: EfficientNet (Tan & Le, 2019) Figure 3 / Table 3, ImageNet top-1 (%), to set beside ours.
+PAPER_SCALING = {
+    "mobilenet-v2": {"base": (0.3, 72.0), "depth": (1.2, 76.8), "width": (1.1, 76.4), "resolution": (1.2, 74.8),
+                     "compound": (1.3, 77.4)},
+    "resnet50": {"base": (4.1, 76.0), "depth": (None, 78.1), "width": (None, 77.7), "resolution": (None, 77.5),
+                 "compound": (16.7, 78.8)},
+    "efficientnet-b0": {"base": (0.4, 77.3), "depth": (None, 79.0), "width": (None, 78.9),
+                        "resolution": (None, 79.1), "compound": (1.8, 81.1)},
+}
+
+
+def _top1(row: dict[str, Any]) -> str:
+    if row["val_top1"] is None:
+        return "unmatched"
+    return f"{row['val_top1']:.2%} +- {row['val_top1_std']:.2%}"
+
+
+def print_compare(rows: list[dict[str, Any]]) -> None:
+    """``compare-scaling`` as a table."""
+    table = Table(title="Scaling strategies at matched MACs (val top-1, mean +- std over seeds)")
+    for header in ("strategy", "x MACs", "d", "w", "r", "px", "MACs (M)", "val top-1"):
+        table.add_column(header, justify="left" if header == "strategy" else "right")
+    for r in rows:
+        table.add_row(r["strategy"], f"{r['macs_ratio']:.2f}", f"{r['depth_mult']:.2f}", f"{r['width_mult']:.2f}",
+                      f"{r['resolution_mult']:.2f}", str(r["train_resolution"]), _millions(r["macs"]), _top1(r))
+    Console().print(table)
+
+
+def write_compare_report(run_dir: Path, document: dict[str, Any]) -> list[Path]:
+    """``compare_scaling.md`` and ``compare_scaling.png`` (accuracy against MACs per strategy)."""
+    plt = _pyplot()
+    rows = document["rows"]
+    base = next(r for r in rows if r["strategy"] == "base")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for strategy in dict.fromkeys(r["strategy"] for r in rows if r["strategy"] != "base"):
+        points = [base] + sorted((r for r in rows if r["strategy"] == strategy and r["val_top1"] is not None),
+                                 key=lambda r: r["macs"])
+        ax.errorbar([p["macs"] / 1e6 for p in points], [p["val_top1"] for p in points],
+                    yerr=[p["val_top1_std"] for p in points], marker="o", capsize=3, label=strategy)
+    ax.set_xscale("log")
+    ax.set_xlabel("multiply-adds at the nominal resolution (M MACs)")
+    ax.set_ylabel("validation top-1")
+    ax.set_title(f"{document['base']}: scaling strategies ({document['recipe']}, {document['epochs']} epochs, "
+                 f"{len(document['seeds'])} seeds)", fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    png = run_dir / "compare_scaling.png"
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    lines = [f"# Scaling strategies for {document['base']}", "", f"Data `{document['data']}`, recipe "
+             f"`{document['recipe']}` ({document['epochs']} epochs), seeds {document['seeds']}. Variants more than 5% "
+             f"from the requested MACs after rounding are not trained.", "",
+             "| strategy | x MACs | d | w | r | train px | MACs (M) | val top-1 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['strategy']} | {r['macs_ratio']:.2f} | {r['depth_mult']:.2f} | {r['width_mult']:.2f} | "
+                     f"{r['resolution_mult']:.2f} | {r['train_resolution']} | {_millions(r['macs'])} | {_top1(r)} |")
+    paper = PAPER_SCALING.get(document["base"])
+    if paper:
+        lines += ["", "EfficientNet's ImageNet figures for this base (G MACs, top-1 %):", "",
+                  *(f"- {k}: {'' if g is None else f'{g} G, '}{acc}%" for k, (g, acc) in paper.items())]
+    lines += ["", f"![accuracy vs MACs]({png.name})", ""]
+    md = run_dir / "compare_scaling.md"
+    md.write_text("\n".join(lines))
+    return [md, png]

@@ -98,7 +98,7 @@ def test_default_search_writes_a_base_near_400m(tmp_path):
 def test_killed_search_resumes_keeping_every_finished_trial(tmp_path, tiny_space):
     run = tmp_path / "run"
     args = ["find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
-            "synthetic", "--epochs", "2", "--resolution", "16", "--n-trials", "6", "--pruner", "none",
+            "synthetic", "--train-images", "512", "--epochs", "2", "--resolution", "16", "--n-trials", "6", "--pruner", "none",
             "--study", "kill", "--run-dir", str(run), "--json"]
     process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
@@ -124,6 +124,40 @@ def test_killed_search_resumes_keeping_every_finished_trial(tmp_path, tiny_space
     retried = [t for t in journal_study(run, "kill").trials if "retry_of" in t.user_attrs]
     assert [t.number for t in died] == [t.user_attrs["retry_of"] for t in retried]
     assert summary["n_died"] == len(died) <= 1
+
+
+def test_sigint_stops_cleanly_and_the_same_command_resumes(tmp_path, tiny_space):
+    run = tmp_path / "run"
+    args = ["find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
+            "synthetic", "--train-images", "512", "--epochs", "2", "--resolution", "16", "--n-trials", "5", "--pruner", "none",
+            "--study", "int", "--run-dir", str(run), "--json"]
+    # SIG_DFL in the child: a shell running pytest in the background may have set SIGINT to ignored.
+    process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        time.sleep(0.3)
+        if (run / "study.journal").exists():
+            trials = journal_study(run, "int").trials
+            done = [t for t in trials if t.state.name == "COMPLETE" and "rejected" not in t.user_attrs]
+            if len(done) >= 2 and any(t.state.name == "RUNNING" and "worker" in t.user_attrs for t in trials):
+                break
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and stderr.strip().splitlines()[-1] == "error: interrupted"
+    assert (run / "trials.csv").exists() and (run / "report.md").exists()  # the report so far
+    before = {t.number: t.value for t in journal_study(run, "int").trials if t.state.name == "COMPLETE"}
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_trials"] == 5
+    trials = journal_study(run, "int").trials
+    after = [t for t in trials if t.state.name == "COMPLETE"]
+    assert len([t for t in after if "rejected" not in t.user_attrs]) == 5
+    assert all(any(t.number == n and t.value == v for t in after) for n, v in before.items())
+    (interrupted,) = [t for t in trials if t.user_attrs.get("fail_reason") == "interrupted (Ctrl-C)"]
+    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == interrupted.number]
+    assert retry.params == interrupted.params and retry.state.name == "COMPLETE"
 
 
 def test_training_failures_are_recorded_and_the_study_goes_on(tmp_path, tiny_space):
@@ -184,10 +218,11 @@ def test_two_workers_share_one_study(tmp_path):
                             "(48.5M MACs)"),
     (["--flops", "400M", "--workers", "0"], 2, "error: --workers must be >= 1, got 0"),
     (["--flops", "400M", "--storage", "redis://x"], 2, "error: --storage must be an RDB URL"),
-    (["--flops", "400M", "--storage", "sqlite:////no/such/dir/x.db"], 2, "error: cannot open storage"),
+    (["--flops", "400M", "--storage", "sqlite:////nonexistent-scalesearch-dir/x.db"], 2, "error: cannot open storage"),
     (["--flops", "400M", "--latency", "5ms"], 2, "error: give exactly one target"),
     (["--latency", "5 parsecs"], 2, "error: invalid latency '5 parsecs'"),
-    (["--flops", "400M", "--data", "cifar10:/no/such"], 2, "error: --data cifar10:/no/such: folder not found"),
+    (["--flops", "400M", "--data", "cifar10:/nonexistent-scalesearch-dir"], 2,
+     "error: --data cifar10:/nonexistent-scalesearch-dir: folder not found"),
 ])
 def test_bad_input_one_line_and_nothing_written(args, code, message, tmp_path):
     run = tmp_path / "run"
@@ -218,3 +253,18 @@ def test_latency_target_uses_the_predictor_and_measures_finalists(tmp_path, tiny
     assert best["latency_ms"] > 0 and best["measured_latency_ms"] > 0
     assert best["score"] == pytest.approx(best["zero_cost"] * (best["latency_ms"] / 1.0) ** -0.07)
     assert list((tmp_path / "cache/latency").glob("*-onnxruntime-*-t1-fp32-bs1.json"))
+
+
+def test_prescreening_trains_the_best_zero_cost_candidate(tmp_path, tiny_space):
+    result = invoke("find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
+                    "synthetic", "--epochs", "1", "--resolution", "16", "--n-trials", "2", "--prescreen", "4",
+                    "--run-dir", str(tmp_path / "run"), "--study", "pre", "--json")
+    assert result.exit_code == 0, result.output
+    for t in journal_study(tmp_path / "run", "pre").trials:
+        if "prescreen" in t.user_attrs:
+            screened = t.user_attrs["prescreen"]
+            assert screened["candidates"] == 4
+            assert screened["scores"][screened["chosen"]] == max(screened["scores"])
+            assert ("trained_params" in t.user_attrs) == (screened["chosen"] != 0)
+    assert invoke("find-base", "--flops", "400M", "--prescreen", "0", "--run-dir",
+                  str(tmp_path / "r2")).stderr.startswith("error: --prescreen must be >= 1, got 0")

@@ -130,3 +130,34 @@ def test_b0_formula_scaling_roughly_doubles_macs_per_phi():
     ratios = [b / a for a, b in zip(macs, macs[1:])]
     geometric = math.exp(sum(map(math.log, ratios)) / len(ratios))
     assert 1.8 <= geometric <= 2.1 and all(1.7 <= r <= 2.6 for r in ratios)
+
+
+def test_compare_scaling_matches_macs_and_trains_every_strategy(tiny_base, tmp_path):
+    result = runner.invoke(app, ["compare-scaling", "--base", str(tiny_base), "--data", "synthetic", "--flops-multiplier",
+                                 "2", "--strategy", "depth,width,resolution,compound,revisiting", "--epochs", "1",
+                                 "--resolution", "16", "--train-images", "256", "--seeds", "2", "--run-dir",
+                                 str(tmp_path / "cmp"), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["rows"]
+    assert [r["strategy"] for r in rows] == ["base", "depth", "width", "resolution", "compound", "revisiting"]
+    for r in rows[1:]:
+        assert r["matched"] == (abs(r["macs_ratio"] / 2 - 1) <= 0.05)
+        assert (r["val_top1"] is not None) == r["matched"]
+    single = {r["strategy"]: r for r in rows}
+    assert single["depth"]["width_mult"] == single["depth"]["resolution_mult"] == 1.0
+    assert single["resolution"]["train_resolution"] > 16 and single["width"]["train_resolution"] == 16
+    assert all(len(r["per_seed"]) == 2 for r in rows if r["matched"])
+    assert (tmp_path / "cmp/compare_scaling.png").stat().st_size > 0
+    assert "| compound |" in (tmp_path / "cmp/compare_scaling.md").read_text()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--flops-multiplier", "1"], "error: --flops-multiplier must be > 1, got 1"),
+    (["--flops-multiplier", "two"], "error: --flops-multiplier must be numbers separated by commas"),
+    (["--strategy", "depth,diagonal"], "error: unknown strategy 'diagonal'"),
+])
+def test_compare_scaling_bad_input(tiny_base, tmp_path, extra, message):
+    result = runner.invoke(app, ["compare-scaling", "--base", str(tiny_base), "--data", "synthetic",
+                                 "--run-dir", str(tmp_path / "cmp"), *extra])
+    assert result.exit_code == 2 and result.stderr.startswith(message), result.stderr
+    assert not (tmp_path / "cmp").exists()

@@ -194,7 +194,7 @@ def test_train_command_zero_cost(tmp_path):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--data", "cifar10:/no/such"], 2, "error: --data cifar10:/no/such: folder not found"),
+    (["--data", "cifar10:/nonexistent-scalesearch-dir"], 2, "error: --data cifar10:/nonexistent-scalesearch-dir: folder not found"),
     (["--data", "synthetic", "--batch", "0"], 2, "error: --batch: must be a positive integer, got 0"),
     (["--data", "synthetic", "--seeds", "0"], 2, "error: --seeds must be >= 1, got 0"),
     (["--data", "synthetic", "--device", "cuda"], 2, "error: --device cuda: no CUDA device"),

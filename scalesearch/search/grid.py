@@ -125,7 +125,7 @@ def validate(config: GridConfig) -> list[tuple[GridPoint, float]]:
 
 
 def _open(config: GridConfig, labels: list[str]) -> optuna.Study:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     if config.storage is None:
         config.run_dir.mkdir(parents=True, exist_ok=True)
         storage: Any = optuna.storages.JournalStorage(

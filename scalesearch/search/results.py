@@ -34,7 +34,8 @@ def trial_row(trial: optuna.trial.FrozenTrial, measured_ms: float | None = None)
            "val_top1": attrs.get("val_top1"),
            "zero_cost": attrs.get("zero_cost"), "score": attrs.get("score"), "duration_s": duration,
            "reason": reason, "name": attrs.get("name")}
-    return {**row, **{f"param_{k}": v for k, v in trial.params.items()}}
+    params = trial.user_attrs.get("trained_params", trial.params)
+    return {**row, **{f"param_{k}": v for k, v in params.items()}}
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import random
 import socket
 import time
 import warnings
@@ -51,6 +52,7 @@ class SearchConfig:
     n_trials: int = 40
     space: str = "mnasnet"
     data: str | None = None
+    train_images: int | None = None  # a seeded subset of the training split, for quick proxies
     recipe: str = "proxy"
     recipe_overrides: dict[str, Any] = field(default_factory=dict)
     zero_cost_metric: str = "naswot"
@@ -62,12 +64,15 @@ class SearchConfig:
     device: str = "cpu"
     latency: BenchConfig | None = None  # set when the target is latency
     seed_with_base: bool = True
+    prescreen: int = 1  # > 1: train the best zero-cost scorer of this many in-window candidates
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
             raise UsageError(f"--n-trials must be >= 1, got {self.n_trials}")
         if self.workers < 1:
             raise UsageError(f"--workers must be >= 1, got {self.workers}")
+        if self.prescreen < 1:
+            raise UsageError(f"--prescreen must be >= 1, got {self.prescreen}")
         if self.pruner not in PRUNERS:
             raise UsageError(f"--pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
         if (self.latency is None) != (self.objective.unit == "MACs"):
@@ -116,18 +121,36 @@ def _sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=config.seed, multivariate=True, n_startup_trials=10)
 
 
+class _AfterEvaluated(optuna.pruners.BasePruner):
+    """Prune only once ``startup`` candidates were evaluated to the end: rejected candidates are
+    COMPLETE trials too, and Optuna's own startup count would include them."""
+
+    def __init__(self, inner: optuna.pruners.BasePruner, startup: int) -> None:
+        self.inner, self.startup = inner, startup
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if sum(not is_rejected(t) for t in done) < self.startup:
+            return False
+        return self.inner.prune(study, trial)
+
+
 def _pruner(config: SearchConfig) -> optuna.pruners.BasePruner:
+    # Not in the first half of the schedule: early-epoch accuracy under a cosine schedule ranks
+    # candidates poorly.
+    epochs = load_recipe(config.recipe).override(**config.recipe_overrides).epochs
+    warmup = epochs // 2 + 1
     if config.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+        return _AfterEvaluated(optuna.pruners.MedianPruner(n_startup_trials=0, n_warmup_steps=warmup), startup=5)
     if config.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1)
+        return _AfterEvaluated(optuna.pruners.HyperbandPruner(min_resource=warmup, max_resource=epochs), startup=5)
     return optuna.pruners.NopPruner()
 
 
 def open_study(config: SearchConfig) -> optuna.Study:
     """Create or resume the study; a new one is seeded with the base network when the space has it."""
     directions = ["maximize", "minimize"] if config.multi_objective else ["maximize"]
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(storage=open_storage(config), study_name=config.study_name, directions=directions,
                                 sampler=_sampler(config), pruner=_pruner(config), load_if_exists=True)
     existing = study.user_attrs.get("config")
@@ -149,8 +172,9 @@ def describe(config: SearchConfig) -> dict[str, Any]:
     return {"target": config.objective.target, "unit": config.objective.unit,
             "constraint": config.objective.constraint, "w": config.objective.w,
             "reject_outside": config.objective.reject_outside, "space": config.space, "data": config.data,
+            "train_images": config.train_images,
             "recipe": config.recipe, "recipe_overrides": dict(sorted(config.recipe_overrides.items())),
-            "evaluator": config.evaluator, "multi_objective": config.multi_objective}
+            "evaluator": config.evaluator, "multi_objective": config.multi_objective, "prescreen": config.prescreen}
 
 
 # ---------------------------------------------------------------------------------------------- trials
@@ -176,7 +200,7 @@ class _Evaluate:
     def __init__(self, config: SearchConfig) -> None:
         self.config = config
         self.recipe: Recipe = load_recipe(config.recipe).override(**config.recipe_overrides)
-        self.data: DataSet | None = load_data(config.data) if config.data else None
+        self.data: DataSet | None = load_data(config.data, train_images=config.train_images) if config.data else None
         self.num_classes = self.data.num_classes if self.data else 10
         self.images = data_batch(self.data, self.recipe.resolution) if self.data else None
 
@@ -214,9 +238,7 @@ class _Trial:
     def cost(self, spec: NetworkSpec) -> float:
         return self.latency.predict(spec) if self.latency else float(analytic_macs(spec))
 
-    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
-        params = {k: trial.suggest_categorical(k, options) for k, options in self.space.dimensions().items()}
-        spec = self.space.candidate(params)
+    def _describe(self, trial: optuna.Trial, spec: NetworkSpec) -> float:
         count = analytic_count(spec)
         trial.set_user_attr("macs", count.macs)
         trial.set_user_attr("params", count.params)
@@ -224,8 +246,37 @@ class _Trial:
         cost = self.cost(spec)
         if self.latency:
             trial.set_user_attr("latency_ms", cost)
+        return cost
+
+    def prescreen(self, trial: optuna.Trial, params: dict[str, Any]) -> dict[str, Any]:
+        """Of the suggested candidate and ``prescreen - 1`` random ones inside the target window,
+        the one with the best zero-cost score (on a batch of the training data)."""
+        rng = random.Random(f"{self.config.seed}-{trial.number}")
+        pool = [params]
+        for _ in range(50 * self.config.prescreen):
+            if len(pool) >= self.config.prescreen:
+                break
+            other, spec = self.space.sample(rng)
+            if self.config.objective.rejects(self.cost(spec)) is None:
+                pool.append(other)
+        recipe, data = self.evaluate.recipe, self.evaluate.data
+        scores = [zero_cost_score(recipe.network(self.space.candidate(p), data.num_classes),
+                                  self.config.zero_cost_metric, self.evaluate.images) for p in pool]
+        best = max(range(len(pool)), key=scores.__getitem__)
+        trial.set_user_attr("prescreen", {"candidates": len(pool), "chosen": best, "scores": scores})
+        if best:
+            trial.set_user_attr("trained_params", pool[best])
+        return pool[best]
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
+        params = {k: trial.suggest_categorical(k, options) for k, options in self.space.dimensions().items()}
+        cost = self._describe(trial, self.space.candidate(params))
         objective = self.config.objective
         reason = objective.rejects(cost)
+        if reason is None and self.config.prescreen > 1 and self.evaluate.data is not None:
+            params = self.prescreen(trial, params)
+            cost = self._describe(trial, self.space.candidate(params))
+        spec = self.space.candidate(params)
         if reason is not None:
             trial.set_user_attr("rejected", reason)
             if self.config.multi_objective:
@@ -239,6 +290,13 @@ class _Trial:
             trial.set_user_attr(self.evaluate.key, accuracy)
         except (TrainingError, ScalesearchError) as err:
             trial.set_user_attr("fail_reason", str(err))
+            raise
+        except KeyboardInterrupt:
+            # Abandoned, not failed on its own account: it does not count, and its candidate is
+            # queued so that the resumed study evaluates it first.
+            trial.set_user_attr("fail_reason", "interrupted (Ctrl-C)")
+            trial.set_user_attr("stale", True)
+            trial.study.enqueue_trial(params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
             raise
         finally:
             trial.set_user_attr("eval_s", round(time.perf_counter() - started, 3))
@@ -266,7 +324,7 @@ def _stop_when_done(config: SearchConfig, on_trial: Callable[[optuna.Study], Non
 def run_worker(config: SearchConfig, on_trial: Callable[[optuna.Study], None] | None = None) -> None:
     """One worker: run trials until the study holds ``n_trials`` evaluated trials."""
     torch.set_num_threads(max(1, torch.get_num_threads() // config.workers))
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = open_study(config)
     if len(evaluated(study.get_trials(deepcopy=False))) >= config.n_trials:
         return
@@ -303,7 +361,8 @@ def fail_stale_trials(study: optuna.Study) -> list[int]:
             storage.set_trial_user_attr(t._trial_id, "fail_reason", f"worker {worker} died mid-trial")
             storage.set_trial_user_attr(t._trial_id, "stale", True)
             storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
+            study.enqueue_trial(t.user_attrs.get("trained_params", t.params), user_attrs={"retry_of": t.number},
+                                skip_if_exists=False)
             stale.append(t.number)
     return stale
 
@@ -337,7 +396,7 @@ def validate(config: SearchConfig) -> None:
     load_recipe(config.recipe).override(**config.recipe_overrides)
     resolve_device(config.device)
     if config.data:
-        load_data(config.data)
+        load_data(config.data, train_images=config.train_images)
     if config.storage is not None:
         open_storage(config)
 
@@ -412,7 +471,8 @@ def pareto_front(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.Fr
 
 
 def trial_spec(config: SearchConfig, trial: optuna.trial.FrozenTrial) -> NetworkSpec:
-    return load_space(config.space).candidate(trial.params)
+    """The network a trial evaluated (pre-screening may have swapped the suggested one)."""
+    return load_space(config.space).candidate(trial.user_attrs.get("trained_params", trial.params))
 
 
 BASELINES = ("efficientnet-b0", "mobilenet-v2")

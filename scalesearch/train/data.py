@@ -176,10 +176,14 @@ def synthetic(num_classes: int = 10, size: int = 32, train: int = 2000, test: in
     return make(train), make(test)
 
 
-def load_data(text: str, val_fraction: float = 0.1, seed: int = 0) -> DataSet:
-    """The data set named by a ``--data`` argument, with its seeded validation split."""
+def load_data(text: str, val_fraction: float = 0.1, seed: int = 0, train_images: int | None = None) -> DataSet:
+    """The data set named by a ``--data`` argument, with its seeded validation split; with
+    ``train_images``, only that many (seeded, random) of the training split are kept, for quick
+    proxies (validation is untouched, so accuracies stay comparable)."""
     if not 0 < val_fraction < 1:
         raise UsageError(f"validation fraction must be in (0, 1), got {val_fraction}")
+    if train_images is not None and train_images < 1:
+        raise UsageError(f"--train-images must be >= 1, got {train_images}")
     kind, folder = parse_data_arg(text)
     skipped, val = 0, None
     if kind == "synthetic":
@@ -195,5 +199,7 @@ def load_data(text: str, val_fraction: float = 0.1, seed: int = 0) -> DataSet:
         train, val, test, classes, skipped = load_imagefolder(folder, val_fraction, seed)
     if val is None:
         train, val = validation_split(train, val_fraction, seed)
+    if train_images is not None and train_images < len(train):
+        train = train.subset(torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:train_images])
     return DataSet(name=kind if folder is None else f"{kind}:{folder}", train=train, val=val, test=test,
                    num_classes=classes, synthetic=kind == "synthetic", skipped_files=skipped)

@@ -1,0 +1,69 @@
+"""Compound vs single-dimension scaling at 2x MACs, on the CIFAR-10 subset (EfficientNet Fig. 3).
+
+Run:  python benchmarks/compound_vs_single.py [--data ../shared/data/cifar-10] [--bases b0-small,resnet18,
+          mobilenet-v2] [--multiplier 2] [--epochs 8] [--train-images 0] [--seeds 3] [--device cpu]
+For each base: the base itself and its depth-only, width-only, resolution-only and compound
+variants at --multiplier x its MACs (matched within 5% after rounding), each trained with the
+`proxy` recipe (variants at its resolution times their resolution multiplier) and --seeds seeds.
+`b0-small` is EfficientNet-B0 at width 0.5 (CPU-sized). On a 2-core CPU use --train-images and
+--epochs to keep it to a few hours; on a GPU machine use the defaults or larger.
+Writes benchmarks/results/compound_vs_single.json after each base (mean, std, per seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scalesearch.arch.io import resolve_spec  # noqa: E402
+from scalesearch.arch.scaling import Multipliers, apply_multipliers  # noqa: E402
+from scalesearch.arch.spec import ScalingRecord  # noqa: E402
+from scalesearch.measure.environment import machine_info  # noqa: E402
+from scalesearch.search.compare import compare  # noqa: E402
+from scalesearch.train.data import load_data  # noqa: E402
+from scalesearch.train.recipes import load_recipe  # noqa: E402
+
+
+def base_network(name: str):
+    if name == "b0-small":
+        b0 = resolve_spec("efficientnet-b0")
+        record = ScalingRecord(base=b0.name, phi=0, depth_mult=1.0, width_mult=0.5, resolution_mult=1.0)
+        return apply_multipliers(b0, Multipliers(1.0, 0.5, 1.0), name="b0-small", record=record)
+    return resolve_spec(name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(ROOT.parent / "shared/data/cifar-10"))
+    parser.add_argument("--bases", default="b0-small,resnet18,mobilenet-v2")
+    parser.add_argument("--multiplier", type=float, default=2.0)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--train-images", type=int, default=0, help="0: all 9,000")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/compound_vs_single.json")
+    args = parser.parse_args()
+    data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
+    recipe = load_recipe("proxy").override(epochs=args.epochs)
+    document = {"benchmark": "compound_vs_single", "machine": machine_info(), "device": args.device,
+                "recipe": {"name": recipe.name, "epochs": recipe.epochs, "resolution": recipe.resolution},
+                "train_images": len(data.train), "multiplier": args.multiplier, "seeds": args.seeds, "bases": {}}
+    started = time.perf_counter()
+    for name in args.bases.split(","):
+        rows = compare(base_network(name), data, recipe, [args.multiplier],
+                       ["depth", "width", "resolution", "compound"], list(range(args.seeds)), args.device,
+                       on_done=lambda row: print(name, json.dumps(row), flush=True))
+        document["bases"][name] = rows
+        document["wall_s"] = round(time.perf_counter() - started, 1)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(document, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

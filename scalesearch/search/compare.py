@@ -1,0 +1,139 @@
+"""``compare-scaling``: depth-only, width-only, resolution-only and compound scaling at matched MACs.
+
+For a base and a MACs multiplier m, each strategy's multipliers are solved so that the scaled
+network's analytic MACs (after channel and repeat rounding) come as close to m x the base as the
+rounding allows; a variant further than 5% from that is reported as unmatched and not trained.
+Strategies:
+
+- ``depth``, ``width``, ``resolution``: one multiplier, the others 1 (EfficientNet Figure 3).
+- ``compound``: alpha^phi, beta^phi, gamma^phi with phi solved (EfficientNet, default 1.2/1.1/1.15).
+- ``revisiting``: the "Revisiting ResNets" rule (Bello et al., 2021): resolution grows slowly
+  (r^2 takes 20% of the log-MACs budget, where EfficientNet's gamma takes about 43%) and the
+  rest goes to width for short schedules (<= 30 epochs) or depth for long ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from scalesearch.arch.scaling import Coefficients, Multipliers, apply_multipliers
+from scalesearch.arch.spec import NetworkSpec, ScalingRecord
+from scalesearch.errors import UsageError
+from scalesearch.measure.flops import analytic_macs
+from scalesearch.train.data import DataSet
+from scalesearch.train.loop import train
+from scalesearch.train.recipes import Recipe
+
+STRATEGIES = ("depth", "width", "resolution", "compound", "revisiting")
+MATCH_TOLERANCE = 0.05
+#: Share of the log-MACs budget that resolution gets under the "revisiting" rule.
+REVISITING_RESOLUTION_SHARE = 0.2
+#: Epochs at or below which "revisiting" scales width rather than depth.
+REVISITING_SHORT_EPOCHS = 30
+
+
+@dataclass(frozen=True)
+class Variant:
+    strategy: str
+    multipliers: Multipliers
+    spec: NetworkSpec
+    macs_ratio: float
+
+
+def _scaled(base: NetworkSpec, m: Multipliers, strategy: str) -> NetworkSpec:
+    record = ScalingRecord(base=base.name, phi=1.0, depth_mult=m.depth, width_mult=m.width,
+                           resolution_mult=m.resolution)
+    return apply_multipliers(base, m, name=f"{base.name}-{strategy}", record=record)
+
+
+def _solve(ratio_of: Callable[[float], float], target: float, low: float, high: float) -> float:
+    """The x in [low, high] whose (monotone, stepped) ratio is closest to ``target``."""
+    if ratio_of(high) < target:
+        return high
+    lo, hi = low, high
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if ratio_of(mid) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return min((lo, hi), key=lambda x: abs(ratio_of(x) / target - 1))
+
+
+def variant(base: NetworkSpec, strategy: str, multiplier: float, epochs: int,
+            coefficients: Coefficients = Coefficients()) -> Variant:
+    """``strategy``'s network at about ``multiplier`` x the base's MACs."""
+    if strategy not in STRATEGIES:
+        raise UsageError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+    base_macs = analytic_macs(base)
+
+    def multipliers(x: float) -> Multipliers:
+        if strategy == "depth":
+            return Multipliers(x, 1.0, 1.0)
+        if strategy == "width":
+            return Multipliers(1.0, x, 1.0)
+        if strategy == "resolution":
+            return Multipliers(1.0, 1.0, x)
+        if strategy == "compound":  # x is phi
+            return Multipliers(coefficients.alpha**x, coefficients.beta**x, coefficients.gamma**x)
+        # revisiting: x scales the whole budget; resolution takes its fixed share of it
+        resolution = x ** (REVISITING_RESOLUTION_SHARE / 2)
+        rest = x ** (1 - REVISITING_RESOLUTION_SHARE)
+        if epochs <= REVISITING_SHORT_EPOCHS:
+            return Multipliers(1.0, math.sqrt(rest), resolution)
+        return Multipliers(rest, 1.0, resolution)
+
+    def ratio(x: float) -> float:
+        return analytic_macs(_scaled(base, multipliers(x), strategy)) / base_macs
+
+    high = {"compound": 12.0}.get(strategy, multiplier * 2)
+    x = _solve(ratio, multiplier, 0.0 if strategy == "compound" else 1.0, high)
+    m = multipliers(x)
+    return Variant(strategy, m, _scaled(base, m, strategy), ratio(x))
+
+
+def plan(base: NetworkSpec, multipliers: list[float], strategies: list[str], epochs: int) -> list[Variant]:
+    """Every (multiplier, strategy) variant, checked before any training."""
+    for m in multipliers:
+        if not m > 1:
+            raise UsageError(f"--flops-multiplier must be > 1, got {m:g}")
+    return [variant(base, s, m, epochs) for m in multipliers for s in strategies]
+
+
+def matched(v: Variant, multiplier: float) -> bool:
+    """Within 5% of the requested MACs multiplier."""
+    return abs(v.macs_ratio / multiplier - 1) <= MATCH_TOLERANCE
+
+
+def compare(base: NetworkSpec, data: DataSet, recipe: Recipe, multipliers: list[float], strategies: list[str],
+            seeds: list[int], device: str = "cpu",
+            on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Train the base and every matched variant with the same recipe and seeds; one row each."""
+    variants = plan(base, multipliers, strategies, recipe.epochs)
+    jobs: list[tuple[str, float, Variant | None]] = [("base", 1.0, None)]
+    jobs += [(v.strategy, m, v) for m, group in zip(multipliers, _chunks(variants, len(strategies))) for v in group]
+    rows = []
+    for strategy, m, v in jobs:
+        spec = base if v is None else v.spec
+        mult = Multipliers(1.0, 1.0, 1.0) if v is None else v.multipliers
+        row: dict[str, Any] = {"strategy": strategy, "flops_multiplier": m, "depth_mult": mult.depth,
+                               "width_mult": mult.width, "resolution_mult": mult.resolution,
+                               "macs": analytic_macs(spec), "macs_ratio": 1.0 if v is None else v.macs_ratio,
+                               "train_resolution": max(16, round(recipe.resolution * mult.resolution))}
+        row["matched"] = v is None or matched(v, m)
+        if row["matched"]:
+            result = train(spec, data, recipe.override(resolution=row["train_resolution"]), seeds, device=device)
+            row.update(val_top1=result.val_top1, val_top1_std=result.val_top1_std,
+                       per_seed=[r.val_top1 for r in result.runs])
+        else:
+            row.update(val_top1=None, val_top1_std=None, per_seed=[])
+        rows.append(row)
+        if on_done:
+            on_done(row)
+    return rows
+
+
+def _chunks(items: list[Variant], size: int) -> list[list[Variant]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
