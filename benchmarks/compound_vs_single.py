@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scalesearch.arch.io import resolve_spec  # noqa: E402
-from scalesearch.arch.scaling import Multipliers, apply_multipliers  # noqa: E402
-from scalesearch.arch.spec import ScalingRecord  # noqa: E402
+from scalesearch.arch.scaling import with_multipliers  # noqa: E402
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.search.compare import compare  # noqa: E402
 from scalesearch.train.data import load_data  # noqa: E402
@@ -32,9 +31,7 @@ from scalesearch.train.recipes import load_recipe  # noqa: E402
 
 def base_network(name: str):
     if name == "b0-small":
-        b0 = resolve_spec("efficientnet-b0")
-        record = ScalingRecord(base=b0.name, phi=0, depth_mult=1.0, width_mult=0.5, resolution_mult=1.0)
-        return apply_multipliers(b0, Multipliers(1.0, 0.5, 1.0), name="b0-small", record=record)
+        return with_multipliers(resolve_spec("efficientnet-b0"), width=0.5, name="b0-small")
     return resolve_spec(name)
 
 

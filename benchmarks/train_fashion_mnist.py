@@ -22,8 +22,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from scalesearch.arch.io import resolve_spec  # noqa: E402
-from scalesearch.arch.scaling import Multipliers, apply_multipliers  # noqa: E402
-from scalesearch.arch.spec import ScalingRecord  # noqa: E402
+from scalesearch.arch.scaling import with_multipliers  # noqa: E402
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.measure.flops import analytic_count  # noqa: E402
 from scalesearch.train.data import load_data  # noqa: E402
@@ -33,9 +32,7 @@ from scalesearch.train.recipes import load_recipe  # noqa: E402
 
 def network(name: str):
     if name == "b0-w0.5":
-        base = resolve_spec("efficientnet-b0")
-        record = ScalingRecord(base=base.name, phi=0, depth_mult=1.0, width_mult=0.5, resolution_mult=1.0)
-        return apply_multipliers(base, Multipliers(1.0, 0.5, 1.0), name="efficientnet-b0-w0.5", record=record)
+        return with_multipliers(resolve_spec("efficientnet-b0"), width=0.5, name="efficientnet-b0-w0.5")
     return resolve_spec(name)
 
 

@@ -6,6 +6,7 @@ runtime failure, 130 for Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import sys
@@ -392,11 +393,9 @@ def find_base(
     overrides = {k: v for k, v in {"epochs": epochs, "resolution": resolution}.items() if v is not None}
     config = SearchConfig(objective=objective, run_dir=run_dir or Path("runs") / name, study_name=name,
                           n_trials=n_trials, space=space, data=data, train_images=train_images, recipe=recipe,
-                          recipe_overrides=overrides,
-                          zero_cost_metric=metric.value, storage=storage, workers=workers, seed=seed,
-                          multi_objective=multi_objective, pruner=pruner.value, device=train_device,
-                          prescreen=prescreen,
-                          latency=bench_config)
+                          recipe_overrides=overrides, zero_cost_metric=metric.value, storage=storage,
+                          workers=workers, seed=seed, multi_objective=multi_objective, pruner=pruner.value,
+                          device=train_device, prescreen=prescreen, latency=bench_config)
     validate(config)
     if data is None:
         report.log(f"no --data: candidates are ranked by a zero-cost score ({metric.value}) computed at "
@@ -410,8 +409,10 @@ def find_base(
         try:
             found = search(config, on_trial)
         except BaseException:
-            # Interrupted or crashed: what finished is summarised, and the same command resumes.
-            _summarise_search(config)
+            # Interrupted or crashed: what finished is summarised (best effort: the original error is
+            # what the user must see), and the same command resumes.
+            with contextlib.suppress(Exception):
+                _summarise_search(config)
             raise
     if include_baselines:
         baselines = config.run_dir / "baselines.json"
@@ -463,7 +464,7 @@ def grid_cmd(
     overrides = {k: v for k, v in {"epochs": epochs, "resolution": resolution}.items() if v is not None}
     config = GridConfig(base=base_spec, data=data, run_dir=run_dir or Path("runs") / name, study_name=name,
                         step=step, target_ratio=target_ratio, tolerance=tolerance, recipe=recipe,
-                        recipe_overrides=overrides, seeds=seeds, storage=storage, device=device)
+                        recipe_overrides=overrides, seeds=seeds, storage=storage, device=device, workers=workers)
     points = validate_grid(config)
     report.log(f"grid: {len(points)} feasible points for {base_spec.name}")
     with report.progress((f"grid {name}", len(points)), enabled=not json_out) as (update,):

@@ -146,6 +146,15 @@ def apply_multipliers(base: NetworkSpec, m: Multipliers, *, name: str, record: S
     )
 
 
+def with_multipliers(base: NetworkSpec, depth: float = 1.0, width: float = 1.0, resolution: float = 1.0,
+                     name: str | None = None) -> NetworkSpec:
+    """``base`` with explicit depth/width/resolution multipliers (not a compound phi), recorded as
+    such: single-dimension scaling and custom sizes such as B0 at width 0.5."""
+    record = ScalingRecord(base=base.name, phi=1.0, depth_mult=depth, width_mult=width, resolution_mult=resolution)
+    label = name or f"{base.name}-d{depth:g}-w{width:g}-r{resolution:g}"
+    return apply_multipliers(base, Multipliers(depth, width, resolution), name=label, record=record)
+
+
 def scaled_name(base_name: str, phi: float, preset: str | None) -> str:
     """``efficientnet-b0-phi3`` or, with a preset, ``efficientnet-b0-official-phi3``."""
     return f"{base_name}-{preset + '-' if preset else ''}phi{phi:g}"

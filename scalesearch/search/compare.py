@@ -18,8 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from scalesearch.arch.scaling import Coefficients, Multipliers, apply_multipliers
-from scalesearch.arch.spec import NetworkSpec, ScalingRecord
+from scalesearch.arch.scaling import Coefficients, Multipliers, with_multipliers
+from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.train.data import DataSet
@@ -43,9 +43,7 @@ class Variant:
 
 
 def _scaled(base: NetworkSpec, m: Multipliers, strategy: str) -> NetworkSpec:
-    record = ScalingRecord(base=base.name, phi=1.0, depth_mult=m.depth, width_mult=m.width,
-                           resolution_mult=m.resolution)
-    return apply_multipliers(base, m, name=f"{base.name}-{strategy}", record=record)
+    return with_multipliers(base, m.depth, m.width, m.resolution, name=f"{base.name}-{strategy}")
 
 
 def _solve(ratio_of: Callable[[float], float], target: float, low: float, high: float) -> float:

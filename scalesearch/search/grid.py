@@ -26,7 +26,7 @@ from scalesearch.arch.scaling import Coefficients, scale
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.measure.flops import analytic_macs
-from scalesearch.search.study import worker_id, fail_stale_trials, open_storage_url
+from scalesearch.search.study import fail_stale_trials, open_storage_url, share_cpu, worker_id
 from scalesearch.train.data import load_data
 from scalesearch.train.loop import TrainingError, resolve_device, train
 from scalesearch.train.recipes import load_recipe
@@ -91,6 +91,7 @@ class GridConfig:
     seeds: int = 1
     storage: str | None = None
     device: str = "cpu"
+    workers: int = 1  # local processes on this study (for sharing the CPU between them)
 
 
 def feasible(config: GridConfig) -> tuple[list[tuple[GridPoint, float]], list[tuple[GridPoint, float]]]:
@@ -157,6 +158,7 @@ def _claimed_by_earlier(trial: optuna.Trial, label: str) -> int | None:
 def run_grid(config: GridConfig, on_trial: Callable[[int, int], None] | None = None) -> optuna.Study:
     """Train every feasible point not yet trained (resuming the study); returns the study."""
     kept = validate(config)
+    share_cpu(config.workers)
     labels = [p.label for p, _ in kept]
     ratios = {p.label: r for p, r in kept}
     study = _open(config, labels)

@@ -27,6 +27,7 @@ import torch
 from scalesearch.arch.io import resolve_spec
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
+from scalesearch.measure.environment import physical_cores
 from scalesearch.measure.flops import analytic_count, analytic_macs
 from scalesearch.measure.latency import BenchConfig, measure
 from scalesearch.measure.predictor import LatencyTable
@@ -323,7 +324,7 @@ def _stop_when_done(config: SearchConfig, on_trial: Callable[[optuna.Study], Non
 
 def run_worker(config: SearchConfig, on_trial: Callable[[optuna.Study], None] | None = None) -> None:
     """One worker: run trials until the study holds ``n_trials`` evaluated trials."""
-    torch.set_num_threads(max(1, torch.get_num_threads() // config.workers))
+    share_cpu(config.workers)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = open_study(config)
     if len(evaluated(study.get_trials(deepcopy=False))) >= config.n_trials:
@@ -365,6 +366,11 @@ def fail_stale_trials(study: optuna.Study) -> list[int]:
                                 skip_if_exists=False)
             stale.append(t.number)
     return stale
+
+
+def share_cpu(workers: int) -> None:
+    """Give each of ``workers`` local processes an equal share of the physical cores."""
+    torch.set_num_threads(max(1, physical_cores() // workers))
 
 
 def _spawned_worker(config: SearchConfig) -> None:
