@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from scalesearch.arch.io import resolve_spec  # noqa: E402
 from scalesearch.arch.scaling import with_multipliers  # noqa: E402
 from scalesearch.measure.environment import machine_info  # noqa: E402
-from scalesearch.search.compare import compare  # noqa: E402
+from scalesearch.search.compare import compare, plan  # noqa: E402
 from scalesearch.train.data import load_data  # noqa: E402
 from scalesearch.train.recipes import load_recipe  # noqa: E402
 
@@ -53,8 +53,9 @@ def main() -> None:
                 "train_images": len(data.train), "multiplier": args.multiplier, "seeds": args.seeds, "bases": {}}
     started = time.perf_counter()
     for name in args.bases.split(","):
-        rows = compare(base_network(name), data, recipe, [args.multiplier],
-                       ["depth", "width", "resolution", "compound"], list(range(args.seeds)), args.device,
+        base = base_network(name)
+        planned = plan(base, [args.multiplier], ["depth", "width", "resolution", "compound"], recipe.epochs)
+        rows = compare(base, data, recipe, planned, list(range(args.seeds)), args.device,
                        on_done=lambda row: print(name, json.dumps(row), flush=True))
         document["bases"][name] = rows
         document["wall_s"] = round(time.perf_counter() - started, 1)

@@ -59,7 +59,7 @@ def main() -> None:
     data = load_data(f"cifar10:{args.data}")
     spec = recipe.network(resolve_spec("efficientnet-b0"), data.num_classes)
     images, labels = data.train.images.to(device), data.train.labels.to(device)
-    normalize = Normalize(images)
+    normalize = Normalize.of(data.train)
     augment = TrainAugment(normalize, recipe.resolution, data.num_classes, recipe.crop_scale_min, 0, 0, 0)
     generator = torch.Generator(device=device).manual_seed(0)
 

@@ -260,6 +260,11 @@ class ZeroCostMetric(str, Enum):
     synflow = "synflow"
 
 
+def _recipe_overrides(**flags: Any) -> dict[str, Any]:
+    """The recipe fields the user set on the command line (a study records exactly these)."""
+    return {k: v for k, v in flags.items() if v is not None}
+
+
 def _seed_list(seeds: int, first_seed: int) -> list[int]:
     if seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {seeds}")
@@ -390,7 +395,7 @@ def find_base(
         (bench_config,) = _configs(device, backend, [1], threads, Precision.fp32)
         label = f"{latency.strip()}-{device.value}"
     name = study or f"find-base-{label}-{'proxy' if data else metric.value}".replace(" ", "")
-    overrides = {k: v for k, v in {"epochs": epochs, "resolution": resolution}.items() if v is not None}
+    overrides = _recipe_overrides(epochs=epochs, resolution=resolution)
     config = SearchConfig(objective=objective, run_dir=run_dir or Path("runs") / name, study_name=name,
                           n_trials=n_trials, space=space, data=data, train_images=train_images, recipe=recipe,
                           recipe_overrides=overrides, zero_cost_metric=metric.value, storage=storage,
@@ -457,11 +462,9 @@ def grid_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Grid-search alpha, beta, gamma at phi = 1 under alpha * beta^2 * gamma^2 ~= 2; resumable."""
-    if workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {workers}")
     base_spec = resolve_spec(base)
     name = study or f"grid-{base_spec.name}"
-    overrides = {k: v for k, v in {"epochs": epochs, "resolution": resolution}.items() if v is not None}
+    overrides = _recipe_overrides(epochs=epochs, resolution=resolution)
     config = GridConfig(base=base_spec, data=data, run_dir=run_dir or Path("runs") / name, study_name=name,
                         step=step, target_ratio=target_ratio, tolerance=tolerance, recipe=recipe,
                         recipe_overrides=overrides, seeds=seeds, storage=storage, device=device, workers=workers)
@@ -512,12 +515,12 @@ def compare_scaling(
     strategies = [s.strip() for s in strategy.split(",") if s.strip()]
     base_spec = resolve_spec(base)
     chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution)
-    plan_scaling(base_spec, multipliers, strategies, chosen.epochs)  # every variant checked before training
+    planned = plan_scaling(base_spec, multipliers, strategies, chosen.epochs)  # all checked before training
     seed_list = _seed_list(seeds, 0)
     resolve_device(device)
     dataset = load_data(data, train_images=train_images)
     run_dir = run_dir or Path("runs") / f"compare-{base_spec.name}"
-    total = 1 + len(multipliers) * len(strategies)
+    total = 1 + len(planned)
     with report.progress((f"compare-scaling {base_spec.name}", total), enabled=not json_out) as (update,):
         done = 0
 
@@ -525,7 +528,7 @@ def compare_scaling(
             nonlocal done
             done += 1
             update(done)
-        rows = compare_strategies(base_spec, dataset, chosen, multipliers, strategies, seed_list, device, on_done)
+        rows = compare_strategies(base_spec, dataset, chosen, planned, seed_list, device, on_done)
     document = {"base": base_spec.name, "data": dataset.name, "recipe": chosen.name, "epochs": chosen.epochs,
                 "seeds": seed_list, "rows": rows}
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -157,7 +157,6 @@ def _time_torch_cpu(module: torch.nn.Module, shape: tuple[int, ...], config: Ben
 
 
 def _time_torch_cuda(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
-    config.check_available()
     torch.backends.cudnn.benchmark = True  # autotune conv algorithms during warm-up
     module = module.eval().cuda().to(memory_format=torch.channels_last)
     x = torch.randn(shape, device="cuda").to(memory_format=torch.channels_last)

@@ -92,12 +92,13 @@ def variant(base: NetworkSpec, strategy: str, multiplier: float, epochs: int,
     return Variant(strategy, m, _scaled(base, m, strategy), ratio(x))
 
 
-def plan(base: NetworkSpec, multipliers: list[float], strategies: list[str], epochs: int) -> list[Variant]:
-    """Every (multiplier, strategy) variant, checked before any training."""
+def plan(base: NetworkSpec, multipliers: list[float], strategies: list[str],
+         epochs: int) -> list[tuple[float, Variant]]:
+    """Every (multiplier, variant) pair, solved and checked before any training."""
     for m in multipliers:
         if not m > 1:
             raise UsageError(f"--flops-multiplier must be > 1, got {m:g}")
-    return [variant(base, s, m, epochs) for m in multipliers for s in strategies]
+    return [(m, variant(base, s, m, epochs)) for m in multipliers for s in strategies]
 
 
 def matched(v: Variant, multiplier: float) -> bool:
@@ -105,13 +106,13 @@ def matched(v: Variant, multiplier: float) -> bool:
     return abs(v.macs_ratio / multiplier - 1) <= MATCH_TOLERANCE
 
 
-def compare(base: NetworkSpec, data: DataSet, recipe: Recipe, multipliers: list[float], strategies: list[str],
+def compare(base: NetworkSpec, data: DataSet, recipe: Recipe, planned: list[tuple[float, Variant]],
             seeds: list[int], device: str = "cpu",
             on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
-    """Train the base and every matched variant with the same recipe and seeds; one row each."""
-    variants = plan(base, multipliers, strategies, recipe.epochs)
+    """Train the base and every matched variant of ``planned`` (from :func:`plan`) with the same
+    recipe and seeds; one row each."""
     jobs: list[tuple[str, float, Variant | None]] = [("base", 1.0, None)]
-    jobs += [(v.strategy, m, v) for m, group in zip(multipliers, _chunks(variants, len(strategies))) for v in group]
+    jobs += [(v.strategy, m, v) for m, v in planned]
     rows = []
     for strategy, m, v in jobs:
         spec = base if v is None else v.spec
@@ -131,7 +132,3 @@ def compare(base: NetworkSpec, data: DataSet, recipe: Recipe, multipliers: list[
         if on_done:
             on_done(row)
     return rows
-
-
-def _chunks(items: list[Variant], size: int) -> list[list[Variant]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]

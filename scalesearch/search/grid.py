@@ -26,7 +26,9 @@ from scalesearch.arch.scaling import Coefficients, scale
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.measure.flops import analytic_macs
-from scalesearch.search.study import fail_stale_trials, open_storage_url, share_cpu, worker_id
+from scalesearch.search.study import (
+    fail_stale_trials, is_stale, open_storage, open_storage_url, share_cpu, worker_id,
+)
 from scalesearch.train.data import load_data
 from scalesearch.train.loop import TrainingError, resolve_device, train
 from scalesearch.train.recipes import load_recipe
@@ -114,6 +116,8 @@ def phi_one(base: NetworkSpec, point: GridPoint) -> NetworkSpec:
 
 def validate(config: GridConfig) -> list[tuple[GridPoint, float]]:
     """All input checks, before the study is touched; returns the feasible points."""
+    if config.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {config.workers}")
     kept, _ = feasible(config)
     if config.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {config.seeds}")
@@ -127,14 +131,8 @@ def validate(config: GridConfig) -> list[tuple[GridPoint, float]]:
 
 def _open(config: GridConfig, labels: list[str]) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    if config.storage is None:
-        config.run_dir.mkdir(parents=True, exist_ok=True)
-        storage: Any = optuna.storages.JournalStorage(
-            optuna.storages.journal.JournalFileBackend(str(config.run_dir / "study.journal")))
-    else:
-        storage = open_storage_url(config.storage)
     sampler = optuna.samplers.GridSampler({"point": labels}, seed=0)
-    return optuna.create_study(storage=storage, study_name=config.study_name, direction="maximize", sampler=sampler,
+    return optuna.create_study(storage=open_storage(config.run_dir, config.storage), study_name=config.study_name, direction="maximize", sampler=sampler,
                                load_if_exists=True)
 
 
@@ -144,8 +142,7 @@ def _claimed_by_earlier(trial: optuna.Trial, label: str) -> int | None:
     deadline = time.monotonic() + CLAIM_WAIT_S
     while True:
         earlier = [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number
-                   and t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE)
-                   and "duplicate_of" not in t.user_attrs]
+                   and t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE)]
         for t in earlier:
             if t.params.get("point") == label:
                 return t.number
@@ -156,8 +153,9 @@ def _claimed_by_earlier(trial: optuna.Trial, label: str) -> int | None:
 
 
 def run_grid(config: GridConfig, on_trial: Callable[[int, int], None] | None = None) -> optuna.Study:
-    """Train every feasible point not yet trained (resuming the study); returns the study."""
-    kept = validate(config)
+    """Train every feasible point not yet trained (resuming the study); returns the study. Call
+    :func:`validate` first."""
+    kept, _ = feasible(config)
     share_cpu(config.workers)
     labels = [p.label for p, _ in kept]
     ratios = {p.label: r for p, r in kept}
@@ -220,7 +218,7 @@ def trained(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Finished trials that trained a point (not duplicates, not lost workers)."""
     return [t for t in study.get_trials(deepcopy=False)
             if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-            and "duplicate_of" not in t.user_attrs and not t.user_attrs.get("stale")]
+            and "duplicate_of" not in t.user_attrs and not is_stale(t)]
 
 
 def coefficients_document(study: optuna.Study, config: GridConfig) -> dict[str, Any]:

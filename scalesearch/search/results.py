@@ -17,11 +17,12 @@ import optuna
 
 from scalesearch.arch.io import save_spec
 from scalesearch.search.study import (
-    SearchConfig, best_trial, evaluated, is_rejected, is_stale, measured_latency, pareto_front, trial_spec,
+    SearchConfig, best_trial, evaluated, evaluated_params, is_rejected, is_stale, measured_latency, pareto_front,
+    scored, trial_spec,
 )
 
-TRIAL_COLUMNS = ("number", "state", "macs", "params", "latency_ms", "measured_latency_ms", "val_top1", "zero_cost", "score", "duration_s",
-                 "reason", "name")
+TRIAL_COLUMNS = ("number", "state", "macs", "params", "latency_ms", "measured_latency_ms", "val_top1", "zero_cost",
+                 "score", "duration_s", "reason", "name")
 
 
 def trial_row(trial: optuna.trial.FrozenTrial, measured_ms: float | None = None) -> dict[str, Any]:
@@ -31,11 +32,9 @@ def trial_row(trial: optuna.trial.FrozenTrial, measured_ms: float | None = None)
     reason = attrs.get("rejected") or attrs.get("fail_reason") or ""
     row = {"number": trial.number, "state": state, "macs": attrs.get("macs"), "params": attrs.get("params"),
            "latency_ms": attrs.get("latency_ms"), "measured_latency_ms": measured_ms,
-           "val_top1": attrs.get("val_top1"),
-           "zero_cost": attrs.get("zero_cost"), "score": attrs.get("score"), "duration_s": duration,
+           "val_top1": attrs.get("val_top1"), "zero_cost": attrs.get("zero_cost"), "score": attrs.get("score"), "duration_s": duration,
            "reason": reason, "name": attrs.get("name")}
-    params = trial.user_attrs.get("trained_params", trial.params)
-    return {**row, **{f"param_{k}": v for k, v in params.items()}}
+    return {**row, **{f"param_{k}": v for k, v in evaluated_params(trial).items()}}
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
@@ -71,7 +70,7 @@ def summarise(study: optuna.Study, config: SearchConfig) -> dict[str, Any]:
     write_trials_csv(study, config.run_dir / "trials.csv")
     failures = Counter(t.user_attrs.get("fail_reason", "unknown").split(" by epoch")[0]
                        for t in counted if t.state.name == "FAIL")
-    front = pareto_front([t for t in counted if t.state.name == "COMPLETE"])
+    front = pareto_front(scored(trials))
     return {
         "study": config.study_name, "storage": config.storage_url(), "run_dir": str(config.run_dir),
         "target": config.objective.target, "target_unit": config.objective.unit,

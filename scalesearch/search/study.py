@@ -87,13 +87,13 @@ class SearchConfig:
         return self.storage or f"journal:{self.run_dir / 'study.journal'}"
 
 
-def open_storage(config: SearchConfig) -> optuna.storages.BaseStorage:
-    """The study's storage: a journal file (default) or an RDB URL, checked to be reachable."""
-    if config.storage is None:
-        config.run_dir.mkdir(parents=True, exist_ok=True)
-        path = str(config.run_dir / "study.journal")
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
-    return open_storage_url(config.storage)
+def open_storage(run_dir: Path, url: str | None) -> optuna.storages.BaseStorage:
+    """A study's storage: the journal file ``run_dir/study.journal`` (default; safe for several
+    processes on one machine) or the RDB at ``url``, checked to be reachable."""
+    if url is None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run_dir / "study.journal")))
+    return open_storage_url(url)
 
 
 def open_storage_url(url: str) -> optuna.storages.BaseStorage:
@@ -130,8 +130,7 @@ class _AfterEvaluated(optuna.pruners.BasePruner):
         self.inner, self.startup = inner, startup
 
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
-        done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if sum(not is_rejected(t) for t in done) < self.startup:
+        if len(scored(study.get_trials(deepcopy=False))) < self.startup:
             return False
         return self.inner.prune(study, trial)
 
@@ -152,7 +151,7 @@ def open_study(config: SearchConfig) -> optuna.Study:
     """Create or resume the study; a new one is seeded with the base network when the space has it."""
     directions = ["maximize", "minimize"] if config.multi_objective else ["maximize"]
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.create_study(storage=open_storage(config), study_name=config.study_name, directions=directions,
+    study = optuna.create_study(storage=open_storage(config.run_dir, config.storage), study_name=config.study_name, directions=directions,
                                 sampler=_sampler(config), pruner=_pruner(config), load_if_exists=True)
     existing = study.user_attrs.get("config")
     described = describe(config)
@@ -185,7 +184,18 @@ def is_rejected(trial: optuna.trial.FrozenTrial) -> bool:
 
 
 def is_stale(trial: optuna.trial.FrozenTrial) -> bool:
-    return "retried_as" in trial.user_attrs or trial.user_attrs.get("stale", False)
+    """A trial abandoned by its worker (killed, or Ctrl-C); its candidate was queued again."""
+    return trial.user_attrs.get("stale", False)
+
+
+def scored(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """Trials that evaluated a candidate to the end (complete, not rejected)."""
+    return [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and not is_rejected(t)]
+
+
+def evaluated_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The choices of the network a trial evaluated (pre-screening may have swapped the suggested one)."""
+    return trial.user_attrs.get("trained_params", trial.params)
 
 
 def evaluated(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
@@ -240,6 +250,7 @@ class _Trial:
         return self.latency.predict(spec) if self.latency else float(analytic_macs(spec))
 
     def _describe(self, trial: optuna.Trial, spec: NetworkSpec) -> float:
+        """Record the candidate's size on the trial; returns its cost (MACs or predicted ms)."""
         count = analytic_count(spec)
         trial.set_user_attr("macs", count.macs)
         trial.set_user_attr("params", count.params)
@@ -271,13 +282,15 @@ class _Trial:
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         params = {k: trial.suggest_categorical(k, options) for k, options in self.space.dimensions().items()}
-        cost = self._describe(trial, self.space.candidate(params))
+        spec = self.space.candidate(params)
+        cost = self._describe(trial, spec)
         objective = self.config.objective
         reason = objective.rejects(cost)
         if reason is None and self.config.prescreen > 1 and self.evaluate.data is not None:
-            params = self.prescreen(trial, params)
-            cost = self._describe(trial, self.space.candidate(params))
-        spec = self.space.candidate(params)
+            chosen = self.prescreen(trial, params)
+            if chosen is not params:
+                params, spec = chosen, self.space.candidate(chosen)
+                cost = self._describe(trial, spec)
         if reason is not None:
             trial.set_user_attr("rejected", reason)
             if self.config.multi_objective:
@@ -293,11 +306,7 @@ class _Trial:
             trial.set_user_attr("fail_reason", str(err))
             raise
         except KeyboardInterrupt:
-            # Abandoned, not failed on its own account: it does not count, and its candidate is
-            # queued so that the resumed study evaluates it first.
-            trial.set_user_attr("fail_reason", "interrupted (Ctrl-C)")
-            trial.set_user_attr("stale", True)
-            trial.study.enqueue_trial(params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
+            _abandon(trial.study, trial._trial_id, trial.number, params, "interrupted (Ctrl-C)")
             raise
         finally:
             trial.set_user_attr("eval_s", round(time.perf_counter() - started, 3))
@@ -325,7 +334,6 @@ def _stop_when_done(config: SearchConfig, on_trial: Callable[[optuna.Study], Non
 def run_worker(config: SearchConfig, on_trial: Callable[[optuna.Study], None] | None = None) -> None:
     """One worker: run trials until the study holds ``n_trials`` evaluated trials."""
     share_cpu(config.workers)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = open_study(config)
     if len(evaluated(study.get_trials(deepcopy=False))) >= config.n_trials:
         return
@@ -351,19 +359,23 @@ def _alive(worker: str) -> bool:
     return True
 
 
+def _abandon(study: optuna.Study, trial_id: int, number: int, params: dict[str, Any], reason: str) -> None:
+    """Mark a trial abandoned, not failed on its own account: it does not count towards n_trials,
+    and its candidate is queued so that the study evaluates it again first."""
+    study._storage.set_trial_user_attr(trial_id, "fail_reason", reason)
+    study._storage.set_trial_user_attr(trial_id, "stale", True)
+    study.enqueue_trial(params, user_attrs={"retry_of": number}, skip_if_exists=False)
+
+
 def fail_stale_trials(study: optuna.Study) -> list[int]:
-    """Mark as failed the running trials whose worker process on this machine is gone (killed, or
-    the machine restarted), and queue their candidates again: they do not count towards n_trials."""
+    """Fail and abandon the running trials whose worker process on this machine is gone (killed,
+    or the machine restarted)."""
     stale = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         worker = t.user_attrs.get("worker")
         if worker is not None and not _alive(worker):
-            storage = study._storage
-            storage.set_trial_user_attr(t._trial_id, "fail_reason", f"worker {worker} died mid-trial")
-            storage.set_trial_user_attr(t._trial_id, "stale", True)
-            storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-            study.enqueue_trial(t.user_attrs.get("trained_params", t.params), user_attrs={"retry_of": t.number},
-                                skip_if_exists=False)
+            _abandon(study, t._trial_id, t.number, evaluated_params(t), f"worker {worker} died mid-trial")
+            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
             stale.append(t.number)
     return stale
 
@@ -404,7 +416,7 @@ def validate(config: SearchConfig) -> None:
     if config.data:
         load_data(config.data, train_images=config.train_images)
     if config.storage is not None:
-        open_storage(config)
+        open_storage_url(config.storage)
 
 
 def search(config: SearchConfig, on_trial: Callable[[optuna.Study], None] | None = None) -> optuna.Study:
@@ -421,10 +433,8 @@ def search(config: SearchConfig, on_trial: Callable[[optuna.Study], None] | None
     finally:
         for process in others:
             process.join()
-    study = open_study(config)
     measure_finalists(study, config)
-    if "gave_up" in study.user_attrs and not any(t.state == optuna.trial.TrialState.COMPLETE
-                                                   and not is_rejected(t) for t in study.get_trials()):
+    if "gave_up" in study.user_attrs and not scored(study.get_trials(deepcopy=False)):
         raise ScalesearchError(f"no candidate reached the target window: {study.user_attrs['gave_up']}; "
                                f"widen --reject-outside")
     return study
@@ -439,9 +449,7 @@ def measure_finalists(study: optuna.Study, config: SearchConfig, k: int = FINALI
     if config.latency is None:
         return
     measured = dict(study.user_attrs.get("measured_latency_ms", {}))
-    complete = [t for t in study.get_trials(deepcopy=False)
-                if t.state == optuna.trial.TrialState.COMPLETE and not is_rejected(t)]
-    for t in sorted(complete, key=lambda t: -t.user_attrs.get("score", float("-inf")))[:k]:
+    for t in sorted(scored(study.get_trials(deepcopy=False)), key=lambda t: -t.user_attrs.get("score", float("-inf")))[:k]:
         if str(t.number) not in measured:
             measured[str(t.number)] = measure(trial_spec(config, t), config.latency).stats.median_ms
     study.set_user_attr("measured_latency_ms", measured)
@@ -455,8 +463,7 @@ def measured_latency(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> fl
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     """The highest-scoring evaluated trial (single objective), or the most accurate on the Pareto
     front (multi-objective)."""
-    complete = [t for t in study.get_trials(deepcopy=False)
-                if t.state == optuna.trial.TrialState.COMPLETE and not is_rejected(t)]
+    complete = scored(study.get_trials(deepcopy=False))
     if not complete:
         return None
     if len(study.directions) > 1:
@@ -477,8 +484,8 @@ def pareto_front(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.Fr
 
 
 def trial_spec(config: SearchConfig, trial: optuna.trial.FrozenTrial) -> NetworkSpec:
-    """The network a trial evaluated (pre-screening may have swapped the suggested one)."""
-    return load_space(config.space).candidate(trial.user_attrs.get("trained_params", trial.params))
+    """The network a trial evaluated."""
+    return load_space(config.space).candidate(evaluated_params(trial))
 
 
 BASELINES = ("efficientnet-b0", "mobilenet-v2")

@@ -6,6 +6,8 @@ its own random parameters); MixUp / CutMix from ``v2.MixUp`` / ``v2.CutMix`` act
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torchvision.transforms import v2
 
@@ -15,13 +17,22 @@ def to_rgb(images: torch.Tensor) -> torch.Tensor:
     return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
 
 
+#: Training images whose pixels give the normalisation statistics.
+STATS_IMAGES = 5000
+
+
 class Normalize:
     """uint8 -> float in [0, 1], then per-channel standardisation with the training set's statistics."""
 
     def __init__(self, train_images: torch.Tensor) -> None:
-        sample = to_rgb(train_images[:5000]).float() / 255
+        sample = to_rgb(train_images).float() / 255
         self.mean = sample.mean(dim=(0, 2, 3)).view(1, 3, 1, 1)
         self.std = sample.std(dim=(0, 2, 3)).clamp_min(1e-3).view(1, 3, 1, 1)
+
+    @classmethod
+    def of(cls, split: Any) -> "Normalize":
+        """Statistics of a seeded sample of ``STATS_IMAGES`` images of a training split."""
+        return cls(split.sample_images(STATS_IMAGES))
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         x = images.float() / 255

@@ -44,6 +44,7 @@ class Split:
         return Split(self.images.to(device), self.labels.to(device))
 
     def sample_images(self, n: int) -> torch.Tensor:
+        """``n`` images (splits are held in seeded random order, so the first ``n`` are a sample)."""
         return self.images[:n]
 
     def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -62,7 +62,10 @@ class FileSplit:
         return replace(self, load_size=load_size)
 
     def sample_images(self, n: int) -> torch.Tensor:
-        return torch.stack([_Files(self.paths, self.labels, self.load_size)[i][0] for i in range(min(n, len(self)))])
+        """A seeded random sample of ``n`` images (files are sorted by class: the first ``n`` would
+        be one class), decoded by the workers."""
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(0))[:n]
+        return next(self.batches(order, len(order)))[0]
 
     def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         loader = torch.utils.data.DataLoader(

@@ -150,10 +150,9 @@ def evaluate(model: nn.Module, split: Split | FileSplit, normalize: Normalize, r
     return correct / len(split)
 
 
-def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, device: str = "cpu",
-               run_dir: Path | None = None, test: bool = False,
-               on_epoch: Callable[[EpochMetrics], None] | None = None,
-               on_step: Callable[[int, int], None] | None = None) -> SeedResult:
+def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normalize: Normalize,
+               device: str = "cpu", run_dir: Path | None = None, test: bool = False,
+               on_epoch: Callable[[EpochMetrics], None] | None = None) -> SeedResult:
     """One training run with one seed; returns final validation (and, with ``test``, test) top-1."""
     if test and data.test is None:
         raise UsageError(f"--test: {data.name} has no test split")
@@ -164,7 +163,6 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, devi
     if dev.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     train_split, val_split = _on_device(data.train, dev, recipe), _on_device(data.val, dev, recipe)
-    normalize = Normalize(train_split.sample_images(5000))
     augment = TrainAugment(normalize, recipe.resolution, data.num_classes, recipe.crop_scale_min,
                            recipe.randaugment_magnitude, recipe.mixup_alpha, recipe.cutmix_alpha)
     # Repeated augmentation: each image appears ``repeated_aug`` times per epoch, augmented independently.
@@ -200,8 +198,6 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, devi
             # Checking every step would synchronise a GPU each step; a NaN stays NaN in the sum.
             if step % _NAN_CHECK_STEPS == 0 or step == steps_per_epoch:
                 _check_finite(loss_sum, epoch, step)
-            if on_step:
-                on_step(step, steps_per_epoch)
         elapsed = time.perf_counter() - started
         precise_bn(model, train_split, normalize, recipe.resolution, recipe.precise_bn_images, recipe.batch_size)
         val = evaluate(model, val_split, normalize, recipe.resolution)
@@ -261,25 +257,29 @@ def resolve_device(name: str) -> torch.device:
 
 def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], device: str = "cpu",
           run_dir: Path | None = None, test: bool = False,
-          on_epoch: Callable[[EpochMetrics], None] | None = None,
-          on_step: Callable[[int, int], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[EpochMetrics], None] | None = None) -> TrainResult:
     """Train once per seed; report the mean and standard deviation of validation top-1.
 
     With ``run_dir``, the spec and recipe are saved there first, then per-epoch metrics
     (``metrics.csv``) and each seed's last checkpoint (``seed{N}_last.pt``)."""
     if not seeds:
         raise UsageError("at least one seed is needed")
-    resolve_device(device)
+    dev = resolve_device(device)
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_spec(recipe.network(spec, data.num_classes), run_dir / "spec.yaml")
         (run_dir / "recipe.json").write_text(json.dumps(dataclasses.asdict(recipe), indent=2) + "\n")
-    runs = [train_seed(spec, data, recipe, seed, device, run_dir, test, on_epoch, on_step) for seed in seeds]
-    vals = [r.val_top1 for r in runs]
-    tests = [r.test_top1 for r in runs if r.test_top1 is not None]
-    return TrainResult(
-        val_top1=statistics.fmean(vals), val_top1_std=statistics.stdev(vals) if len(vals) > 1 else 0.0,
-        img_per_s=statistics.fmean(r.img_per_s for r in runs), runs=runs,
-        test_top1=statistics.fmean(tests) if tests else None,
-        test_top1_std=(statistics.stdev(tests) if len(tests) > 1 else 0.0) if tests else None,
-    )
+    normalize = Normalize.of(_on_device(data.train, dev, recipe))  # the same for every seed
+    runs = [train_seed(spec, data, recipe, seed, normalize, device, run_dir, test, on_epoch) for seed in seeds]
+    val_top1, val_top1_std = _mean_std([r.val_top1 for r in runs])
+    test_top1, test_top1_std = _mean_std([r.test_top1 for r in runs if r.test_top1 is not None])
+    return TrainResult(val_top1=val_top1, val_top1_std=val_top1_std,
+                       img_per_s=statistics.fmean(r.img_per_s for r in runs), runs=runs,
+                       test_top1=test_top1, test_top1_std=test_top1_std)
+
+
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (0 for one value; both None for none)."""
+    if not values:
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0

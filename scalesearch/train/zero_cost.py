@@ -85,4 +85,4 @@ def data_batch(data: DataSet, resolution: int, size: int = 64, seed: int = 0) ->
     """A seeded batch of normalised training images at ``resolution``, as the networks see them."""
     order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(seed))[:size]
     images, _ = next(data.train.batches(order, size))
-    return Normalize(data.train.sample_images(5000))(eval_resize(images, resolution))
+    return Normalize.of(data.train)(eval_resize(images, resolution))
