@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import sys
 import time
@@ -68,6 +69,13 @@ class OneLineErrors(TyperGroup):
         except (typer.Abort, KeyboardInterrupt):
             report.error_line("interrupted")
             code = 130
+        except Exception as err:  # a bug, or a library failure nobody anticipated: still one line
+            if os.environ.get("SCALESEARCH_DEBUG"):
+                raise
+            detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            report.error_line(f"internal error: {type(err).__name__}: {detail} "
+                              f"(run with SCALESEARCH_DEBUG=1 for the traceback, and please report it)")
+            code = 1
         if standalone_mode:
             sys.exit(code)
         return code

@@ -189,3 +189,19 @@ def test_console_script_is_installed():
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["resolution"] == 258
+
+
+def test_an_unexpected_failure_is_one_line_unless_debugging(monkeypatch):
+    import scalesearch.cli as cli
+
+    def broken(name):  # stands for a bug in our own code, not a library mock
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(cli, "resolve_spec", broken)
+    result = runner.invoke(app, ["flops", "efficientnet-b0"])
+    assert result.exit_code == 1
+    assert result.stderr == ("error: internal error: RuntimeError: boom (run with SCALESEARCH_DEBUG=1 for the "
+                             "traceback, and please report it)\n")
+    monkeypatch.setenv("SCALESEARCH_DEBUG", "1")
+    debug = runner.invoke(app, ["flops", "efficientnet-b0"])
+    assert isinstance(debug.exception, RuntimeError)

@@ -74,6 +74,8 @@ class SearchConfig:
             raise UsageError(f"--workers must be >= 1, got {self.workers}")
         if self.prescreen < 1:
             raise UsageError(f"--prescreen must be >= 1, got {self.prescreen}")
+        if not 0 <= self.seed < 2**32:
+            raise UsageError(f"--seed must be in [0, 2**32 - 1], got {self.seed}")
         if self.pruner not in PRUNERS:
             raise UsageError(f"--pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
         if (self.latency is None) != (self.objective.unit == "MACs"):

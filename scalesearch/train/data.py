@@ -182,7 +182,7 @@ def load_data(text: str, val_fraction: float = 0.1, seed: int = 0, train_images:
     ``train_images``, only that many (seeded, random) of the training split are kept, for quick
     proxies (validation is untouched, so accuracies stay comparable)."""
     if not 0 < val_fraction < 1:
-        raise UsageError(f"validation fraction must be in (0, 1), got {val_fraction}")
+        raise UsageError(f"--val-fraction must be in (0, 1), got {val_fraction}")
     if train_images is not None and train_images < 1:
         raise UsageError(f"--train-images must be >= 1, got {train_images}")
     kind, folder = parse_data_arg(text)
