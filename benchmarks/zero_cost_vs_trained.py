@@ -57,7 +57,8 @@ def main() -> None:
     images = data_batch(data, recipe.resolution)
     space, rng = load_space(), random.Random(0)
     document = {"benchmark": "zero_cost_vs_trained", "target_macs_224px": args.target, "machine": machine_info(), "recipe": dataclasses.asdict(recipe),
-                "train_images": len(data.train), "val_images": len(data.val), "rows": [], "spearman": {}}
+                "train_images": len(data.train), "val_images": len(data.val), "candidates_planned": args.candidates,
+                "partial": True, "rows": [], "spearman": {}}
     started = time.perf_counter()
     for i in range(args.candidates):
         params, candidate = space.sample(rng)
@@ -75,6 +76,7 @@ def main() -> None:
             accuracy = [r["val_top1"] for r in rows]
             document["spearman"] = {s: spearman([r[s] for r in rows], accuracy) for s in SCORES}
         document["wall_s"] = round(time.perf_counter() - started, 1)
+        document["partial"] = len(rows) < args.candidates
         print(f"{i + 1}/{args.candidates} {json.dumps(row)} spearman {document['spearman']}", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(document, indent=2) + "\n")

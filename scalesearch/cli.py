@@ -38,7 +38,7 @@ from scalesearch.search.objective import Objective
 from scalesearch.search.results import summarise, trial_rows
 from scalesearch.search.space import load_space
 from scalesearch.search.study import (
-    SearchConfig, best_trial, evaluate_baselines, evaluated, open_study, search, validate,
+    HEARTBEAT_S, SearchConfig, best_trial, evaluate_baselines, evaluated, open_study, search, validate,
 )
 from scalesearch.train.data import load_data
 from scalesearch.train.loop import EpochMetrics, resolve_device, train
@@ -337,6 +337,11 @@ def train_cmd(
     report.emit(record, json_out)
 
 
+HeartbeatOpt = Annotated[int, typer.Option(
+    help="With --storage: seconds between a worker's heartbeats; a trial silent for three is failed and its "
+         "candidate retried by another worker.")]
+
+
 class Constraint(str, Enum):
     soft = "soft"
     hard = "hard"
@@ -378,6 +383,7 @@ def find_base(
     storage: Annotated[Optional[str], typer.Option(help="RDB URL (postgresql://... for many machines). Default: a "
                                                         "journal file in the run directory.", show_default=False)]
     = None,
+    heartbeat: HeartbeatOpt = HEARTBEAT_S,
     study: Annotated[Optional[str], typer.Option(help="Study name. Default: derived from the target and evaluator.",
                                                  show_default=False)] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Default: runs/<study>.", show_default=False)] = None,
@@ -408,7 +414,7 @@ def find_base(
                           n_trials=n_trials, space=space, data=data, train_images=train_images, recipe=recipe,
                           recipe_overrides=overrides, zero_cost_metric=metric.value, storage=storage,
                           workers=workers, seed=seed, multi_objective=multi_objective, pruner=pruner.value,
-                          device=train_device, prescreen=prescreen, latency=bench_config)
+                          device=train_device, prescreen=prescreen, latency=bench_config, heartbeat_s=heartbeat)
     validate(config)
     if data is None:
         report.log(f"no --data: candidates are ranked by a zero-cost score ({metric.value}) computed at "
@@ -464,6 +470,7 @@ def grid_cmd(
     workers: Annotated[int, typer.Option(help="Local worker processes sharing the study.")] = 1,
     storage: Annotated[Optional[str], typer.Option(help="RDB URL; default: a journal file in the run directory.",
                                                    show_default=False)] = None,
+    heartbeat: HeartbeatOpt = HEARTBEAT_S,
     study: Annotated[Optional[str], typer.Option(help="Study name. Default: grid-<base>.", show_default=False)] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Default: runs/<study>.", show_default=False)] = None,
     device: Annotated[str, typer.Option(help="Training device: cpu, cuda or cuda:N.")] = "cpu",
@@ -475,7 +482,8 @@ def grid_cmd(
     overrides = _recipe_overrides(epochs=epochs, resolution=resolution)
     config = GridConfig(base=base_spec, data=data, run_dir=run_dir or Path("runs") / name, study_name=name,
                         step=step, target_ratio=target_ratio, tolerance=tolerance, recipe=recipe,
-                        recipe_overrides=overrides, seeds=seeds, storage=storage, device=device, workers=workers)
+                        recipe_overrides=overrides, seeds=seeds, storage=storage, device=device, workers=workers,
+                        heartbeat_s=heartbeat)
     points = validate_grid(config)
     report.log(f"grid: {len(points)} feasible points for {base_spec.name}")
     with report.progress((f"grid {name}", len(points)), enabled=not json_out) as (update,):

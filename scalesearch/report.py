@@ -271,6 +271,9 @@ def write_search_report(run_dir: Path, summary: dict[str, Any], rows: list[dict[
              f"- storage: `{summary['storage']}`", ""]
     if summary["failures"]:
         lines += ["## Failures by reason", "", *(f"- {n} x {reason}" for reason, n in summary["failures"].items()), ""]
+    if summary["latency_failures"]:
+        lines += ["## Finalists whose latency could not be measured (the predicted figure stands)", "",
+                  *(f"- trial {n}: {reason}" for n, reason in summary["latency_failures"].items()), ""]
     if best:
         acc = best["val_top1"] if best["val_top1"] is not None else best["zero_cost"]
         lines += ["## Best base", "", "| trial | MACs (M) | params (M) | " + accuracy_label + " | score | spec |",

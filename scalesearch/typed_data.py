@@ -82,7 +82,7 @@ def _decode_tagged(options: list[Any], value: Any) -> Any:
     if TAG_KEY not in value:
         raise SpecError("", f"missing required key '{TAG_KEY}' (one of: {', '.join(kinds)})")
     kind = value[TAG_KEY]
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise SpecError(TAG_KEY, f"unknown block kind {kind!r} (known: {', '.join(kinds)})")
     body = {k: v for k, v in value.items() if k != TAG_KEY}
     return decode(kinds[kind], body)
@@ -95,7 +95,9 @@ def decode(cls: type[T], data: Any) -> T:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [k for k in data if k not in fields]
     if unknown:
-        raise SpecError(str(unknown[0]), f"unknown key (known keys: {', '.join(fields)})")
+        key = unknown[0]
+        shown = key if isinstance(key, str) and key.isidentifier() else repr(key)
+        raise SpecError(shown, f"unknown key (known keys: {', '.join(fields)})")
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, field in fields.items():

@@ -1,11 +1,14 @@
-"""Shared fixtures: a seeded generator of random valid specs covering every block kind."""
+"""Shared fixtures: random valid specs covering every block kind; tiny bases and a tiny search space."""
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
+import yaml
 
+from scalesearch.arch.io import save_spec
 from scalesearch.arch.spec import (
     ACTIVATIONS, BasicBlock, Bottleneck, DepthwiseSeparable, FusedMBConv, Head, MBConv, NetworkSpec, Stem,
 )
@@ -47,3 +50,28 @@ def random_spec(rng: random.Random) -> NetworkSpec:
 def random_specs() -> list[NetworkSpec]:
     rng = random.Random(20261123)
     return [random_spec(rng) for _ in range(200)]
+
+
+@pytest.fixture(scope="session")
+def tiny_space(tmp_path_factory) -> Path:
+    """A user space file over a two-stage skeleton small enough to train in seconds."""
+    folder = tmp_path_factory.mktemp("space")
+    base = NetworkSpec(name="tiny-base", resolution=16, stem=Stem(out_channels=8),
+                       stages=(MBConv(out_channels=16, repeats=1, stride=2, kernel=3, expand_ratio=3),
+                               MBConv(out_channels=24, repeats=1, stride=2, kernel=3, expand_ratio=3)),
+                       head=Head(out_channels=64))
+    save_spec(base, folder / "tiny-base.yaml")
+    (folder / "tiny.yaml").write_text(yaml.safe_dump({
+        "name": "tiny", "base": str(folder / "tiny-base.yaml"),
+        "choices": {"expand_ratio": [1, 3], "kernel": [3, 5], "se_ratio": [0.0], "width_mult": [0.75, 1.0],
+                    "repeats_delta": [0, 1]}}))
+    return folder / "tiny.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    base = NetworkSpec(name="tiny-base", resolution=32, stem=Stem(out_channels=8),
+                       stages=(MBConv(out_channels=16, repeats=1, stride=2, kernel=3, expand_ratio=3),
+                               MBConv(out_channels=24, repeats=2, stride=2, kernel=3, expand_ratio=3)),
+                       head=Head(out_channels=64))
+    return save_spec(base, tmp_path_factory.mktemp("base") / "tiny-base.yaml")

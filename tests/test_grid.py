@@ -11,22 +11,11 @@ import optuna
 import pytest
 from typer.testing import CliRunner
 
-from scalesearch.arch.io import save_spec
-from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
 from scalesearch.cli import app
 from scalesearch.errors import UsageError
 from scalesearch.search.grid import grid_points, load_coefficients
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory) -> Path:
-    base = NetworkSpec(name="tiny-base", resolution=32, stem=Stem(out_channels=8),
-                       stages=(MBConv(out_channels=16, repeats=1, stride=2, kernel=3, expand_ratio=3),
-                               MBConv(out_channels=24, repeats=2, stride=2, kernel=3, expand_ratio=3)),
-                       head=Head(out_channels=64))
-    return save_spec(base, tmp_path_factory.mktemp("base") / "tiny-base.yaml")
 
 
 def grid_args(base: Path, run: Path, *extra: str) -> list[str]:

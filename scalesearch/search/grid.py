@@ -27,7 +27,7 @@ from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.search.study import (
-    fail_stale_trials, is_stale, open_storage, open_storage_url, share_cpu, worker_id,
+    HEARTBEAT_S, abandoned, check_heartbeat, fail_stale_trials, open_storage, open_storage_url, share_cpu, worker_id,
 )
 from scalesearch.train.data import load_data
 from scalesearch.train.loop import TrainingError, resolve_device, train
@@ -94,6 +94,7 @@ class GridConfig:
     storage: str | None = None
     device: str = "cpu"
     workers: int = 1  # local processes on this study (for sharing the CPU between them)
+    heartbeat_s: int = HEARTBEAT_S
 
 
 def feasible(config: GridConfig) -> tuple[list[tuple[GridPoint, float]], list[tuple[GridPoint, float]]]:
@@ -118,6 +119,7 @@ def validate(config: GridConfig) -> list[tuple[GridPoint, float]]:
     """All input checks, before the study is touched; returns the feasible points."""
     if config.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {config.workers}")
+    check_heartbeat(config.heartbeat_s)
     kept, _ = feasible(config)
     if config.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {config.seeds}")
@@ -125,14 +127,14 @@ def validate(config: GridConfig) -> list[tuple[GridPoint, float]]:
     resolve_device(config.device)
     load_data(config.data)
     if config.storage is not None:
-        open_storage_url(config.storage)
+        open_storage_url(config.storage, config.heartbeat_s)
     return kept
 
 
 def _open(config: GridConfig, labels: list[str]) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     sampler = optuna.samplers.GridSampler({"point": labels}, seed=0)
-    return optuna.create_study(storage=open_storage(config.run_dir, config.storage), study_name=config.study_name, direction="maximize", sampler=sampler,
+    return optuna.create_study(storage=open_storage(config.run_dir, config.storage, config.heartbeat_s), study_name=config.study_name, direction="maximize", sampler=sampler,
                                load_if_exists=True)
 
 
@@ -216,9 +218,10 @@ def start_workers(config: GridConfig, n: int) -> list[multiprocessing.Process]:
 
 def trained(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Finished trials that trained a point (not duplicates, not lost workers)."""
-    return [t for t in study.get_trials(deepcopy=False)
-            if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-            and "duplicate_of" not in t.user_attrs and not is_stale(t)]
+    trials = study.get_trials(deepcopy=False)
+    gone = abandoned(trials)
+    return [t for t in trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+            and "duplicate_of" not in t.user_attrs and t.number not in gone]
 
 
 def coefficients_document(study: optuna.Study, config: GridConfig) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import optuna
 
 from scalesearch.arch.io import save_spec
 from scalesearch.search.study import (
-    SearchConfig, best_trial, evaluated, evaluated_params, is_rejected, is_stale, measured_latency, pareto_front,
+    SearchConfig, abandoned, best_trial, evaluated, evaluated_params, is_rejected, is_surplus, measured_latency, pareto_front,
     scored, trial_spec,
 )
 
@@ -25,11 +25,13 @@ TRIAL_COLUMNS = ("number", "state", "macs", "params", "latency_ms", "measured_la
                  "score", "duration_s", "reason", "name")
 
 
-def trial_row(trial: optuna.trial.FrozenTrial, measured_ms: float | None = None) -> dict[str, Any]:
+def trial_row(trial: optuna.trial.FrozenTrial, measured_ms: float | None = None,
+              abandoned_reason: str | None = None) -> dict[str, Any]:
     attrs = trial.user_attrs
-    state = "rejected" if is_rejected(trial) else "died" if is_stale(trial) else trial.state.name.lower()
+    state = ("rejected" if is_rejected(trial) else "died" if abandoned_reason is not None
+             else "surplus" if is_surplus(trial) else trial.state.name.lower())
     duration = trial.duration.total_seconds() if trial.duration else None
-    reason = attrs.get("rejected") or attrs.get("fail_reason") or ""
+    reason = attrs.get("rejected") or attrs.get("fail_reason") or abandoned_reason or ""
     row = {"number": trial.number, "state": state, "macs": attrs.get("macs"), "params": attrs.get("params"),
            "latency_ms": attrs.get("latency_ms"), "measured_latency_ms": measured_ms,
            "val_top1": attrs.get("val_top1"), "zero_cost": attrs.get("zero_cost"), "score": attrs.get("score"), "duration_s": duration,
@@ -38,7 +40,9 @@ def trial_row(trial: optuna.trial.FrozenTrial, measured_ms: float | None = None)
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
-    return [trial_row(t, measured_latency(study, t)) for t in study.get_trials(deepcopy=False)]
+    trials = study.get_trials(deepcopy=False)
+    gone = abandoned(trials)
+    return [trial_row(t, measured_latency(study, t), gone.get(t.number)) for t in trials]
 
 
 def write_trials_csv(study: optuna.Study, path: Path) -> Path:
@@ -79,7 +83,8 @@ def summarise(study: optuna.Study, config: SearchConfig) -> dict[str, Any]:
         "best": best_record, "n_trials": len(counted), "n_complete": states.get("COMPLETE", 0),
         "n_failed": states.get("FAIL", 0), "n_pruned": states.get("PRUNED", 0),
         "n_rejected": sum(is_rejected(t) for t in trials), "failures": dict(failures),
-        "n_died": sum(is_stale(t) for t in trials),
+        "latency_failures": study.user_attrs.get("latency_failures", {}),
+        "n_died": len(abandoned(trials)),
         "baselines": (json.loads((config.run_dir / "baselines.json").read_text())
                       if (config.run_dir / "baselines.json").exists() else None),
         "pareto_front": [t.number for t in sorted(front, key=lambda t: t.user_attrs["macs"])],

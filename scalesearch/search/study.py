@@ -10,10 +10,12 @@ resumes it, and ``n_trials`` counts evaluated trials across all workers and all 
 
 from __future__ import annotations
 
+import inspect
 import math
 import multiprocessing
 import os
 import random
+import re
 import socket
 import time
 import warnings
@@ -41,6 +43,12 @@ from scalesearch.train.zero_cost import data_batch, zero_cost_score
 PRUNERS = ("none", "median", "hyperband")
 #: Rejected candidates allowed per requested trial before the search gives up on the window.
 MAX_REJECTIONS_PER_TRIAL = 200
+#: Seconds between an RDB worker's heartbeats; a trial silent for three of them is failed and retried.
+HEARTBEAT_S = 30
+#: Seconds between looks at the study while a trial waits for a free evaluation slot.
+SLOT_POLL_S = 0.1
+#: Seconds a trial waits on an earlier trial that has neither claimed a slot nor been rejected.
+UNDECLARED_WAIT_S = 30
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class SearchConfig:
     latency: BenchConfig | None = None  # set when the target is latency
     seed_with_base: bool = True
     prescreen: int = 1  # > 1: train the best zero-cost scorer of this many in-window candidates
+    heartbeat_s: int = HEARTBEAT_S
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
@@ -74,6 +83,7 @@ class SearchConfig:
             raise UsageError(f"--workers must be >= 1, got {self.workers}")
         if self.prescreen < 1:
             raise UsageError(f"--prescreen must be >= 1, got {self.prescreen}")
+        check_heartbeat(self.heartbeat_s)
         if not 0 <= self.seed < 2**32:
             raise UsageError(f"--seed must be in [0, 2**32 - 1], got {self.seed}")
         if self.pruner not in PRUNERS:
@@ -86,36 +96,56 @@ class SearchConfig:
         return "proxy-training" if self.data else f"zero-cost ({self.zero_cost_metric})"
 
     def storage_url(self) -> str:
-        return self.storage or f"journal:{self.run_dir / 'study.journal'}"
+        """Where the study lives, as outputs name it (without a password)."""
+        return redact(self.storage) if self.storage else f"journal:{self.run_dir / 'study.journal'}"
 
 
-def open_storage(run_dir: Path, url: str | None) -> optuna.storages.BaseStorage:
+def redact(url: str) -> str:
+    """``url`` with its password, if any, replaced by ***."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def check_heartbeat(seconds: int) -> None:
+    if seconds < 1:
+        raise UsageError(f"--heartbeat must be >= 1 second, got {seconds}")
+
+
+def open_storage(run_dir: Path, url: str | None, heartbeat_s: int = HEARTBEAT_S) -> optuna.storages.BaseStorage:
     """A study's storage: the journal file ``run_dir/study.journal`` (default; safe for several
     processes on one machine) or the RDB at ``url``, checked to be reachable."""
     if url is None:
         run_dir.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run_dir / "study.journal")))
-    return open_storage_url(url)
+    return open_storage_url(url, heartbeat_s)
 
 
-def open_storage_url(url: str) -> optuna.storages.BaseStorage:
-    """An RDB storage (PostgreSQL for workers on many machines, SQLite, MySQL), checked to be reachable."""
+#: The RDB storage's keyword for the stale-trial callback (renamed in optuna 4.9).
+_STALE_CALLBACK = ("heartbeat_stale_trial_callback"
+                   if "heartbeat_stale_trial_callback" in inspect.signature(optuna.storages.RDBStorage).parameters
+                   else "failed_trial_callback")
+
+
+def open_storage_url(url: str, heartbeat_s: int = HEARTBEAT_S) -> optuna.storages.BaseStorage:
+    """An RDB storage (PostgreSQL for workers on many machines, SQLite, MySQL), checked to be reachable.
+    Every worker's running trial beats every ``heartbeat_s``; one silent for three beats (its worker
+    was killed, or its machine died) is failed by a surviving worker and its candidate queued again."""
     if not url.startswith(("postgresql://", "postgresql+", "sqlite:///", "mysql://", "mysql+")):
         raise UsageError(f"--storage must be an RDB URL (postgresql://USER:PASS@HOST/DB or sqlite:///FILE), "
                          f"got {url!r}")
-    # A worker that dies mid-trial stops its heartbeat; a surviving worker then fails the trial and
-    # queues it again (optuna >= 5 names the callback for stale trials; older ones, for failed ones).
+    # The driver the 'postgres' extra installs, whatever SQLAlchemy's default for postgresql:// is.
+    engine_url = "postgresql+psycopg://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
+    shown = redact(url)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):
-                retry = {"heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)}
-            else:
-                retry = {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=2)}
-            return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=90, **retry)
+            return optuna.storages.RDBStorage(engine_url, heartbeat_interval=heartbeat_s, grace_period=3 * heartbeat_s,
+                                              **{_STALE_CALLBACK: _requeue_silent})
+    except ModuleNotFoundError as err:
+        hint = "pip install 'scalesearch[postgres]'" if url.startswith("postgresql") else f"pip install {err.name}"
+        raise UsageError(f"cannot open storage {shown}: its database driver {err.name!r} is not installed; {hint}") from None
     except Exception as err:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UsageError(f"cannot open storage {url}: {reason}") from None
+        raise UsageError(f"cannot open storage {shown}: {reason}") from None
 
 
 def _sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
@@ -151,12 +181,18 @@ def _pruner(config: SearchConfig) -> optuna.pruners.BasePruner:
 
 def open_study(config: SearchConfig) -> optuna.Study:
     """Create or resume the study; a new one is seeded with the base network when the space has it."""
-    directions = ["maximize", "minimize"] if config.multi_objective else ["maximize"]
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.create_study(storage=open_storage(config.run_dir, config.storage), study_name=config.study_name, directions=directions,
-                                sampler=_sampler(config), pruner=_pruner(config), load_if_exists=True)
-    existing = study.user_attrs.get("config")
     described = describe(config)
+    common = {"storage": open_storage(config.run_dir, config.storage, config.heartbeat_s),
+              "study_name": config.study_name, "sampler": _sampler(config), "pruner": _pruner(config)}
+    try:  # only the process that creates the study seeds it, however many workers start at once
+        study = optuna.create_study(directions=["maximize", "minimize"] if config.multi_objective else ["maximize"],
+                                    **common)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(**common)
+        existing = _settings(study)
+    else:
+        existing = None
     if existing is None:
         study.set_user_attr("config", described)
         params = load_space(config.space).base_params() if config.seed_with_base else None
@@ -167,6 +203,15 @@ def open_study(config: SearchConfig) -> optuna.Study:
         raise UsageError(f"study {config.study_name!r} was started with other settings ({', '.join(changed)}); "
                          f"use the same command to resume, or another --study name")
     return study
+
+
+def _settings(study: optuna.Study, wait_s: float = 10.0) -> dict[str, Any] | None:
+    """The settings a study was created with; a worker that loads a study another one has only
+    just created waits for them (None: its creator died before writing them)."""
+    deadline = time.monotonic() + wait_s
+    while "config" not in study.user_attrs and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return study.user_attrs.get("config")
 
 
 def describe(config: SearchConfig) -> dict[str, Any]:
@@ -185,9 +230,16 @@ def is_rejected(trial: optuna.trial.FrozenTrial) -> bool:
     return "rejected" in trial.user_attrs
 
 
-def is_stale(trial: optuna.trial.FrozenTrial) -> bool:
-    """A trial abandoned by its worker (killed, or Ctrl-C); its candidate was queued again."""
-    return trial.user_attrs.get("stale", False)
+def is_surplus(trial: optuna.trial.FrozenTrial) -> bool:
+    """A trial that found all ``n_trials`` evaluations taken by others and evaluated nothing."""
+    return "surplus" in trial.user_attrs
+
+
+def abandoned(trials: list[optuna.trial.FrozenTrial]) -> dict[int, str]:
+    """Trials whose worker died or was interrupted mid-trial, by number, with the reason. Each was
+    queued again (the retry carries ``retry_of``) and none counts towards ``n_trials``."""
+    return {t.user_attrs["retry_of"]: t.user_attrs.get("retry_reason", "abandoned")
+            for t in trials if "retry_of" in t.user_attrs}
 
 
 def scored(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
@@ -204,7 +256,44 @@ def evaluated(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.Froze
     """Finished trials that count towards ``n_trials``: complete, pruned, or failed for a reason of
     their own; neither rejected candidates nor trials whose worker died (those are retried)."""
     done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED)
-    return [t for t in trials if t.state in done and not is_rejected(t) and not is_stale(t)]
+    gone = abandoned(trials)
+    return [t for t in trials if t.state in done and not is_rejected(t) and not is_surplus(t) and t.number not in gone]
+
+
+def _declared(trial: optuna.trial.FrozenTrial) -> bool:
+    return "slot" in trial.user_attrs or is_rejected(trial)
+
+
+def take_slot(trial: optuna.Trial, n_trials: int) -> bool:
+    """Claim one of the study's ``n_trials`` evaluations for ``trial`` (True), or find them all
+    taken (False), so that any number of workers on one storage evaluate exactly ``n_trials``.
+
+    A trial first declares its claim, then counts the evaluated trials and the claims of running
+    trials numbered before it, after waiting for every such trial to declare itself (claim or
+    rejection). Of any set of claimants the highest-numbered thus sees all the others, so no more
+    than ``n_trials`` pass. While every slot is held by running trials it waits, failing the
+    trials of dead workers meanwhile; a freed slot goes to the dead worker's queued retry first."""
+    study = trial.study
+    trial.set_user_attr("slot", True)
+    is_retry = "retry_of" in trial.user_attrs
+    started = time.monotonic()
+    while True:
+        trials = study.get_trials(deepcopy=False)
+        held = len(evaluated(trials))
+        if held >= n_trials:
+            return False
+        gone = abandoned(trials)
+        earlier = [t for t in trials if t.number < trial.number and t.state == optuna.trial.TrialState.RUNNING
+                   and t.number not in gone]
+        waiting = [t for t in earlier if not _declared(t)]
+        if not waiting or time.monotonic() - started > UNDECLARED_WAIT_S:
+            held += sum("slot" in t.user_attrs and not is_rejected(t) for t in earlier)
+            if held < n_trials:
+                queued = any(t.state == optuna.trial.TrialState.WAITING and "retry_of" in t.user_attrs
+                             for t in trials)
+                return is_retry or not queued
+        time.sleep(SLOT_POLL_S)
+        fail_stale_trials(study)
 
 
 class _Evaluate:
@@ -283,16 +372,12 @@ class _Trial:
         return pool[best]
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
+        trial.set_user_attr("worker", worker_id())
         params = {k: trial.suggest_categorical(k, options) for k, options in self.space.dimensions().items()}
         spec = self.space.candidate(params)
         cost = self._describe(trial, spec)
         objective = self.config.objective
         reason = objective.rejects(cost)
-        if reason is None and self.config.prescreen > 1 and self.evaluate.data is not None:
-            chosen = self.prescreen(trial, params)
-            if chosen is not params:
-                params, spec = chosen, self.space.candidate(chosen)
-                cost = self._describe(trial, spec)
         if reason is not None:
             trial.set_user_attr("rejected", reason)
             if self.config.multi_objective:
@@ -300,8 +385,15 @@ class _Trial:
             # Below every real score (> 0) and graded by distance, so TPE learns where the window is.
             return -abs(math.log(cost / objective.target))
         started = time.perf_counter()
-        trial.set_user_attr("worker", worker_id())
         try:
+            if not take_slot(trial, self.config.n_trials):
+                trial.set_user_attr("surplus", True)
+                raise optuna.TrialPruned(f"all {self.config.n_trials} evaluations were taken by other trials")
+            if self.config.prescreen > 1 and self.evaluate.data is not None:
+                chosen = self.prescreen(trial, params)
+                if chosen is not params:
+                    params, spec = chosen, self.space.candidate(chosen)
+                    cost = self._describe(trial, spec)
             accuracy = self.evaluate(spec, trial)
             trial.set_user_attr(self.evaluate.key, accuracy)
         except (TrainingError, ScalesearchError) as err:
@@ -361,23 +453,46 @@ def _alive(worker: str) -> bool:
     return True
 
 
+def _requeue(study: optuna.Study, number: int, params: dict[str, Any], reason: str) -> None:
+    """Queue trial ``number``'s candidate again, first in line; the retry names the trial it
+    replaces, which then no longer counts towards n_trials (see :func:`abandoned`)."""
+    study.enqueue_trial(params, user_attrs={"retry_of": number, "retry_reason": reason}, skip_if_exists=False)
+
+
 def _abandon(study: optuna.Study, trial_id: int, number: int, params: dict[str, Any], reason: str) -> None:
-    """Mark a trial abandoned, not failed on its own account: it does not count towards n_trials,
-    and its candidate is queued so that the study evaluates it again first."""
+    """Give up a running trial that did not fail on its own account (Ctrl-C): its candidate is retried."""
     study._storage.set_trial_user_attr(trial_id, "fail_reason", reason)
-    study._storage.set_trial_user_attr(trial_id, "stale", True)
-    study.enqueue_trial(params, user_attrs={"retry_of": number}, skip_if_exists=False)
+    _requeue(study, number, params, reason)
+
+
+def _requeue_silent(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """The RDB storage's callback for a trial it failed because its heartbeat stopped."""
+    _requeue(study, trial.number, evaluated_params(trial),
+             f"worker {trial.user_attrs.get('worker', '(unknown)')} stopped its heartbeat mid-trial")
 
 
 def fail_stale_trials(study: optuna.Study) -> list[int]:
-    """Fail and abandon the running trials whose worker process on this machine is gone (killed,
-    or the machine restarted)."""
+    """Fail the running trials whose worker is gone, and queue their candidates again. On an RDB,
+    a trial is gone when its heartbeat stopped (Optuna's check, with :func:`_requeue_silent`);
+    on the journal file, when its worker's process on this machine no longer exists. Returns the
+    numbers this call failed."""
+    if getattr(study._storage, "get_heartbeat_interval", lambda: None)() is not None:
+        before = set(abandoned(study.get_trials(deepcopy=False)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        return sorted(set(abandoned(study.get_trials(deepcopy=False))) - before)
     stale = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         worker = t.user_attrs.get("worker")
-        if worker is not None and not _alive(worker):
-            _abandon(study, t._trial_id, t.number, evaluated_params(t), f"worker {worker} died mid-trial")
-            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+        if worker is None or _alive(worker):
+            continue
+        try:  # only the process that moves the trial to FAIL queues it again
+            failed = study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        if failed:
+            _requeue(study, t.number, evaluated_params(t), f"worker {worker} died mid-trial")
             stale.append(t.number)
     return stale
 
@@ -451,10 +566,16 @@ def measure_finalists(study: optuna.Study, config: SearchConfig, k: int = FINALI
     if config.latency is None:
         return
     measured = dict(study.user_attrs.get("measured_latency_ms", {}))
+    failed = dict(study.user_attrs.get("latency_failures", {}))
     for t in sorted(scored(study.get_trials(deepcopy=False)), key=lambda t: -t.user_attrs.get("score", float("-inf")))[:k]:
-        if str(t.number) not in measured:
+        if str(t.number) in measured or str(t.number) in failed:
+            continue
+        try:
             measured[str(t.number)] = measure(trial_spec(config, t), config.latency).stats.median_ms
+        except ScalesearchError as err:  # e.g. an op ONNX cannot export: keep the prediction, say why
+            failed[str(t.number)] = str(err)
     study.set_user_attr("measured_latency_ms", measured)
+    study.set_user_attr("latency_failures", failed)
 
 
 def measured_latency(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> float | None:
