@@ -127,7 +127,7 @@ def test_sigint_stops_cleanly_and_the_same_command_resumes(tmp_path, tiny_space)
         if (run / "study.journal").exists():
             trials = journal_study(run, "int").trials
             done = [t for t in trials if t.state.name == "COMPLETE" and "rejected" not in t.user_attrs]
-            if len(done) >= 2 and any(t.state.name == "RUNNING" and "worker" in t.user_attrs for t in trials):
+            if len(done) >= 2 and any(t.state.name == "RUNNING" and t.user_attrs.get("slot") for t in trials):
                 break
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
