@@ -1,6 +1,6 @@
 """``python cli.py ARGS`` behaves exactly like ``scalesearch ARGS``."""
 
-from scalesearch.cli import main
+from scalesearch.launch import main
 
 if __name__ == "__main__":
     main()

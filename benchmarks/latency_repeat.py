@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scalesearch.measure.environment import machine_info  # noqa: E402
+from scalesearch.measure.environment import Interference, machine_info  # noqa: E402
 
 
 def main() -> None:
@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    interference = Interference()  # other jobs on the machine would bias every figure
     medians = []
     for i in range(args.runs):
         proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "bench", args.model, "--threads",
@@ -39,7 +40,8 @@ def main() -> None:
                "goal": "cv_of_medians <= 0.05", "goal_met": cv <= 0.05}
     out = ROOT / "benchmarks" / "results" / f"latency_repeat_t{args.threads}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"benchmark": "latency_repeat", "machine": machine_info(), "summary": summary},
+    out.write_text(json.dumps({"benchmark": "latency_repeat", "machine": machine_info(),
+                               "interference": interference.report(), "summary": summary},
                               indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 

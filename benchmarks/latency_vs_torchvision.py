@@ -21,7 +21,7 @@ import torch  # noqa: E402
 import torchvision  # noqa: E402
 
 from scalesearch.arch.io import resolve_spec  # noqa: E402
-from scalesearch.measure.environment import machine_info  # noqa: E402
+from scalesearch.measure.environment import Interference, machine_info  # noqa: E402
 from scalesearch.measure.latency import BenchConfig, time_module  # noqa: E402
 from scalesearch.nn import build_model  # noqa: E402
 
@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     config = BenchConfig(device="cpu", backend="onnxruntime", batch=1, threads=args.threads, budget_s=1.5)
+    interference = Interference()  # other jobs on the machine would bias every figure
     torch.manual_seed(0)
     reference = torchvision.models.efficientnet_b0()
     ours = build_model(resolve_spec("efficientnet-b0"))
@@ -51,6 +52,7 @@ def main() -> None:
                "goal": "median_ratio <= 1.02", "goal_met": ratio <= 1.02}
     out = ROOT / "benchmarks" / "results" / "latency_vs_torchvision.json"
     out.write_text(json.dumps({"benchmark": "latency_vs_torchvision", "machine": machine_info(),
+                               "interference": interference.report(),
                                "summary": summary, "rounds": rounds}, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 

@@ -1,5 +1,5 @@
 """``python -m scalesearch`` behaves like ``scalesearch``."""
 
-from scalesearch.cli import main
+from scalesearch.launch import main
 
 main()

@@ -75,3 +75,13 @@ def tiny_base(tmp_path_factory) -> Path:
                                MBConv(out_channels=24, repeats=2, stride=2, kernel=3, expand_ratio=3)),
                        head=Head(out_channels=64))
     return save_spec(base, tmp_path_factory.mktemp("base") / "tiny-base.yaml")
+
+
+@pytest.fixture
+def tiny_search(tiny_space):
+    """Builds the arguments of a proxy-training find-base over ``tiny_space`` on synthetic data
+    (seconds per trial): ``tiny_search(n_trials, *more_args, epochs=2)``."""
+    def arguments(n_trials: int, *more: str, epochs: int = 2) -> list[str]:
+        return ["find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
+                "synthetic", "--epochs", str(epochs), "--resolution", "16", "--n-trials", str(n_trials), *more]
+    return arguments

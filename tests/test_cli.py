@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +207,28 @@ def test_an_unexpected_failure_is_one_line_unless_debugging(monkeypatch):
     monkeypatch.setenv("SCALESEARCH_DEBUG", "1")
     debug = runner.invoke(app, ["flops", "efficientnet-b0"])
     assert isinstance(debug.exception, RuntimeError)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="watches /proc/PID/maps (Linux)")
+def test_ctrl_c_while_the_libraries_load_is_one_line_and_exit_130():
+    process = subprocess.Popen([sys.executable, "-m", "scalesearch", "bases"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    maps, deadline = Path(f"/proc/{process.pid}/maps"), time.time() + 60
+    while "libtorch" not in maps.read_text() and time.time() < deadline:  # torch is loading
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stderr) == (130, "error: interrupted\n")
+
+
+def test_the_package_imports_without_torch_and_loads_each_name_on_use():
+    code = ("import sys, scalesearch\n"
+            "assert 'torch' not in sys.modules\n"
+            "assert callable(scalesearch.build_model) and 'torch' in sys.modules\n"
+            "assert set(scalesearch.__all__) <= set(dir(scalesearch))\n"
+            "assert all(getattr(scalesearch, name) is not None for name in scalesearch.__all__)\n"
+            "try:\n    scalesearch.no_such_name\nexcept AttributeError as err:\n    print(err)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "module 'scalesearch' has no attribute 'no_such_name'\n"

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from scalesearch.arch.io import load_spec
+from scalesearch.arch.io import load_spec, resolve_spec
 from scalesearch.cli import app
 from scalesearch.errors import UsageError
 from scalesearch.measure.flops import analytic_macs
@@ -78,11 +78,9 @@ def test_default_search_writes_a_base_near_400m(tmp_path):
     assert changed.exit_code == 2 and "was started with other settings (constraint)" in changed.stderr
 
 
-def test_killed_search_resumes_keeping_every_finished_trial(tmp_path, tiny_space):
+def test_killed_search_resumes_keeping_every_finished_trial(tmp_path, tiny_search):
     run = tmp_path / "run"
-    args = ["find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
-            "synthetic", "--train-images", "512", "--epochs", "2", "--resolution", "16", "--n-trials", "6", "--pruner", "none",
-            "--study", "kill", "--run-dir", str(run), "--json"]
+    args = tiny_search(6, "--train-images", "512", "--pruner", "none", "--study", "kill", "--run-dir", str(run), "--json")
     process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
@@ -101,9 +99,9 @@ def test_killed_search_resumes_keeping_every_finished_trial(tmp_path, tiny_space
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["n_trials"] == 6
-    after = {t.number: t.value for t in journal_study(run, "kill").trials if t.state.name == "COMPLETE"}
-    assert all(after[n] == v for n, v in before.items())  # nothing finished was lost or redone
     trials = journal_study(run, "kill").trials
+    after = {t.number: t.value for t in trials if t.state.name == "COMPLETE"}
+    assert all(after[n] == v for n, v in before.items())  # nothing finished was lost or redone
     retries = [t for t in trials if "retry_of" in t.user_attrs]
     for retry in retries:  # the killed trial failed, and its candidate was evaluated again, once
         died = trials[retry.user_attrs["retry_of"]]
@@ -112,11 +110,9 @@ def test_killed_search_resumes_keeping_every_finished_trial(tmp_path, tiny_space
     assert summary["n_died"] == len(retries) <= 1
 
 
-def test_sigint_stops_cleanly_and_the_same_command_resumes(tmp_path, tiny_space):
+def test_sigint_stops_cleanly_and_the_same_command_resumes(tmp_path, tiny_search):
     run = tmp_path / "run"
-    args = ["find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
-            "synthetic", "--train-images", "512", "--epochs", "2", "--resolution", "16", "--n-trials", "5", "--pruner", "none",
-            "--study", "int", "--run-dir", str(run), "--json"]
+    args = tiny_search(5, "--train-images", "512", "--pruner", "none", "--study", "int", "--run-dir", str(run), "--json")
     # SIG_DFL in the child: a shell running pytest in the background may have set SIGINT to ignored.
     process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True,
@@ -146,14 +142,12 @@ def test_sigint_stops_cleanly_and_the_same_command_resumes(tmp_path, tiny_space)
     assert retry.params == interrupted.params and retry.state.name == "COMPLETE"
 
 
-def test_training_failures_are_recorded_and_the_study_goes_on(tmp_path, tiny_space):
+def test_training_failures_are_recorded_and_the_study_goes_on(tmp_path, tiny_search):
     recipe = yaml.safe_load((ROOT / "search_spaces/recipes/proxy.yaml").read_text())
     recipe.update(name="explode", lr=1.0e12)
     (tmp_path / "explode.yaml").write_text(yaml.safe_dump(recipe))
     run = tmp_path / "run"
-    result = invoke("find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
-                    "synthetic", "--recipe", str(tmp_path / "explode.yaml"), "--epochs", "2", "--resolution", "16",
-                    "--n-trials", "3", "--run-dir", str(run), "--json")
+    result = invoke(*tiny_search(3, "--recipe", str(tmp_path / "explode.yaml"), "--run-dir", str(run), "--json"))
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["n_failed"] == 3 and summary["best"] is None
@@ -163,15 +157,21 @@ def test_training_failures_are_recorded_and_the_study_goes_on(tmp_path, tiny_spa
     assert "## Failures by reason" in (run / "report.md").read_text()
 
 
-def test_proxy_training_search_and_baselines(tmp_path, tiny_space):
-    result = invoke("find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
-                    "synthetic", "--epochs", "1", "--resolution", "16", "--n-trials", "2", "--run-dir",
-                    str(tmp_path / "run"), "--json")
+def test_proxy_training_search_and_baselines(tmp_path, tiny_search):
+    run = tmp_path / "run"
+    result = invoke(*tiny_search(2, "--include-baselines", "--run-dir", str(run), "--json", epochs=1))
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["evaluator"] == "proxy-training" and 0 <= summary["best"]["val_top1"] <= 1
     assert summary["best"]["score"] == pytest.approx(
         summary["best"]["val_top1"] * (summary["best"]["macs"] / 1.5e6) ** -0.07)
+    # The known networks, trained by the same evaluator and scored by the same objective.
+    assert [b["name"] for b in summary["baselines"]] == ["efficientnet-b0", "mobilenet-v2", "mnasnet-a1"]
+    for known in summary["baselines"]:
+        assert known["macs"] == analytic_macs(resolve_spec(known["name"])) and 0 <= known["val_top1"] <= 1
+        assert known["score"] == pytest.approx(known["val_top1"] * (known["macs"] / 1.5e6) ** -0.07)
+    report = (run / "report.md").read_text()
+    assert "## Known networks, same evaluator" in report and "| mnasnet-a1 |" in report
 
 
 def test_multi_objective_reports_a_pareto_front(tmp_path):
@@ -242,10 +242,9 @@ def test_latency_target_uses_the_predictor_and_measures_finalists(tmp_path, tiny
     assert list((tmp_path / "cache/latency").glob("*-onnxruntime-*-t1-fp32-bs1.json"))
 
 
-def test_prescreening_trains_the_best_zero_cost_candidate(tmp_path, tiny_space):
-    result = invoke("find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
-                    "synthetic", "--epochs", "1", "--resolution", "16", "--n-trials", "2", "--prescreen", "4",
-                    "--run-dir", str(tmp_path / "run"), "--study", "pre", "--json")
+def test_prescreening_trains_the_best_zero_cost_candidate(tmp_path, tiny_search):
+    result = invoke(*tiny_search(2, "--prescreen", "4", "--run-dir", str(tmp_path / "run"), "--study", "pre", "--json",
+                                 epochs=1))
     assert result.exit_code == 0, result.output
     for t in journal_study(tmp_path / "run", "pre").trials:
         if "prescreen" in t.user_attrs:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from scalesearch.arch.io import save_spec
 from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
 from scalesearch.cli import app
 from scalesearch.errors import ExportError, UsageError
+from scalesearch.measure.environment import Interference
 from scalesearch.measure.latency import BenchConfig, measure, time_module
 from scalesearch.measure.predictor import LatencyTable, components, table_key
 from scalesearch.measure.timing import TimingStats, repeat_until_stable
@@ -38,6 +42,17 @@ def test_timing_stats_from_known_samples():
     assert (stats.median_ms, stats.min_ms, stats.runs) == (6.0, 1.0, 11)
     assert (stats.p10_ms, stats.p90_ms, stats.iqr_ms) == pytest.approx((2.0, 10.0, 5.0))
     assert stats.cv == pytest.approx(3.3166 / 6.0, rel=1e-3)
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads /proc/stat (Linux)")
+def test_interference_counts_cpu_time_of_other_processes():
+    interference = Interference()
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nt = time.process_time()\n"
+                             "while time.process_time() - t < 1.0: pass"])
+    os.waitid(os.P_PID, busy.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped: not ours yet
+    report = interference.report()
+    busy.wait()
+    assert report["other_processes_cpu_s"] >= 0.8 and report["wall_s"] >= 1.0 and report["steal_s"] >= 0
 
 
 def test_repeat_until_stable_stops_early_on_a_steady_signal_and_at_max_runs():

@@ -50,11 +50,10 @@ def start_worker(args: list[str]) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_three_workers_one_killed_mid_trial(postgres, tmp_path, tiny_space):
+def test_three_workers_one_killed_mid_trial(postgres, tmp_path, tiny_search):
     name = f"pg-kill-{uuid.uuid4().hex[:8]}"
-    args = ["find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
-            "synthetic", "--train-images", "512", "--epochs", "2", "--resolution", "16", "--n-trials", "12",
-            "--pruner", "none", "--storage", postgres, "--heartbeat", "1", "--study", name, "--json"]
+    args = tiny_search(12, "--train-images", "512", "--pruner", "none", "--storage", postgres, "--heartbeat", "1",
+                       "--study", name, "--json")
     workers = [start_worker([*args, "--run-dir", str(tmp_path / f"machine-{i}")]) for i in range(3)]
     victim = None
     deadline = time.time() + 300

@@ -85,6 +85,11 @@ def test_bases_have_torchvision_parameter_counts(name: str, factory):
     assert analytic_count(resolve_spec(name)).params == _params(factory())
 
 
+def test_mnasnet_a1_has_the_papers_counts():
+    count = analytic_count(resolve_spec("mnasnet-a1"))  # Tan et al. 2019, Table 1: 312M MACs, 3.9M params
+    assert (round(count.macs / 1e6), round(count.params / 1e5)) == (312, 39)
+
+
 def test_scaled_spec_records_base_coefficients_and_phi():
     spec = scale(resolve_spec("efficientnet-b0"), 2, Coefficients(1.3, 1.05, 1.1))
     assert spec.scaling is not None

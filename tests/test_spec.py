@@ -13,7 +13,7 @@ from scalesearch.arch.scaling import scale
 from scalesearch.arch.spec import MBConv, NetworkSpec, Stem
 from scalesearch.errors import SpecError, UsageError
 
-EXPECTED_BASES = {"efficientnet-b0", "mobilenet-v1", "mobilenet-v2", "resnet18", "resnet34", "resnet50",
+EXPECTED_BASES = {"efficientnet-b0", "mnasnet-a1", "mobilenet-v1", "mobilenet-v2", "resnet18", "resnet34", "resnet50",
                   "resnet101", "resnet152"}
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -57,3 +59,37 @@ def physical_cores() -> int:
         if cores:
             return min(len(cores), os.cpu_count() or len(cores))
     return os.cpu_count() or 1
+
+
+class Interference:
+    """What else the machine did while a benchmark ran: CPU time used by processes other than this
+    one and its finished children, and time the hypervisor stole, from /proc/stat (Linux only).
+
+    A latency figure taken while another job ran is not a figure of the model, so every latency
+    benchmark records this beside its numbers. ``report()`` is None where /proc/stat is missing.
+    """
+
+    def __init__(self) -> None:
+        self._start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float, float] | None:
+        stat = Path("/proc/stat")
+        if not stat.exists():
+            return None
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (
+            int(x) for x in stat.read_text().split("\n", 1)[0].split()[1:9])
+        ticks = os.sysconf("SC_CLK_TCK")
+        own = sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                  for field in ("ru_utime", "ru_stime"))
+        return time.monotonic(), (user + nice + system + irq + softirq) / ticks, steal / ticks, own
+
+    def report(self) -> dict[str, float] | None:
+        end = self._sample()
+        if self._start is None or end is None:
+            return None
+        wall, busy, steal, own = (b - a for a, b in zip(self._start, end))
+        other = max(0.0, busy - own)
+        return {"wall_s": round(wall, 1), "other_processes_cpu_s": round(other, 1),
+                "other_processes_cores_busy": round(other / wall, 3) if wall > 0 else 0.0,
+                "steal_s": round(steal, 1)}

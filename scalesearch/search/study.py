@@ -611,7 +611,7 @@ def trial_spec(config: SearchConfig, trial: optuna.trial.FrozenTrial) -> Network
     return load_space(config.space).candidate(evaluated_params(trial))
 
 
-BASELINES = ("efficientnet-b0", "mobilenet-v2")
+BASELINES = ("efficientnet-b0", "mobilenet-v2", "mnasnet-a1")
 
 
 def evaluate_baselines(config: SearchConfig) -> list[dict[str, Any]]:
