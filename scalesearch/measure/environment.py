@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
 import time
 from importlib import metadata
 from pathlib import Path
@@ -77,6 +76,8 @@ class Interference:
         stat = Path("/proc/stat")
         if not stat.exists():
             return None
+        import resource  # POSIX only, like /proc/stat
+
         user, nice, system, _idle, _iowait, irq, softirq, steal = (
             int(x) for x in stat.read_text().split("\n", 1)[0].split()[1:9])
         ticks = os.sysconf("SC_CLK_TCK")
