@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 # torchvision (on import) and fvcore (when tracing) use torch.jit, which torch >= 2.10 marks
 # deprecated; nobody using scalesearch can act on that, so it must not bury real diagnostics.
@@ -17,6 +17,7 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", ca
 
 __version__ = "0.1.0"
 
+#: The public API: each name, by the module that defines it (the one list of them).
 _EXPORTS = {
     "scalesearch.arch.io": ("builtin_bases", "load_spec", "resolve_spec", "save_spec"),
     "scalesearch.arch.scaling": ("Coefficients", "scale"),
@@ -50,22 +51,3 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
-
-if TYPE_CHECKING:  # what type checkers and IDEs see
-    from scalesearch.arch.io import builtin_bases, load_spec, resolve_spec, save_spec  # noqa: F401
-    from scalesearch.arch.scaling import Coefficients, scale  # noqa: F401
-    from scalesearch.arch.spec import (  # noqa: F401
-        BasicBlock, Bottleneck, DepthwiseSeparable, FusedMBConv, Head, MBConv, NetworkSpec, ScalingRecord, Stem,
-    )
-    from scalesearch.errors import ExportError, ScalesearchError, SpecError, UsageError  # noqa: F401
-    from scalesearch.export import export_spec  # noqa: F401
-    from scalesearch.measure.flops import Count, analytic_count, count, fvcore_count  # noqa: F401
-    from scalesearch.nn import build_model  # noqa: F401
-    from scalesearch.quantities import parse_macs, parse_phis  # noqa: F401
-    from scalesearch.search.objective import Objective  # noqa: F401
-    from scalesearch.search.space import load_space  # noqa: F401
-    from scalesearch.search.study import SearchConfig, search, validate  # noqa: F401
-    from scalesearch.train.data import load_data  # noqa: F401
-    from scalesearch.train.loop import TrainingError, train  # noqa: F401
-    from scalesearch.train.recipes import Recipe, load_recipe  # noqa: F401
-    from scalesearch.train.zero_cost import zero_cost_score  # noqa: F401
