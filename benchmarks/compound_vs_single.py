@@ -7,7 +7,8 @@ variants at --multiplier x its MACs (matched within 5% after rounding), each tra
 `proxy` recipe (variants at its resolution times their resolution multiplier) and --seeds seeds.
 `b0-small` is EfficientNet-B0 at width 0.5 (CPU-sized). On a 2-core CPU use --train-images and
 --epochs to keep it to a few hours; on a GPU machine use the defaults or larger.
-Writes benchmarks/results/compound_vs_single.json after each base (mean, std, per seed).
+Writes benchmarks/results/compound_vs_single.json after each base (mean, std, per seed); bases measured
+earlier with the same settings are kept, so bases can be run one at a time.
 """
 
 from __future__ import annotations
@@ -48,17 +49,24 @@ def main() -> None:
     args = parser.parse_args()
     data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
     recipe = load_recipe("proxy").override(epochs=args.epochs)
-    document = {"benchmark": "compound_vs_single", "machine": machine_info(), "device": args.device,
-                "recipe": {"name": recipe.name, "epochs": recipe.epochs, "resolution": recipe.resolution},
-                "train_images": len(data.train), "multiplier": args.multiplier, "seeds": args.seeds, "bases": {}}
-    started = time.perf_counter()
-    for name in args.bases.split(","):
+    names = args.bases.split(",")
+    settings = {"device": args.device, "recipe": {"name": recipe.name, "epochs": recipe.epochs,
+                                                  "resolution": recipe.resolution},
+                "train_images": len(data.train), "multiplier": args.multiplier, "seeds": args.seeds}
+    # Bases measured earlier with the same settings stay in the file; other settings start it afresh.
+    earlier = json.loads(args.out.read_text()) if args.out.exists() else {}
+    same = all(earlier.get(key) == value for key, value in settings.items())
+    document = {"benchmark": "compound_vs_single", "machine": machine_info(), **settings,
+                "bases": {n: rows for n, rows in earlier.get("bases", {}).items() if same and n not in names},
+                "wall_s": {n: w for n, w in earlier.get("wall_s", {}).items() if same and n not in names}}
+    for name in names:
+        started = time.perf_counter()
         base = base_network(name)
         planned = plan(base, [args.multiplier], ["depth", "width", "resolution", "compound"], recipe.epochs)
         rows = compare(base, data, recipe, planned, list(range(args.seeds)), args.device,
                        on_done=lambda row: print(name, json.dumps(row), flush=True))
         document["bases"][name] = rows
-        document["wall_s"] = round(time.perf_counter() - started, 1)
+        document["wall_s"][name] = round(time.perf_counter() - started, 1)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(document, indent=2) + "\n")
 

@@ -5,7 +5,8 @@ Run:  python benchmarks/train_fashion_mnist.py [--data /usr/share/datasets/fashi
 The networks: our EfficientNet-B0 at width 0.5, MobileNetV2 and ResNet-18, each at 32 px with the
 `proxy` recipe (stride-1 stem below 64 px), trained on 54,000 images and validated on the 6,000
 held out of Fashion-MNIST's training set (seed 0). A correct pipeline reaches well over 85%.
-Writes benchmarks/results/train_fashion_mnist.json after each model (partial results survive).
+Writes benchmarks/results/train_fashion_mnist.json after each model (partial results survive); rows
+of models not named in --models are kept from the existing file, each row names its thread count.
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = load_data(f"fashion-mnist:{args.data}")
     recipe = load_recipe("proxy").override(epochs=args.epochs)
+    names = args.models.split(",")
+    kept = json.loads(args.out.read_text())["results"] if args.out.exists() else []
     document = {"benchmark": "train_fashion_mnist", "machine": machine_info(),
                 "recipe": recipe.__dict__, "train_images": len(data.train), "val_images": len(data.val),
-                "results": []}
-    for name in args.models.split(","):
+                "results": [row for row in kept if row["model"] not in names]}
+    for name in names:
         spec = network(name)
         trained = recipe.network(spec, data.num_classes)
         started = time.perf_counter()
@@ -60,7 +63,8 @@ def main() -> None:
         row = {"model": name, "macs_at_32px": analytic_count(trained).macs, "params": analytic_count(trained).params,
                "val_top1": result.val_top1, "train_img_per_s": result.img_per_s,
                "per_epoch_val_top1": [m.val_top1 for m in result.runs[0].epochs],
-               "wall_s": round(time.perf_counter() - started, 1)}
+               "wall_s": round(time.perf_counter() - started, 1), "torch_threads": args.threads,
+               "measured": time.strftime("%Y-%m-%d")}
         document["results"].append(row)
         print(json.dumps(row), flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,9 @@ import csv
 import dataclasses
 import json
 import math
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +129,23 @@ def test_nan_loss_stops_the_run_with_the_reason():
     data = small(load_data("synthetic"), 512, 64)
     with pytest.raises(TrainingError, match=r"loss became (nan|inf)"):
         train(tiny_spec(), data, QUICK.override(lr=1e12, epochs=2), seeds=[0])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the address-space size from /proc")
+def test_running_out_of_memory_ends_the_run_with_one_line(tmp_path):
+    # The child loads the libraries, then caps its address space 3 GiB above what they take: B0 at
+    # 224 px with 512 images a batch needs far more, so a forward pass cannot allocate.
+    code = ("import re, resource\n"
+            "import scalesearch.cli\n"
+            "size = int(re.search(r'VmSize:\\s+(\\d+)', open('/proc/self/status').read())[1]) * 1024\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (size + 3 * 2**30, resource.RLIM_INFINITY))\n"
+            "scalesearch.cli.main()\n")
+    args = ["train", "efficientnet-b0", "--data", "synthetic", "--batch", "512", "--resolution", "224",
+            "--epochs", "1", "--run-dir", str(tmp_path / "run")]
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert re.fullmatch(r"error: out of memory on cpu at batch size 512 "
+                        r"\(an allocation of [\d,]+ MiB failed; try a smaller --batch\)\n", proc.stderr)
 
 
 def test_test_split_required_for_test():

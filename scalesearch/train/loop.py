@@ -2,7 +2,7 @@
 
 Small data sets live on the training device as uint8 tensors and are augmented there in batches
 (:mod:`scalesearch.train.augment`). Runs are deterministic for a given seed on the CPU. A loss
-that turns NaN or a CUDA out-of-memory ends the run with a :class:`TrainingError`.
+that turns NaN or running out of memory (CUDA or CPU) ends the run with a :class:`TrainingError`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import json
 import math
+import re
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -159,63 +160,79 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
     torch.manual_seed(seed)
     dev = resolve_device(device)
     net_spec = recipe.network(spec, data.num_classes)
-    model = build_model(net_spec).to(dev)
-    if dev.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    train_split, val_split = _on_device(data.train, dev, recipe), _on_device(data.val, dev, recipe)
-    augment = TrainAugment(normalize, recipe.resolution, data.num_classes, recipe.crop_scale_min,
-                           recipe.randaugment_magnitude, recipe.mixup_alpha, recipe.cutmix_alpha)
-    # Repeated augmentation: each image appears ``repeated_aug`` times per epoch, augmented independently.
-    steps_per_epoch = max(1, len(train_split) * recipe.repeated_aug // recipe.batch_size)
-    optimizer = _optimizer(model, recipe)
-    scheduler = _schedule(optimizer, recipe, steps_per_epoch)
-    loss_fn = _loss_fn(recipe, data.num_classes)
-    generator = torch.Generator().manual_seed(seed)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda"
-                else contextlib.nullcontext())
-    result = SeedResult(seed=seed, val_top1=0.0, img_per_s=0.0)
-    for epoch in range(1, recipe.epochs + 1):
-        model.train()
-        order = torch.randperm(len(train_split), generator=generator).repeat_interleave(recipe.repeated_aug)
-        order = order[torch.randperm(len(order), generator=generator)][:steps_per_epoch * recipe.batch_size]
-        loss_sum, seen, started = torch.zeros((), device=dev), 0, time.perf_counter()
-        for step, (images, labels) in enumerate(train_split.batches(order, recipe.batch_size), start=1):
-            images, targets = augment(images, labels)
-            if dev.type == "cuda":
-                images = images.contiguous(memory_format=torch.channels_last)
-            try:
+    with _out_of_memory_ends_the_run(dev, recipe.batch_size):
+        model = build_model(net_spec).to(dev)
+        if dev.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+        train_split, val_split = _on_device(data.train, dev, recipe), _on_device(data.val, dev, recipe)
+        augment = TrainAugment(normalize, recipe.resolution, data.num_classes, recipe.crop_scale_min,
+                               recipe.randaugment_magnitude, recipe.mixup_alpha, recipe.cutmix_alpha)
+        # Repeated augmentation: each image appears ``repeated_aug`` times per epoch, augmented independently.
+        steps_per_epoch = max(1, len(train_split) * recipe.repeated_aug // recipe.batch_size)
+        optimizer = _optimizer(model, recipe)
+        scheduler = _schedule(optimizer, recipe, steps_per_epoch)
+        loss_fn = _loss_fn(recipe, data.num_classes)
+        generator = torch.Generator().manual_seed(seed)
+        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda"
+                    else contextlib.nullcontext())
+        result = SeedResult(seed=seed, val_top1=0.0, img_per_s=0.0)
+        for epoch in range(1, recipe.epochs + 1):
+            model.train()
+            order = torch.randperm(len(train_split), generator=generator).repeat_interleave(recipe.repeated_aug)
+            order = order[torch.randperm(len(order), generator=generator)][:steps_per_epoch * recipe.batch_size]
+            loss_sum, seen, started = torch.zeros((), device=dev), 0, time.perf_counter()
+            for step, (images, labels) in enumerate(train_split.batches(order, recipe.batch_size), start=1):
+                images, targets = augment(images, labels)
+                if dev.type == "cuda":
+                    images = images.contiguous(memory_format=torch.channels_last)
                 with autocast:
                     loss = loss_fn(model(images), targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-            except torch.OutOfMemoryError as err:
-                raise TrainingError(f"CUDA out of memory at batch size {recipe.batch_size} "
-                                    f"({str(err).splitlines()[0]})") from None
-            optimizer.step()
-            scheduler.step()
-            loss_sum += loss.detach()
-            seen += len(labels)
-            # Checking every step would synchronise a GPU each step; a NaN stays NaN in the sum.
-            if step % _NAN_CHECK_STEPS == 0 or step == steps_per_epoch:
-                _check_finite(loss_sum, epoch, step)
-        elapsed = time.perf_counter() - started
-        precise_bn(model, train_split, normalize, recipe.resolution, recipe.precise_bn_images, recipe.batch_size)
-        val = evaluate(model, val_split, normalize, recipe.resolution)
-        metrics = EpochMetrics(seed, epoch, float(loss_sum) / steps_per_epoch, val, seen / elapsed,
-                               optimizer.param_groups[0]["lr"])
-        result.epochs.append(metrics)
-        if run_dir is not None:
-            _record(run_dir, seed, metrics, model, net_spec)
-        if on_epoch:
-            on_epoch(metrics)
-    result.val_top1 = result.epochs[-1].val_top1
-    result.img_per_s = statistics.fmean(m.img_per_s for m in result.epochs)
-    if test:
-        result.test_top1 = evaluate(model, _on_device(data.test, dev, recipe), normalize, recipe.resolution)
+                optimizer.step()
+                scheduler.step()
+                loss_sum += loss.detach()
+                seen += len(labels)
+                # Checking every step would synchronise a GPU each step; a NaN stays NaN in the sum.
+                if step % _NAN_CHECK_STEPS == 0 or step == steps_per_epoch:
+                    _check_finite(loss_sum, epoch, step)
+            elapsed = time.perf_counter() - started
+            precise_bn(model, train_split, normalize, recipe.resolution, recipe.precise_bn_images, recipe.batch_size)
+            val = evaluate(model, val_split, normalize, recipe.resolution)
+            metrics = EpochMetrics(seed, epoch, float(loss_sum) / steps_per_epoch, val, seen / elapsed,
+                                   optimizer.param_groups[0]["lr"])
+            result.epochs.append(metrics)
+            if run_dir is not None:
+                _record(run_dir, seed, metrics, model, net_spec)
+            if on_epoch:
+                on_epoch(metrics)
+        result.val_top1 = result.epochs[-1].val_top1
+        result.img_per_s = statistics.fmean(m.img_per_s for m in result.epochs)
+        if test:
+            result.test_top1 = evaluate(model, _on_device(data.test, dev, recipe), normalize, recipe.resolution)
     return result
 
 
 _NAN_CHECK_STEPS = 20
+
+
+@contextlib.contextmanager
+def _out_of_memory_ends_the_run(device: torch.device, batch_size: int):
+    """CUDA's OutOfMemoryError, or the CPU allocator's failure, becomes one line naming the batch size."""
+    try:
+        yield
+    except (torch.OutOfMemoryError, RuntimeError) as err:
+        message = str(err)
+        if not isinstance(err, torch.OutOfMemoryError) and "can't allocate memory" not in message:
+            raise
+        # CPU: "... you tried to allocate 822083584 bytes ..."; CUDA: "... Tried to allocate 2.00 GiB ..."
+        size = re.search(r"(?i)tried to allocate ([\d.]+) ?(\w+)", message)
+        failed = ""
+        if size:
+            amount = f"{int(size[1]) / 2**20:,.0f} MiB" if size[2] == "bytes" else f"{size[1]} {size[2]}"
+            failed = f"an allocation of {amount} failed; "
+        raise TrainingError(f"out of memory on {device.type} at batch size {batch_size} "
+                            f"({failed}try a smaller --batch)") from None
 
 
 def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
