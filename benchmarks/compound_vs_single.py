@@ -7,8 +7,9 @@ variants at --multiplier x its MACs (matched within 5% after rounding), each tra
 `proxy` recipe (variants at its resolution times their resolution multiplier) and --seeds seeds.
 `b0-small` is EfficientNet-B0 at width 0.5 (CPU-sized). On a 2-core CPU use --train-images and
 --epochs to keep it to a few hours; on a GPU machine use the defaults or larger.
-Writes benchmarks/results/compound_vs_single.json after each base (mean, std, per seed); bases measured
-earlier with the same settings are kept, so bases can be run one at a time.
+Writes benchmarks/results/compound_vs_single.json after each trained variant (mean, std, per seed);
+rows measured earlier with the same settings are kept, so bases can be run one at a time and an
+interrupted run goes on where it stopped.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
 
 from scalesearch.arch.io import resolve_spec  # noqa: E402
 from scalesearch.arch.scaling import with_multipliers  # noqa: E402
@@ -45,29 +48,37 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=0, help="0: all 9,000")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/compound_vs_single.json")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
     recipe = load_recipe("proxy").override(epochs=args.epochs)
     names = args.bases.split(",")
     settings = {"device": args.device, "recipe": {"name": recipe.name, "epochs": recipe.epochs,
                                                   "resolution": recipe.resolution},
                 "train_images": len(data.train), "multiplier": args.multiplier, "seeds": args.seeds}
-    # Bases measured earlier with the same settings stay in the file; other settings start it afresh.
+    # Rows measured earlier with the same settings stay in the file; other settings start it afresh.
     earlier = json.loads(args.out.read_text()) if args.out.exists() else {}
     same = all(earlier.get(key) == value for key, value in settings.items())
     document = {"benchmark": "compound_vs_single", "machine": machine_info(), **settings,
-                "bases": {n: rows for n, rows in earlier.get("bases", {}).items() if same and n not in names},
-                "wall_s": {n: w for n, w in earlier.get("wall_s", {}).items() if same and n not in names}}
+                "bases": earlier.get("bases", {}) if same else {}, "wall_s": earlier.get("wall_s", {}) if same else {},
+                "torch_threads": earlier.get("torch_threads", {}) if same else {}}
     for name in names:
         started = time.perf_counter()
         base = base_network(name)
         planned = plan(base, [args.multiplier], ["depth", "width", "resolution", "compound"], recipe.epochs)
-        rows = compare(base, data, recipe, planned, list(range(args.seeds)), args.device,
-                       on_done=lambda row: print(name, json.dumps(row), flush=True))
-        document["bases"][name] = rows
-        document["wall_s"][name] = round(time.perf_counter() - started, 1)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
+        finished, document["bases"][name] = document["bases"].get(name, []), []
+        document["torch_threads"][name] = args.threads
+
+        def save(row: dict, name: str = name) -> None:
+            print(name, json.dumps(row), flush=True)
+            document["bases"][name].append(row)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(document, indent=2) + "\n")
+
+        compare(base, data, recipe, planned, list(range(args.seeds)), args.device, finished, save)
+        document["wall_s"][name] = round(time.perf_counter() - started, 1) + (document["wall_s"].get(name) or 0)
         args.out.write_text(json.dumps(document, indent=2) + "\n")
 
 

@@ -61,9 +61,7 @@ def main() -> None:
                 "partial": True, "rows": [], "spearman": {}}
     started = time.perf_counter()
     for i in range(args.candidates):
-        params, candidate = space.sample(rng)
-        while abs(analytic_macs(candidate) / args.target - 1) > 0.5:
-            params, candidate = space.sample(rng)
+        _, candidate = space.sample(rng, accept=lambda spec: abs(analytic_macs(spec) / args.target - 1) <= 0.5)
         spec = recipe.network(candidate, data.num_classes)
         row = {"candidate": candidate.name, "macs_224px": analytic_macs(candidate), "macs": analytic_macs(spec),
                "naswot_data": zero_cost_score(spec, "naswot", images),

@@ -30,6 +30,8 @@ from scalesearch.measure.latency import BenchConfig, measure
 from scalesearch.measure.predictor import LatencyTable, build_table
 from scalesearch.quantities import parse_batches, parse_latency, parse_macs, parse_phis
 from scalesearch.search.compare import compare as compare_strategies
+from scalesearch.search.compare import finished_rows
+from scalesearch.search.compare import run_settings as compare_settings
 from scalesearch.search.compare import plan as plan_scaling
 from scalesearch.search.grid import GridConfig, coefficients_document, load_coefficients, run_grid
 from scalesearch.search.grid import start_workers as start_grid_workers
@@ -536,21 +538,24 @@ def compare_scaling(
     resolve_device(device)
     dataset = load_data(data, train_images=train_images)
     run_dir = run_dir or Path("runs") / f"compare-{base_spec.name}"
+    path = run_dir / "compare_scaling.json"
+    settings = compare_settings(base_spec, dataset, chosen, seed_list, planned)
+    finished = finished_rows(path, settings)  # an interrupted run of the same command goes on
+    document = {"base": base_spec.name, "data": dataset.name, "recipe": chosen.name, "epochs": chosen.epochs,
+                **settings, "complete": False, "rows": []}
     total = 1 + len(planned)
     with report.progress((f"compare-scaling {base_spec.name}", total), enabled=not json_out) as (update,):
-        done = 0
-
         def on_done(row: dict[str, Any]) -> None:
-            nonlocal done
-            done += 1
-            update(done)
-        rows = compare_strategies(base_spec, dataset, chosen, planned, seed_list, device, on_done)
-    document = {"base": base_spec.name, "data": dataset.name, "recipe": chosen.name, "epochs": chosen.epochs,
-                "seeds": seed_list, "rows": rows}
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "compare_scaling.json").write_text(json.dumps(document, indent=2) + "\n")
+            # Saved row by row, so a crash or Ctrl-C loses only the variant in training.
+            document["rows"].append(row)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(document, indent=2) + "\n")
+            update(len(document["rows"]))
+        rows = compare_strategies(base_spec, dataset, chosen, planned, seed_list, device, finished, on_done)
+    document["complete"] = True
+    path.write_text(json.dumps(document, indent=2) + "\n")
     written = report.write_compare_report(run_dir, document)
-    report.log(f"wrote {', '.join(str(p) for p in [run_dir / 'compare_scaling.json', *written])}")
+    report.log(f"wrote {', '.join(str(p) for p in [path, *written])}")
     if json_out:
         report.print_json(document)
     else:

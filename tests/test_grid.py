@@ -140,6 +140,35 @@ def test_compare_scaling_matches_macs_and_trains_every_strategy(tiny_base, tmp_p
     assert "| compound |" in (tmp_path / "cmp/compare_scaling.md").read_text()
 
 
+def test_compare_scaling_keeps_finished_rows_and_resumes_an_interrupted_run(tiny_base, tmp_path):
+    run = tmp_path / "cmp"
+    args = ["compare-scaling", "--base", str(tiny_base), "--data", "synthetic", "--strategy", "resolution,compound",
+            "--epochs", "1", "--resolution", "16", "--train-images", "128", "--seeds", "1", "--run-dir", str(run),
+            "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    saved = json.loads((run / "compare_scaling.json").read_text())
+    assert saved["complete"] and [r["strategy"] for r in saved["rows"]] == ["base", "resolution", "compound"]
+    assert all(r["matched"] for r in saved["rows"])
+    # As if the run had died while training the last variant: its row is missing, the others are
+    # marked (an accuracy no training gives) so that retraining them would show.
+    saved["complete"] = False
+    saved["rows"] = [{**r, "val_top1": 0.123 + i, "per_seed": [0.123 + i]} for i, r in enumerate(saved["rows"][:2])]
+    (run / "compare_scaling.json").write_text(json.dumps(saved))
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    rows = json.loads(again.stdout)["rows"]
+    assert [r["val_top1"] for r in rows[:2]] == [0.123, 1.123]  # kept, not trained again
+    assert rows[2]["strategy"] == "compound" and 0 <= rows[2]["val_top1"] <= 1 and len(rows[2]["per_seed"]) == 1
+    assert json.loads((run / "compare_scaling.json").read_text())["complete"]
+    # Other settings in the same folder are refused, and the finished rows stay.
+    other = runner.invoke(app, [*args[:-5], "--seeds", "2", "--run-dir", str(run)])
+    assert other.exit_code == 2
+    assert other.stderr.strip() == (f"error: {run / 'compare_scaling.json'} holds a comparison with another list of "
+                                    f"seeds: use another --run-dir, or remove it to start again")
+    assert json.loads((run / "compare_scaling.json").read_text())["rows"][0]["val_top1"] == 0.123
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--flops-multiplier", "1"], "error: --flops-multiplier must be > 1, got 1"),
     (["--flops-multiplier", "two"], "error: --flops-multiplier must be numbers separated by commas"),

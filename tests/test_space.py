@@ -40,6 +40,26 @@ def test_sampled_candidates_are_valid_and_keep_b0_strides(tmp_path: Path):
     assert logits.shape == (2, 1000) and analytic_count(small).macs < analytic_count(space.base_spec).macs
 
 
+def test_sample_with_a_filter_draws_the_same_candidates_as_rejecting_by_hand():
+    space = load_space("mnasnet")
+    window = (360e6, 440e6)  # find-base's default window around 400M MACs
+
+    def inside(spec) -> bool:
+        return window[0] <= analytic_count(spec).macs <= window[1]
+
+    by_hand, rng = [], random.Random(3)
+    while len(by_hand) < 3:
+        params, spec = space.sample(rng)
+        if inside(spec):
+            by_hand.append(params)
+    rng = random.Random(3)
+    filtered = [space.sample(rng, accept=inside) for _ in range(3)]
+    assert [params for params, _ in filtered] == by_hand
+    assert all(inside(spec) for _, spec in filtered)
+    with pytest.raises(UsageError, match="no candidate of search space 'mnasnet' was accepted in 5 draws"):
+        space.sample(random.Random(0), accept=lambda spec: False, tries=5)
+
+
 def test_candidate_rejects_values_outside_the_space():
     space = load_space("mnasnet")
     params, _ = space.sample(random.Random(0))

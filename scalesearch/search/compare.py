@@ -14,10 +14,14 @@ Strategies:
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
+from scalesearch.arch.io import spec_to_dict
 from scalesearch.arch.scaling import Coefficients, Multipliers, with_multipliers
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
@@ -106,11 +110,44 @@ def matched(v: Variant, multiplier: float) -> bool:
     return abs(v.macs_ratio / multiplier - 1) <= MATCH_TOLERANCE
 
 
+def run_settings(base: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int],
+                 planned: list[tuple[float, Variant]]) -> dict[str, Any]:
+    """What identifies a comparison: the base, the data, the recipe, the seeds and the variants."""
+    return {"base_spec": spec_to_dict(base), "data": data.name, "train_images": len(data.train),
+            "val_images": len(data.val), "recipe_settings": dataclasses.asdict(recipe), "seeds": seeds,
+            "variants": [[m, v.strategy] for m, v in planned]}
+
+
+_SETTING_WORDS = {"base_spec": "base network", "data": "data set", "train_images": "training set size",
+                  "val_images": "validation split", "recipe_settings": "recipe", "seeds": "list of seeds",
+                  "variants": "list of strategies and multipliers"}
+
+
+def finished_rows(path: Path, settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows an earlier (perhaps interrupted) comparison saved at ``path``, which a run with the
+    same ``settings`` keeps instead of training again; none when there is no file. A file from a
+    comparison with other settings is refused rather than overwritten."""
+    if not path.is_file():
+        return []
+    try:
+        earlier = json.loads(path.read_text())
+        rows = earlier["rows"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise UsageError(f"{path}: not a compare-scaling result ({type(err).__name__}); "
+                         f"use another --run-dir or remove it") from None
+    differ = [_SETTING_WORDS.get(k, k) for k, v in settings.items() if earlier.get(k) != v]
+    if differ:
+        raise UsageError(f"{path} holds a comparison with another {', '.join(differ)}: "
+                         f"use another --run-dir, or remove it to start again")
+    return rows
+
+
 def compare(base: NetworkSpec, data: DataSet, recipe: Recipe, planned: list[tuple[float, Variant]],
-            seeds: list[int], device: str = "cpu",
+            seeds: list[int], device: str = "cpu", finished: Sequence[dict[str, Any]] = (),
             on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Train the base and every matched variant of ``planned`` (from :func:`plan`) with the same
-    recipe and seeds; one row each."""
+    recipe and seeds; one row each, passed to ``on_done`` as it is done. A row of ``finished``
+    (from :func:`finished_rows`) for the same strategy, multiplier and network is kept as it is."""
     jobs: list[tuple[str, float, Variant | None]] = [("base", 1.0, None)]
     jobs += [(v.strategy, m, v) for m, v in planned]
     rows = []
@@ -122,7 +159,10 @@ def compare(base: NetworkSpec, data: DataSet, recipe: Recipe, planned: list[tupl
                                "macs": analytic_macs(spec), "macs_ratio": 1.0 if v is None else v.macs_ratio,
                                "train_resolution": max(16, round(recipe.resolution * mult.resolution))}
         row["matched"] = v is None or matched(v, m)
-        if row["matched"]:
+        earlier = next((r for r in finished if all(r.get(k) == value for k, value in row.items())), None)
+        if earlier is not None:
+            row = earlier
+        elif row["matched"]:
             result = train(spec, data, recipe.override(resolution=row["train_resolution"]), seeds, device=device)
             row.update(val_top1=result.val_top1, val_top1_std=result.val_top1_std,
                        per_seed=[r.val_top1 for r in result.runs])

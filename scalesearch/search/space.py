@@ -127,10 +127,17 @@ class SearchSpace:
         spec = self.candidate(params)
         return cost(spec), spec
 
-    def sample(self, rng: random.Random) -> tuple[dict[str, Any], NetworkSpec]:
-        """A uniformly random candidate: its choices and its spec."""
-        params = {key: rng.choice(options) for key, options in self.dimensions().items()}
-        return params, self.candidate(params)
+    def sample(self, rng: random.Random, accept: Callable[[NetworkSpec], bool] | None = None,
+               tries: int = 10_000) -> tuple[dict[str, Any], NetworkSpec]:
+        """A uniformly random candidate (among those ``accept`` admits, e.g. a MACs window): its
+        choices and its spec. Rejection sampling, so the draws for a seed do not depend on ``tries``."""
+        dims = self.dimensions()
+        for _ in range(tries):
+            params = {key: rng.choice(options) for key, options in dims.items()}
+            spec = self.candidate(params)
+            if accept is None or accept(spec):
+                return params, spec
+        raise UsageError(f"no candidate of search space {self.name!r} was accepted in {tries} draws")
 
 
 def load_space(name_or_path: str | Path = "mnasnet") -> SearchSpace:
