@@ -294,6 +294,8 @@ def train_cmd(
     batch: Annotated[Optional[int], typer.Option(help="Override the recipe's batch size.", show_default=False)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Override the recipe's peak learning rate.",
                                                 show_default=False)] = None,
+    eval_every: Annotated[Optional[int], typer.Option(help="Evaluate every N epochs (and after the last); "
+                                                           "default: the recipe's (1).", show_default=False)] = None,
     seeds: Annotated[int, typer.Option(help="Train this many seeds; report mean and standard deviation.")] = 1,
     first_seed: Annotated[int, typer.Option(help="The first seed; the others follow it.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
@@ -311,7 +313,8 @@ def train_cmd(
 ) -> None:
     """Train a network (or score it without training) and report validation top-1."""
     spec = resolve_spec(model)
-    chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution, batch_size=batch, lr=lr)
+    chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution, batch_size=batch, lr=lr,
+                                          eval_every=eval_every)
     seed_list = _seed_list(seeds, first_seed)
     resolve_device(device)
     dataset = load_data(data, val_fraction=val_fraction, train_images=train_images)
@@ -332,8 +335,9 @@ def train_cmd(
         def on_epoch(m: EpochMetrics) -> None:
             nonlocal done
             done += 1
+            val = "-" if m.val_top1 is None else f"{m.val_top1:.1%}"
             update(done, f"seed {m.seed} epoch {m.epoch}/{chosen.epochs} loss {m.train_loss:.3f} "
-                         f"val {m.val_top1:.1%} {m.img_per_s:.0f} img/s")
+                         f"val {val} {m.img_per_s:.0f} img/s")
         result = train(spec, dataset, chosen, seed_list, device, run_dir, test, on_epoch)
     record = {"model": spec.name, **result.as_record(chosen, dataset), "run_dir": str(run_dir)}
     report.emit(record, json_out)

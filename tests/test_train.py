@@ -205,6 +205,17 @@ def test_train_command_json(tmp_path):
     assert len(list(csv.DictReader((tmp_path / "run/metrics.csv").open()))) == 2
 
 
+def test_eval_every_skips_evaluation_but_never_after_the_last_epoch(tmp_path):
+    spec_path = save_spec(tiny_spec(), tmp_path / "tiny.yaml")
+    result = runner.invoke(app, ["train", str(spec_path), "--data", "synthetic", "--epochs", "5", "--eval-every", "2",
+                                 "--resolution", "16", "--batch", "64", "--run-dir", str(tmp_path / "run"), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "run/metrics.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3", "4", "5"]
+    assert [r["val_top1"] == "" for r in rows] == [True, False, True, False, False]
+    assert json.loads(result.stdout)["val_top1"] == float(rows[-1]["val_top1"])
+
+
 def test_train_command_zero_cost(tmp_path):
     result = runner.invoke(app, ["train", "mobilenet-v2", "--data", "synthetic", "--eval", "zero-cost",
                                  "--metric", "synflow", "--json"])

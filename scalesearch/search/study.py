@@ -318,7 +318,7 @@ class _Evaluate:
                                    resolution=self.recipe.resolution)
 
         def report(metrics: Any) -> None:
-            if trial is None:
+            if trial is None or metrics.val_top1 is None:  # no trial, or an epoch without evaluation
                 return
             trial.report(metrics.val_top1, metrics.epoch)
             if not self.config.multi_objective and trial.should_prune():

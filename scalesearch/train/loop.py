@@ -41,7 +41,7 @@ class EpochMetrics:
     seed: int
     epoch: int
     train_loss: float
-    val_top1: float
+    val_top1: float | None  # None after an epoch the recipe's ``eval_every`` skips
     img_per_s: float
     lr: float
 
@@ -197,8 +197,11 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
                 if step % _NAN_CHECK_STEPS == 0 or step == steps_per_epoch:
                     _check_finite(loss_sum, epoch, step)
             elapsed = time.perf_counter() - started
-            precise_bn(model, train_split, normalize, recipe.resolution, recipe.precise_bn_images, recipe.batch_size)
-            val = evaluate(model, val_split, normalize, recipe.resolution)
+            val = None
+            if epoch % recipe.eval_every == 0 or epoch == recipe.epochs:
+                precise_bn(model, train_split, normalize, recipe.resolution, recipe.precise_bn_images,
+                           recipe.batch_size)
+                val = evaluate(model, val_split, normalize, recipe.resolution)
             metrics = EpochMetrics(seed, epoch, float(loss_sum) / steps_per_epoch, val, seen / elapsed,
                                    optimizer.param_groups[0]["lr"])
             result.epochs.append(metrics)
