@@ -1,7 +1,8 @@
 """Compound vs single-dimension scaling at 2x MACs, on the CIFAR-10 subset (EfficientNet Fig. 3).
 
 Run:  python benchmarks/compound_vs_single.py [--data ../shared/data/cifar-10] [--bases b0-small,resnet18,
-          mobilenet-v2] [--multiplier 2] [--epochs 8] [--train-images 0] [--seeds 3] [--device cpu]
+          mobilenet-v2] [--multiplier 2] [--epochs 8] [--train-images 0] [--seeds 3] [--eval-every 0]
+          [--threads N] [--device cpu]
 For each base: the base itself and its depth-only, width-only, resolution-only and compound
 variants at --multiplier x its MACs (matched within 5% after rounding), each trained with the
 `proxy` recipe (variants at its resolution times their resolution multiplier) and --seeds seeds.
@@ -48,12 +49,13 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=0, help="0: all 9,000")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--eval-every", type=int, default=0, help="0: only after the last epoch (what is reported)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/compound_vs_single.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
-    recipe = load_recipe("proxy").override(epochs=args.epochs)
+    recipe = load_recipe("proxy").override(epochs=args.epochs, eval_every=args.eval_every or args.epochs)
     names = args.bases.split(",")
     settings = {"device": args.device, "recipe": {"name": recipe.name, "epochs": recipe.epochs,
                                                   "resolution": recipe.resolution},
@@ -63,13 +65,14 @@ def main() -> None:
     same = all(earlier.get(key) == value for key, value in settings.items())
     document = {"benchmark": "compound_vs_single", "machine": machine_info(), **settings,
                 "bases": earlier.get("bases", {}) if same else {}, "wall_s": earlier.get("wall_s", {}) if same else {},
-                "torch_threads": earlier.get("torch_threads", {}) if same else {}}
+                "torch_threads": earlier.get("torch_threads", {}) if same else {},
+                "eval_every": earlier.get("eval_every", {}) if same else {}}
     for name in names:
         started = time.perf_counter()
         base = base_network(name)
         planned = plan(base, [args.multiplier], ["depth", "width", "resolution", "compound"], recipe.epochs)
         finished, document["bases"][name] = document["bases"].get(name, []), []
-        document["torch_threads"][name] = args.threads
+        document["torch_threads"][name], document["eval_every"][name] = args.threads, recipe.eval_every
 
         def save(row: dict, name: str = name) -> None:
             print(name, json.dumps(row), flush=True)

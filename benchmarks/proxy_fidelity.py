@@ -74,10 +74,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
+    # Only the final accuracy counts here, so both evaluate once, after their last epoch.
     proxy = load_recipe("proxy")
+    proxy = proxy.override(eval_every=proxy.epochs)
     reference = proxy.override(name="reference", epochs=proxy.epochs * args.reference_scale,
                                warmup_epochs=proxy.warmup_epochs * args.reference_scale,
-                               resolution=args.reference_resolution)
+                               resolution=args.reference_resolution, eval_every=proxy.epochs * args.reference_scale)
     space, rng = load_space(), random.Random(0)
 
     def inside(spec) -> bool:
