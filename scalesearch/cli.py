@@ -94,6 +94,21 @@ app = typer.Typer(
 ModelArg = Annotated[str, typer.Argument(help="A built-in base (see 'scalesearch bases') or a .yaml/.json spec file.",
                                          show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of a table.")]
+DownloadOpt = Annotated[bool, typer.Option("--download", help="Fetch cifar10, cifar100, fashion-mnist or mnist into "
+                                                              "the --data folder first, unless its files are there "
+                                                              "(nothing is downloaded without this flag).")]
+
+
+def _fetch(data: str | None, download: bool) -> None:
+    """``--download``: fetch the --data set into its folder once, before anything reads it."""
+    if not download:
+        return
+    if data is None:
+        raise UsageError("--download needs --data KIND:DIR (cifar10, cifar100, fashion-mnist or mnist)")
+    from scalesearch.train.download import download as fetch
+
+    if fetch(data):
+        report.log(f"downloaded {data}")
 
 
 class Counter(str, Enum):
@@ -309,6 +324,7 @@ def train_cmd(
     run_dir: Annotated[Optional[Path], typer.Option(help="Where metrics.csv, checkpoints, spec and recipe go. "
                                                          "Default: runs/train/<model>-<recipe>-<time>.",
                                                     show_default=False)] = None,
+    download: DownloadOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a network (or score it without training) and report validation top-1."""
@@ -317,6 +333,7 @@ def train_cmd(
                                           eval_every=eval_every)
     seed_list = _seed_list(seeds, first_seed)
     resolve_device(device)
+    _fetch(data, download)
     dataset = load_data(data, val_fraction=val_fraction, train_images=train_images)
     if dataset.skipped_files:
         report.log(f"skipped {dataset.skipped_files} files that are not readable images")
@@ -400,8 +417,9 @@ def find_base(
                                                 "the zero-cost metric and train only the best.")] = 1,
     train_device: Annotated[str, typer.Option(help="Device that trains candidates: cpu, cuda or cuda:N.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Sampler and training seed.")] = 0,
-    include_baselines: Annotated[bool, typer.Option("--include-baselines", help="Also evaluate EfficientNet-B0 and "
-                                                    "MobileNetV2 the same way, for the report.")] = False,
+    include_baselines: Annotated[bool, typer.Option("--include-baselines", help="Also evaluate EfficientNet-B0, "
+                                                    "MobileNetV2 and MnasNet-A1 the same way, for the report.")] = False,
+    download: DownloadOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Search a space for the best base network at a MACs (or latency) target; resumable."""
@@ -421,6 +439,7 @@ def find_base(
                           recipe_overrides=overrides, zero_cost_metric=metric.value, storage=storage,
                           workers=workers, seed=seed, multi_objective=multi_objective, pruner=pruner.value,
                           device=train_device, prescreen=prescreen, latency=bench_config, heartbeat_s=heartbeat)
+    _fetch(data, download)
     validate(config)
     if data is None:
         report.log(f"no --data: candidates are ranked by a zero-cost score ({metric.value}) computed at "
@@ -480,6 +499,7 @@ def grid_cmd(
     study: Annotated[Optional[str], typer.Option(help="Study name. Default: grid-<base>.", show_default=False)] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Default: runs/<study>.", show_default=False)] = None,
     device: Annotated[str, typer.Option(help="Training device: cpu, cuda or cuda:N.")] = "cpu",
+    download: DownloadOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Grid-search alpha, beta, gamma at phi = 1 under alpha * beta^2 * gamma^2 ~= 2; resumable."""
@@ -490,6 +510,7 @@ def grid_cmd(
                         step=step, target_ratio=target_ratio, tolerance=tolerance, recipe=recipe,
                         recipe_overrides=overrides, seeds=seeds, storage=storage, device=device, workers=workers,
                         heartbeat_s=heartbeat)
+    _fetch(data, download)
     points = validate_grid(config)
     report.log(f"grid: {len(points)} feasible points for {base_spec.name}")
     with report.progress((f"grid {name}", len(points)), enabled=not json_out) as (update,):
@@ -526,6 +547,7 @@ def compare_scaling(
     seeds: Annotated[int, typer.Option(help="Seeds per variant.")] = 3,
     device: Annotated[str, typer.Option(help="Training device: cpu, cuda or cuda:N.")] = "cpu",
     run_dir: Annotated[Optional[Path], typer.Option(help="Default: runs/compare-<base>.", show_default=False)] = None,
+    download: DownloadOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Depth-, width-, resolution-only and compound scaling of a base at matched MACs, trained alike."""
@@ -540,6 +562,7 @@ def compare_scaling(
     planned = plan_scaling(base_spec, multipliers, strategies, chosen.epochs)  # all checked before training
     seed_list = _seed_list(seeds, 0)
     resolve_device(device)
+    _fetch(data, download)
     dataset = load_data(data, train_images=train_images)
     run_dir = run_dir or Path("runs") / f"compare-{base_spec.name}"
     path = run_dir / "compare_scaling.json"

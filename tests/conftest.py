@@ -1,4 +1,5 @@
-"""Shared fixtures: random valid specs covering every block kind; tiny bases and a tiny search space."""
+"""Shared fixtures: random valid specs covering every block kind; tiny bases and a tiny search space;
+where the real Fashion-MNIST files are."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from scalesearch.arch.io import save_spec
 from scalesearch.arch.spec import (
     ACTIVATIONS, BasicBlock, Bottleneck, DepthwiseSeparable, FusedMBConv, Head, MBConv, NetworkSpec, Stem,
 )
+
+#: Debian's dataset-fashion-mnist package puts the IDX files here (.ci/run installs it).
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+needs_fashion = pytest.mark.skipif(not FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed "
+                                                               "(.ci/run installs it)")
 
 
 def random_block(rng: random.Random):

@@ -16,10 +16,9 @@ from scalesearch.errors import UsageError
 from scalesearch.train.data import load_data, parse_data_arg
 from scalesearch.train.imagefolder import FileSplit
 
-FASHION = Path("/usr/share/datasets/fashion-mnist")
+from conftest import FASHION, needs_fashion
+
 SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared/data/cifar-10"
-needs_fashion = pytest.mark.skipif(not FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed "
-                                                               "(.ci/run installs it)")
 
 
 @pytest.fixture(scope="module")

@@ -28,9 +28,8 @@ from scalesearch.train.loop import TrainingError, train
 from scalesearch.train.recipes import load_recipe, recipe_names
 from scalesearch.train.zero_cost import data_batch, zero_cost_score
 
-FASHION = Path("/usr/share/datasets/fashion-mnist")
-needs_fashion = pytest.mark.skipif(not FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed "
-                                                               "(.ci/run installs it)")
+from conftest import FASHION, needs_fashion
+
 runner = CliRunner()
 
 

@@ -3,7 +3,8 @@
 ``--data KIND:PATH`` chooses the source: ``cifar10:DIR`` / ``cifar100:DIR`` (the python pickle
 batches; whichever ``data_batch_N`` are present), ``fashion-mnist:DIR`` / ``mnist:DIR`` (IDX files,
 gzipped or not), ``imagefolder:DIR`` (one folder per class, with ``train/`` and ``val/`` subfolders
-or a split made here) and ``synthetic`` (generated, for smoke runs). Nothing is downloaded.
+or a split made here) and ``synthetic`` (generated, for smoke runs). Nothing is downloaded here
+(``--download`` is :mod:`scalesearch.train.download`).
 A fixed, seeded validation split is carved out of the training set; the test split is separate.
 """
 
@@ -111,21 +112,28 @@ def _cifar_split(files: list[Path], label_key: str) -> Split:
     return Split(torch.from_numpy(data.copy()), torch.from_numpy(labels))
 
 
-def load_cifar(folder: Path, classes: int) -> tuple[Split, Split | None]:
-    """CIFAR-10 (``data_batch_1..5``, ``test_batch``) or CIFAR-100 (``train``, ``test``) python batches;
-    ``folder`` may be the batches folder or its parent."""
+def _cifar_files(folder: Path, classes: int) -> tuple[list[Path], Path]:
+    """The training batches present and the test batch's path; ``folder`` may be the batches folder
+    or its parent (where torchvision's download puts it)."""
     inner = "cifar-10-batches-py" if classes == 10 else "cifar-100-python"
     if (folder / inner).is_dir():
         folder = folder / inner
     if classes == 10:
-        train_files = sorted(folder.glob("data_batch_[1-5]"))
-        test_file, label_key, expected = folder / "test_batch", "labels", "data_batch_1..data_batch_5 and test_batch"
+        return sorted(folder.glob("data_batch_[1-5]")), folder / "test_batch"
+    return [folder / "train"] if (folder / "train").is_file() else [], folder / "test"
+
+
+def load_cifar(folder: Path, classes: int) -> tuple[Split, Split | None]:
+    """CIFAR-10 (``data_batch_1..5``, ``test_batch``) or CIFAR-100 (``train``, ``test``) python batches;
+    ``folder`` may be the batches folder or its parent."""
+    train_files, test_file = _cifar_files(folder, classes)
+    if classes == 10:
+        label_key, expected = "labels", "data_batch_1..data_batch_5 and test_batch"
     else:
-        train_files = [folder / "train"] if (folder / "train").is_file() else []
-        test_file, label_key, expected = folder / "test", "fine_labels", "train and test"
+        label_key, expected = "fine_labels", "train and test"
     if not train_files:
-        raise UsageError(f"{folder}: no CIFAR-{classes} training batches (expected the python-format files "
-                         f"{expected})")
+        raise UsageError(f"{test_file.parent}: no CIFAR-{classes} training batches (expected the python-format "
+                         f"files {expected})")
     return _cifar_split(train_files, label_key), (_cifar_split([test_file], label_key) if test_file.is_file() else None)
 
 
@@ -147,9 +155,31 @@ def _idx_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def load_idx(folder: Path) -> tuple[Split, Split | None]:
+#: Where torchvision's download puts the IDX files, below the folder it is given.
+IDX_SUBFOLDERS = {"fashion-mnist": "FashionMNIST/raw", "mnist": "MNIST/raw"}
+
+
+def _idx_folder(folder: Path, kind: str) -> Path:
+    """``folder``, or torchvision's ``<Name>/raw`` below it when the files are there instead."""
+    inner = folder / IDX_SUBFOLDERS[kind]
+    if _idx_file(folder, "train-images-idx3-ubyte") is None and _idx_file(inner, "train-images-idx3-ubyte"):
+        return inner
+    return folder
+
+
+def training_files_present(kind: str, folder: Path) -> bool:
+    """Whether ``folder`` already holds the training files of a ``cifar10``, ``cifar100``,
+    ``fashion-mnist`` or ``mnist`` data set."""
+    if kind in ("cifar10", "cifar100"):
+        return bool(_cifar_files(folder, 10 if kind == "cifar10" else 100)[0])
+    return _idx_file(_idx_folder(folder, kind), "train-images-idx3-ubyte") is not None
+
+
+def load_idx(folder: Path, kind: str) -> tuple[Split, Split | None]:
     """MNIST-format IDX files: ``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
-    and optionally the ``t10k-`` pair for the test split."""
+    and optionally the ``t10k-`` pair for the test split; in ``folder`` or torchvision's
+    ``FashionMNIST/raw`` / ``MNIST/raw`` below it."""
+    folder = _idx_folder(folder, kind)
     def pair(prefix: str) -> Split | None:
         images, labels = _idx_file(folder, f"{prefix}-images-idx3-ubyte"), _idx_file(folder, f"{prefix}-labels-idx1-ubyte")
         if images is None or labels is None:
@@ -194,7 +224,7 @@ def load_data(text: str, val_fraction: float = 0.1, seed: int = 0, train_images:
         classes = 10 if kind == "cifar10" else 100
         train, test = load_cifar(folder, classes)
     elif kind in ("fashion-mnist", "mnist"):
-        train, test = load_idx(folder)
+        train, test = load_idx(folder, kind)
         classes = 10
     else:
         train, val, test, classes, skipped = load_imagefolder(folder, val_fraction, seed)
