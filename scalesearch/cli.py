@@ -311,6 +311,9 @@ def train_cmd(
                                                 show_default=False)] = None,
     eval_every: Annotated[Optional[int], typer.Option(help="Evaluate every N epochs (and after the last); "
                                                            "default: the recipe's (1).", show_default=False)] = None,
+    precision: Annotated[Optional[str], typer.Option(help="auto (bf16 autocast on CUDA, fp32 on the CPU), fp32, bf16 "
+                                                          "or fp16 (autocast with loss scaling).",
+                                                     show_default=False)] = None,
     seeds: Annotated[int, typer.Option(help="Train this many seeds; report mean and standard deviation.")] = 1,
     first_seed: Annotated[int, typer.Option(help="The first seed; the others follow it.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
@@ -330,7 +333,7 @@ def train_cmd(
     """Train a network (or score it without training) and report validation top-1."""
     spec = resolve_spec(model)
     chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution, batch_size=batch, lr=lr,
-                                          eval_every=eval_every)
+                                          eval_every=eval_every, precision=precision)
     seed_list = _seed_list(seeds, first_seed)
     resolve_device(device)
     _fetch(data, download)

@@ -101,6 +101,13 @@ def _schedule(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a recipe's ``precision`` on ``device``; None trains in fp32."""
+    if precision == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
 def _loss_fn(recipe: Recipe, num_classes: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     if recipe.loss == "bce":
         bce = nn.BCEWithLogitsLoss()
@@ -173,8 +180,11 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
         scheduler = _schedule(optimizer, recipe, steps_per_epoch)
         loss_fn = _loss_fn(recipe, data.num_classes)
         generator = torch.Generator().manual_seed(seed)
-        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda"
-                    else contextlib.nullcontext())
+        dtype = autocast_dtype(recipe.precision, dev)
+        autocast = torch.autocast(dev.type, dtype=dtype) if dtype else contextlib.nullcontext()
+        # fp16's narrow range underflows small gradients: scale the loss, and skip a step whose
+        # gradients overflowed (bf16 has fp32's range and needs neither).
+        scaler = torch.amp.GradScaler(dev.type, enabled=dtype == torch.float16)
         result = SeedResult(seed=seed, val_top1=0.0, img_per_s=0.0)
         for epoch in range(1, recipe.epochs + 1):
             model.train()
@@ -188,8 +198,9 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
                 with autocast:
                     loss = loss_fn(model(images), targets)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 scheduler.step()
                 loss_sum += loss.detach()
                 seen += len(labels)

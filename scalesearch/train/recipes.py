@@ -15,6 +15,8 @@ from scalesearch.typed_data import decode
 
 OPTIMIZERS = ("sgd", "lamb")
 LOSSES = ("ce", "bce")
+#: Training arithmetic: ``auto`` is bf16 autocast on CUDA and fp32 on the CPU; ``fp16`` adds loss scaling.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: Below this input side a stride-2 stem (and ResNet's max pool) shrinks the map too early.
 LOW_RES_PX = 64
 #: Command-line flags whose names differ from the recipe field they override.
@@ -50,6 +52,7 @@ class Recipe:
     low_res_stem: bool = True
     precise_bn_images: int = 2048  # training images that re-estimate BatchNorm statistics before evaluation
     eval_every: int = 1  # evaluate every N epochs, and always after the last
+    precision: str = "auto"  # one of PRECISIONS
 
     def __post_init__(self) -> None:
         _require(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", self.epochs, "must be a positive integer")
@@ -59,6 +62,7 @@ class Recipe:
                  "must be a positive integer")
         _require(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, f"must be one of {OPTIMIZERS}")
         _require(self.loss in LOSSES, "loss", self.loss, f"must be one of {LOSSES}")
+        _require(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {PRECISIONS}")
         _require(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "must be positive")
         _require(self.weight_decay >= 0, "weight_decay", self.weight_decay, "must be >= 0")
         _require(0 <= self.warmup_epochs <= self.epochs, "warmup_epochs", self.warmup_epochs, "must be in [0, epochs]")
