@@ -155,10 +155,11 @@ PrecisionOpt = Annotated[Precision, typer.Option(help="fp32; fp16/bf16 via autoc
 
 
 def _configs(device: Device, backend: Optional[Backend], batches: list[int], threads: Optional[int],
-             precision: Precision, mode: Mode = Mode.eager, budget_s: float = 3.0) -> list[BenchConfig]:
+             precision: Precision, mode: Mode = Mode.eager, budget_s: float = 3.0,
+             flag: str = "--device") -> list[BenchConfig]:
     chosen = backend.value if backend else ("torch" if device is Device.cuda else "onnxruntime")
     configs = [BenchConfig(device.value, chosen, b, threads, precision.value, mode.value, budget_s) for b in batches]
-    configs[0].check_available()
+    configs[0].check_available(flag)
     return configs
 
 
@@ -203,10 +204,16 @@ def scale_cmd(
                                                               "file 'grid' wrote (coefficients.json).",
                                                               show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write one spec per phi into this folder.")] = None,
+    bench_device: Annotated[Optional[Device], typer.Option(
+        "--bench", help="Also measure each network's batch-1 fp32 latency on cpu (onnxruntime) or cuda (torch); "
+                        "with --out, a latency report and plots go there too.", show_default=False)] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Scale a base by compound coefficient phi: depth alpha^phi, width beta^phi, resolution gamma^phi."""
     phis = parse_phis(phi)
+    bench_config = None
+    if bench_device is not None:
+        (bench_config,) = _configs(bench_device, None, [1], None, Precision.fp32, flag="--bench")
     if coefficients_file is not None:
         coefficients = load_coefficients(coefficients_file)
         alpha, beta, gamma = coefficients.alpha, coefficients.beta, coefficients.gamma
@@ -221,6 +228,18 @@ def scale_cmd(
         records.append(report.scale_record(spec, analytic_count(spec), path))
     if out is not None:
         report.log(f"wrote {len(specs)} spec file(s) to {out}")
+    if bench_config is not None:
+        latencies = []
+        with report.progress(("measuring latency", len(specs)), enabled=not json_out) as (update,):
+            for done, spec in enumerate(specs, 1):
+                latencies.append(measure(spec, bench_config).as_record())
+                update(done)
+        for record, latency in zip(records, latencies):
+            record.update(latency_ms=latency["median_ms"], latency_device=latency["device"],
+                          latency_backend=latency["backend"])
+        if out is not None:
+            written = report.write_bench_report(out / "latency_report.md", latencies, machine_info())
+            report.log(f"wrote {', '.join(str(p) for p in written)}")
     if json_out:
         report.print_json(records)
     else:

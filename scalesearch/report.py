@@ -81,14 +81,22 @@ def scale_record(spec: NetworkSpec, c: Count, spec_path: Path | None) -> dict[st
 
 def print_scale(records: list[dict[str, Any]], title: str) -> None:
     """``scale`` as a table: px is the input resolution; x prev is the MACs ratio to the row above."""
+    timed = "latency_ms" in records[0]
+    if timed:
+        title += f"\nlatency: median ms, batch 1, fp32, {records[0]['latency_device']}/{records[0]['latency_backend']}"
     table = Table(title=title)
-    for header in ("phi", "depth x", "width x", "px", "params (M)", "MACs (M)", "x prev"):
+    headers = ["phi", "depth x", "width x", "px", "params (M)", "MACs (M)", "x prev"]
+    if timed:
+        headers.append("latency ms")
+    for header in headers:
         table.add_column(header, justify="right", no_wrap=True)
     previous = None
     for r in records:
         ratio = f"{r['macs'] / previous:.2f}" if previous else ""
         row = [f"{r['phi']:g}", f"{r['depth_mult']:.3f}", f"{r['width_mult']:.3f}", str(r["resolution"]),
                _millions(r["params"]), _millions(r["macs"]), ratio]
+        if timed:
+            row.append(f"{r['latency_ms']:.2f}")
         table.add_row(*row)
         previous = r["macs"]
     Console().print(table)

@@ -82,6 +82,23 @@ def test_scale_accepts_a_spec_file_and_custom_coefficients(tmp_path: Path):
     assert record["spec_path"] is None
 
 
+def test_scale_bench_adds_measured_latency_and_writes_a_report(tmp_path: Path):
+    result = invoke("scale", "--base", "mobilenet-v1", "--phi", "-4-0", "--bench", "cpu", "--out", str(tmp_path),
+                    "--json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [r["phi"] for r in records] == [-4, -3, -2, -1, 0]
+    assert all(r["latency_ms"] > 0 and (r["latency_device"], r["latency_backend"]) == ("cpu", "onnxruntime")
+               for r in records)
+    # Five networks spanning 12x in MACs: the largest is measurably slower than the smallest.
+    assert records[-1]["macs"] > 10 * records[0]["macs"] and records[-1]["latency_ms"] > 2 * records[0]["latency_ms"]
+    text = (tmp_path / "latency_report.md").read_text()
+    assert all(f"| {r['name']} | 1 | fp32 |" in text for r in records)
+    assert (tmp_path / "latency_report_latency_vs_phi.png").stat().st_size > 0
+    table = invoke("scale", "--base", "mobilenet-v1", "--phi", "-4", "--bench", "cpu")
+    assert table.exit_code == 0 and "latency ms" in table.stdout and "cpu/onnxruntime" in table.stdout
+
+
 def _write_bad_spec(tmp_path: Path, **stage0) -> str:
     data = spec_to_dict(resolve_spec("efficientnet-b0"))
     data["stages"][0].update(stage0)

@@ -80,10 +80,10 @@ class BenchConfig:
         """Intra-op threads actually used on the CPU."""
         return self.threads or physical_cores()
 
-    def check_available(self) -> None:
+    def check_available(self, flag: str = "--device") -> None:
         """Fail with one line when the device is missing (e.g. ``--device cuda`` without CUDA)."""
         if self.device == "cuda" and not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA device is available here (torch.cuda.is_available() is False)")
+            raise UsageError(f"{flag} cuda: no CUDA device is available here (torch.cuda.is_available() is False)")
 
 
 @dataclass(frozen=True)
