@@ -39,9 +39,8 @@ from scalesearch.search.grid import validate as validate_grid
 from scalesearch.search.objective import Objective
 from scalesearch.search.results import summarise, trial_rows
 from scalesearch.search.space import load_space
-from scalesearch.search.study import (
-    HEARTBEAT_S, SearchConfig, best_trial, evaluate_baselines, evaluated, open_study, search, validate,
-)
+from scalesearch.search.study import SearchConfig, best_trial, evaluate_baselines, open_study, search, validate
+from scalesearch.search.workers import HEARTBEAT_S, evaluated
 from scalesearch.train.data import load_data
 from scalesearch.train.loop import EpochMetrics, resolve_device, train
 from scalesearch.train.recipes import load_recipe

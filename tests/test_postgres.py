@@ -20,7 +20,7 @@ import optuna
 import pytest
 import sqlalchemy
 
-from scalesearch.search.study import abandoned, evaluated, open_storage_url
+from scalesearch.search.workers import abandoned, evaluated, open_storage_url
 
 ROOT = Path(__file__).resolve().parents[1]
 URL = os.environ.get("SCALESEARCH_TEST_POSTGRES", "postgresql://scalesearch:scalesearch@127.0.0.1:5432/scalesearch_test")

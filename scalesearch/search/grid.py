@@ -26,7 +26,7 @@ from scalesearch.arch.scaling import Coefficients, scale
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.measure.flops import analytic_macs
-from scalesearch.search.study import (
+from scalesearch.search.workers import (
     HEARTBEAT_S, abandoned, check_heartbeat, fail_stale_trials, open_storage, open_storage_url, share_cpu, worker_id,
 )
 from scalesearch.train.data import load_data

@@ -16,10 +16,8 @@ from typing import Any
 import optuna
 
 from scalesearch.arch.io import save_spec
-from scalesearch.search.study import (
-    SearchConfig, abandoned, best_trial, evaluated, evaluated_params, is_rejected, is_surplus, measured_latency, pareto_front,
-    scored, trial_spec,
-)
+from scalesearch.search.study import SearchConfig, best_trial, measured_latency, pareto_front, trial_spec
+from scalesearch.search.workers import abandoned, evaluated, evaluated_params, is_rejected, is_surplus, scored
 
 TRIAL_COLUMNS = ("number", "state", "macs", "params", "latency_ms", "measured_latency_ms", "val_top1", "zero_cost",
                  "score", "duration_s", "reason", "name")

@@ -10,31 +10,28 @@ resumes it, and ``n_trials`` counts evaluated trials across all workers and all 
 
 from __future__ import annotations
 
-import inspect
 import math
 import multiprocessing
-import os
 import random
-import re
-import socket
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import optuna
-import torch
 
 from scalesearch.arch.io import resolve_spec
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
-from scalesearch.measure.environment import physical_cores
 from scalesearch.measure.flops import analytic_count, analytic_macs
 from scalesearch.measure.latency import BenchConfig, measure
 from scalesearch.measure.predictor import LatencyTable
 from scalesearch.search.objective import Objective
 from scalesearch.search.space import SearchSpace, load_space
+from scalesearch.search.workers import (
+    HEARTBEAT_S, abandon, check_heartbeat, evaluated, evaluated_params, fail_stale_trials, is_rejected, open_storage,
+    open_storage_url, redact, scored, share_cpu, take_slot, worker_id,
+)
 from scalesearch.train.data import DataSet, load_data
 from scalesearch.train.loop import TrainingError, resolve_device, train
 from scalesearch.train.recipes import Recipe, load_recipe
@@ -43,12 +40,6 @@ from scalesearch.train.zero_cost import data_batch, zero_cost_score
 PRUNERS = ("none", "median", "hyperband")
 #: Rejected candidates allowed per requested trial before the search gives up on the window.
 MAX_REJECTIONS_PER_TRIAL = 200
-#: Seconds between an RDB worker's heartbeats; a trial silent for three of them is failed and retried.
-HEARTBEAT_S = 30
-#: Seconds between looks at the study while a trial waits for a free evaluation slot.
-SLOT_POLL_S = 0.1
-#: Seconds a trial waits on an earlier trial that has neither claimed a slot nor been rejected.
-UNDECLARED_WAIT_S = 30
 
 
 @dataclass(frozen=True)
@@ -98,54 +89,6 @@ class SearchConfig:
     def storage_url(self) -> str:
         """Where the study lives, as outputs name it (without a password)."""
         return redact(self.storage) if self.storage else f"journal:{self.run_dir / 'study.journal'}"
-
-
-def redact(url: str) -> str:
-    """``url`` with its password, if any, replaced by ***."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
-def check_heartbeat(seconds: int) -> None:
-    if seconds < 1:
-        raise UsageError(f"--heartbeat must be >= 1 second, got {seconds}")
-
-
-def open_storage(run_dir: Path, url: str | None, heartbeat_s: int = HEARTBEAT_S) -> optuna.storages.BaseStorage:
-    """A study's storage: the journal file ``run_dir/study.journal`` (default; safe for several
-    processes on one machine) or the RDB at ``url``, checked to be reachable."""
-    if url is None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run_dir / "study.journal")))
-    return open_storage_url(url, heartbeat_s)
-
-
-#: The RDB storage's keyword for the stale-trial callback (renamed in optuna 4.9).
-_STALE_CALLBACK = ("heartbeat_stale_trial_callback"
-                   if "heartbeat_stale_trial_callback" in inspect.signature(optuna.storages.RDBStorage).parameters
-                   else "failed_trial_callback")
-
-
-def open_storage_url(url: str, heartbeat_s: int = HEARTBEAT_S) -> optuna.storages.BaseStorage:
-    """An RDB storage (PostgreSQL for workers on many machines, SQLite, MySQL), checked to be reachable.
-    Every worker's running trial beats every ``heartbeat_s``; one silent for three beats (its worker
-    was killed, or its machine died) is failed by a surviving worker and its candidate queued again."""
-    if not url.startswith(("postgresql://", "postgresql+", "sqlite:///", "mysql://", "mysql+")):
-        raise UsageError(f"--storage must be an RDB URL (postgresql://USER:PASS@HOST/DB or sqlite:///FILE), "
-                         f"got {url!r}")
-    # The driver the 'postgres' extra installs, whatever SQLAlchemy's default for postgresql:// is.
-    engine_url = "postgresql+psycopg://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
-    shown = redact(url)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(engine_url, heartbeat_interval=heartbeat_s, grace_period=3 * heartbeat_s,
-                                              **{_STALE_CALLBACK: _requeue_silent})
-    except ModuleNotFoundError as err:
-        hint = "pip install 'scalesearch[postgres]'" if url.startswith("postgresql") else f"pip install {err.name}"
-        raise UsageError(f"cannot open storage {shown}: its database driver {err.name!r} is not installed; {hint}") from None
-    except Exception as err:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UsageError(f"cannot open storage {shown}: {reason}") from None
 
 
 def _sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
@@ -225,75 +168,6 @@ def describe(config: SearchConfig) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- trials
-
-def is_rejected(trial: optuna.trial.FrozenTrial) -> bool:
-    return "rejected" in trial.user_attrs
-
-
-def is_surplus(trial: optuna.trial.FrozenTrial) -> bool:
-    """A trial that found all ``n_trials`` evaluations taken by others and evaluated nothing."""
-    return "surplus" in trial.user_attrs
-
-
-def abandoned(trials: list[optuna.trial.FrozenTrial]) -> dict[int, str]:
-    """Trials whose worker died or was interrupted mid-trial, by number, with the reason. Each was
-    queued again (the retry carries ``retry_of``) and none counts towards ``n_trials``."""
-    return {t.user_attrs["retry_of"]: t.user_attrs.get("retry_reason", "abandoned")
-            for t in trials if "retry_of" in t.user_attrs}
-
-
-def scored(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
-    """Trials that evaluated a candidate to the end (complete, not rejected)."""
-    return [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and not is_rejected(t)]
-
-
-def evaluated_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """The choices of the network a trial evaluated (pre-screening may have swapped the suggested one)."""
-    return trial.user_attrs.get("trained_params", trial.params)
-
-
-def evaluated(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
-    """Finished trials that count towards ``n_trials``: complete, pruned, or failed for a reason of
-    their own; neither rejected candidates nor trials whose worker died (those are retried)."""
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED)
-    gone = abandoned(trials)
-    return [t for t in trials if t.state in done and not is_rejected(t) and not is_surplus(t) and t.number not in gone]
-
-
-def _declared(trial: optuna.trial.FrozenTrial) -> bool:
-    return "slot" in trial.user_attrs or is_rejected(trial)
-
-
-def take_slot(trial: optuna.Trial, n_trials: int) -> bool:
-    """Claim one of the study's ``n_trials`` evaluations for ``trial`` (True), or find them all
-    taken (False), so that any number of workers on one storage evaluate exactly ``n_trials``.
-
-    A trial first declares its claim, then counts the evaluated trials and the claims of running
-    trials numbered before it, after waiting for every such trial to declare itself (claim or
-    rejection). Of any set of claimants the highest-numbered thus sees all the others, so no more
-    than ``n_trials`` pass. While every slot is held by running trials it waits, failing the
-    trials of dead workers meanwhile; a freed slot goes to the dead worker's queued retry first."""
-    study = trial.study
-    trial.set_user_attr("slot", True)
-    is_retry = "retry_of" in trial.user_attrs
-    started = time.monotonic()
-    while True:
-        trials = study.get_trials(deepcopy=False)
-        held = len(evaluated(trials))
-        if held >= n_trials:
-            return False
-        gone = abandoned(trials)
-        earlier = [t for t in trials if t.number < trial.number and t.state == optuna.trial.TrialState.RUNNING
-                   and t.number not in gone]
-        waiting = [t for t in earlier if not _declared(t)]
-        if not waiting or time.monotonic() - started > UNDECLARED_WAIT_S:
-            held += sum("slot" in t.user_attrs and not is_rejected(t) for t in earlier)
-            if held < n_trials:
-                queued = any(t.state == optuna.trial.TrialState.WAITING and "retry_of" in t.user_attrs
-                             for t in trials)
-                return is_retry or not queued
-        time.sleep(SLOT_POLL_S)
-        fail_stale_trials(study)
 
 
 class _Evaluate:
@@ -400,7 +274,7 @@ class _Trial:
             trial.set_user_attr("fail_reason", str(err))
             raise
         except KeyboardInterrupt:
-            _abandon(trial.study, trial._trial_id, trial.number, params, "interrupted (Ctrl-C)")
+            abandon(trial.study, trial._trial_id, trial.number, params, "interrupted (Ctrl-C)")
             raise
         finally:
             trial.set_user_attr("eval_s", round(time.perf_counter() - started, 3))
@@ -434,72 +308,6 @@ def run_worker(config: SearchConfig, on_trial: Callable[[optuna.Study], None] | 
     objective = _Trial(config, load_space(config.space))
     study.optimize(objective, callbacks=[_stop_when_done(config, on_trial)], catch=(TrainingError,),
                    gc_after_trial=True)
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _alive(worker: str) -> bool:
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname():
-        return True  # another machine's worker: only an RDB heartbeat can tell
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError):
-        return True
-    return True
-
-
-def _requeue(study: optuna.Study, number: int, params: dict[str, Any], reason: str) -> None:
-    """Queue trial ``number``'s candidate again, first in line; the retry names the trial it
-    replaces, which then no longer counts towards n_trials (see :func:`abandoned`)."""
-    study.enqueue_trial(params, user_attrs={"retry_of": number, "retry_reason": reason}, skip_if_exists=False)
-
-
-def _abandon(study: optuna.Study, trial_id: int, number: int, params: dict[str, Any], reason: str) -> None:
-    """Give up a running trial that did not fail on its own account (Ctrl-C): its candidate is retried."""
-    study._storage.set_trial_user_attr(trial_id, "fail_reason", reason)
-    _requeue(study, number, params, reason)
-
-
-def _requeue_silent(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    """The RDB storage's callback for a trial it failed because its heartbeat stopped."""
-    _requeue(study, trial.number, evaluated_params(trial),
-             f"worker {trial.user_attrs.get('worker', '(unknown)')} stopped its heartbeat mid-trial")
-
-
-def fail_stale_trials(study: optuna.Study) -> list[int]:
-    """Fail the running trials whose worker is gone, and queue their candidates again. On an RDB,
-    a trial is gone when its heartbeat stopped (Optuna's check, with :func:`_requeue_silent`);
-    on the journal file, when its worker's process on this machine no longer exists. Returns the
-    numbers this call failed."""
-    if getattr(study._storage, "get_heartbeat_interval", lambda: None)() is not None:
-        before = set(abandoned(study.get_trials(deepcopy=False)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
-        return sorted(set(abandoned(study.get_trials(deepcopy=False))) - before)
-    stale = []
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        worker = t.user_attrs.get("worker")
-        if worker is None or _alive(worker):
-            continue
-        try:  # only the process that moves the trial to FAIL queues it again
-            failed = study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-        if failed:
-            _requeue(study, t.number, evaluated_params(t), f"worker {worker} died mid-trial")
-            stale.append(t.number)
-    return stale
-
-
-def share_cpu(workers: int) -> None:
-    """Give each of ``workers`` local processes an equal share of the physical cores."""
-    torch.set_num_threads(max(1, physical_cores() // workers))
 
 
 def _spawned_worker(config: SearchConfig) -> None:
