@@ -180,6 +180,7 @@ def load_idx(folder: Path, kind: str) -> tuple[Split, Split | None]:
     and optionally the ``t10k-`` pair for the test split; in ``folder`` or torchvision's
     ``FashionMNIST/raw`` / ``MNIST/raw`` below it."""
     folder = _idx_folder(folder, kind)
+
     def pair(prefix: str) -> Split | None:
         images, labels = _idx_file(folder, f"{prefix}-images-idx3-ubyte"), _idx_file(folder, f"{prefix}-labels-idx1-ubyte")
         if images is None or labels is None:
