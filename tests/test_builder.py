@@ -7,7 +7,7 @@ import torch
 
 from scalesearch.arch.io import builtin_bases, resolve_spec
 from scalesearch.arch.spec import BLOCK_KINDS, NetworkSpec
-from scalesearch.nn import build_model
+from scalesearch.nn import build_model, zero_init_residuals
 from scalesearch.nn.blocks import BLOCK_BUILDERS
 
 
@@ -60,3 +60,24 @@ def test_skip_false_removes_the_shortcut():
     second_block = model.features[2][1]
     assert second_block.use_res_connect is False
     assert build_model(spec).features[2][1].use_res_connect is True
+
+
+@pytest.mark.parametrize("name", sorted(builtin_bases()))
+def test_zero_init_residuals_makes_every_residual_block_start_as_the_identity(name: str):
+    model = build_model(resolve_spec(name))
+    norms = [m.residual_norm() for m in model.modules() if hasattr(m, "residual_norm")]
+    norms = [n for n in norms if n is not None]
+    assert (len(norms) > 0) == (name != "mobilenet-v1")  # MobileNetV1 has no shortcut at all
+    assert all(n.weight.detach().all() for n in norms)  # unit scale as built
+    assert zero_init_residuals(model) == len(norms)
+    assert not any(n.weight.detach().any() for n in norms)
+    # A block whose shortcut is the identity now passes its input through, in training and in
+    # evaluation (inputs positive, so that a ResNet block's closing ReLU changes nothing either).
+    identity_shortcut = [m for m in model.modules() if hasattr(m, "residual_norm") and m.residual_norm() is not None
+                         and getattr(m, "downsample", None) is None]
+    assert identity_shortcut or name == "mobilenet-v1"
+    for block in identity_shortcut:
+        inputs = torch.rand(2, block.residual_norm().num_features, 8, 8) + 0.1
+        for training in (True, False):
+            with torch.no_grad():
+                assert torch.equal(block.train(training)(inputs), inputs), type(block).__name__

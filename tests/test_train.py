@@ -62,6 +62,7 @@ def test_builtin_recipes_load_and_validate():
     assert (a3.optimizer, a3.loss) == ("lamb", "bce") and a3.mixup_alpha > 0 and a3.randaugment_magnitude > 0
     a2 = load_recipe("rsb-a2")
     assert a2.repeated_aug == 3 and a2.drop_path_rate > 0
+    assert all(load_recipe(n).zero_init_residual for n in ("proxy", "rsb-a2", "rsb-a3"))
     with pytest.raises(UsageError, match="--batch: must be a positive integer, got 0"):
         load_recipe("proxy").override(batch_size=0)
     with pytest.raises(UsageError, match="unknown recipe 'fast'"):
@@ -73,6 +74,10 @@ def test_recipe_file_errors_name_the_field(tmp_path):
     path.write_text((Path(__file__).parents[1] / "search_spaces/recipes/proxy.yaml").read_text()
                     .replace("optimizer: sgd", "optimizer: adam"))
     with pytest.raises(SpecError, match=r"r.yaml: optimizer: must be one of \('sgd', 'lamb'\), got 'adam'"):
+        load_recipe(str(path))
+    path.write_text((Path(__file__).parents[1] / "search_spaces/recipes/proxy.yaml").read_text()
+                    .replace("zero_init_residual: true", "zero_init_residual: 1"))
+    with pytest.raises(SpecError, match=r"r.yaml: zero_init_residual: must be true or false, got 1"):
         load_recipe(str(path))
 
 

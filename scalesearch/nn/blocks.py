@@ -44,6 +44,12 @@ class _InvertedResidualBlock(nn.Module):
             out = self.stochastic_depth(out) + x
         return out
 
+    def residual_norm(self) -> nn.BatchNorm2d | None:
+        """The last norm of the branch that the shortcut adds to (None without a shortcut)."""
+        if not self.use_res_connect:
+            return None
+        return [m for m in self.block.modules() if isinstance(m, nn.BatchNorm2d)][-1]
+
 
 class MBConvBlock(_InvertedResidualBlock):
     """Expand 1x1 -> depthwise kxk -> squeeze-excite -> project 1x1, with an optional shortcut."""
@@ -120,6 +126,10 @@ class BasicResidualBlock(_ResidualBlock):
         out = self.relu(self.bn1(self.conv1(x)))
         return self._merge(self.bn2(self.conv2(out)), x)
 
+    def residual_norm(self) -> nn.BatchNorm2d:
+        """The last norm of the residual branch."""
+        return self.bn2
+
 
 class BottleneckResidualBlock(_ResidualBlock):
     """1x1 reduce -> 3x3 (strided) -> 1x1 expand, with a shortcut (ResNet-50/101/152, v1.5)."""
@@ -139,6 +149,10 @@ class BottleneckResidualBlock(_ResidualBlock):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         return self._merge(self.bn3(self.conv3(out)), x)
+
+    def residual_norm(self) -> nn.BatchNorm2d:
+        """The last norm of the residual branch."""
+        return self.bn3
 
 
 #: The builder for each block kind.

@@ -103,3 +103,14 @@ class Network(nn.Module):
 def build_model(spec: NetworkSpec) -> Network:
     """A freshly initialised model for ``spec``."""
     return Network(spec)
+
+
+def zero_init_residuals(model: nn.Module) -> int:
+    """Zero the scale of the last norm on every residual branch, so that each residual block starts
+    as the identity (Goyal et al. 2017; timm's ``zero_init_last``): a short, high-learning-rate
+    schedule then cannot blow up a deep network's early activations. Returns the norms zeroed."""
+    norms = [m.residual_norm() for m in model.modules() if hasattr(m, "residual_norm")]
+    for norm in norms:
+        if norm is not None:
+            nn.init.zeros_(norm.weight)
+    return sum(norm is not None for norm in norms)

@@ -25,7 +25,7 @@ from torch import nn
 from scalesearch.arch.io import save_spec
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
-from scalesearch.nn import build_model
+from scalesearch.nn import build_model, zero_init_residuals
 from scalesearch.train.augment import Normalize, TrainAugment, eval_resize
 from scalesearch.train.data import DataSet, Split
 from scalesearch.train.imagefolder import FileSplit
@@ -168,7 +168,10 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
     dev = resolve_device(device)
     net_spec = recipe.network(spec, data.num_classes)
     with _out_of_memory_ends_the_run(dev, recipe.batch_size):
-        model = build_model(net_spec).to(dev)
+        model = build_model(net_spec)
+        if recipe.zero_init_residual:
+            zero_init_residuals(model)
+        model = model.to(dev)
         if dev.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
         train_split, val_split = _on_device(data.train, dev, recipe), _on_device(data.val, dev, recipe)

@@ -53,6 +53,7 @@ class Recipe:
     precise_bn_images: int = 2048  # training images that re-estimate BatchNorm statistics before evaluation
     eval_every: int = 1  # evaluate every N epochs, and always after the last
     precision: str = "auto"  # one of PRECISIONS
+    zero_init_residual: bool = False  # every residual block starts as the identity (see nn.zero_init_residuals)
 
     def __post_init__(self) -> None:
         _require(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", self.epochs, "must be a positive integer")
@@ -76,6 +77,8 @@ class Recipe:
                  "must be a positive integer")
         _require(isinstance(self.precise_bn_images, int) and self.precise_bn_images >= 0, "precise_bn_images",
                  self.precise_bn_images, "must be an integer >= 0")
+        _require(isinstance(self.zero_init_residual, bool), "zero_init_residual", self.zero_init_residual,
+                 "must be true or false")
         _require(isinstance(self.eval_every, int) and self.eval_every >= 1, "eval_every", self.eval_every,
                  "must be a positive integer")
         _require(self.drop_path_rate is None or 0 <= self.drop_path_rate < 1, "drop_path_rate", self.drop_path_rate,
