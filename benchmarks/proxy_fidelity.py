@@ -11,8 +11,8 @@ stride-1 stem) and with a reference schedule of --reference-scale x the epochs a
 and the reference costs about 4x the proxy). The figure is the Spearman correlation of the two
 accuracies (goal >= 0.8), with both orderings and the known ordering B0 > MobileNetV2 (ImageNet:
 77.1% vs 72.0%) under each.
-Cost: 13 networks x 5 proxy-equivalents; about an hour on one H100 with the whole CIFAR-10 subset,
-about 4 h on a 2-core CPU with --train-images 1000.
+Cost: 13 networks x 5 proxy-equivalents: 1 h 23 min with --train-images 1000 on a 2-vCPU VM
+(2 threads); the whole subset on a GPU has not been timed yet.
 Writes benchmarks/results/proxy_fidelity.json after every network; networks measured earlier with
 the same settings are kept, so an interrupted run goes on where it stopped.
 """
