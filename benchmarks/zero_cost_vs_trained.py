@@ -6,8 +6,8 @@ Samples candidates from the MBConv search space (seed 0) within +-50% of a MACs 
 default, at the nominal 224 px: the networks find-base ranks against each other), scores each at initialisation with
 naswot (on one batch of real images and on noise) and synflow, trains each with the `proxy`
 recipe on a Fashion-MNIST subset, and reports the Spearman rank correlation of each score with
-validation top-1 (and of MACs, as the trivial baseline). The subset and epochs are small so the
-CPU run ends in about an hour; the figure is noisy accordingly (read the per-candidate rows).
+validation top-1 (and of MACs, as the trivial baseline). The subset and epochs are small (21 min with
+--train-images 1000 on a 2-vCPU VM, 2 threads); the figure is noisy accordingly (read the rows).
 Writes benchmarks/results/zero_cost_vs_trained.json after every candidate.
 """
 
