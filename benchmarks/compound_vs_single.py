@@ -10,12 +10,14 @@ variants at --multiplier x its MACs (matched within 5% after rounding), each tra
 --epochs to keep it to a few hours; on a GPU machine use the defaults or larger.
 Writes benchmarks/results/compound_vs_single.json after each trained variant (mean, std, per seed);
 rows measured earlier with the same settings are kept, so bases can be run one at a time and an
-interrupted run goes on where it stopped.
+interrupted run goes on where it stopped. Each base records the full recipe its rows were trained
+with (`recipe_settings`); a base run again with another recipe is trained again from scratch.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -57,6 +59,8 @@ def main() -> None:
     data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
     recipe = load_recipe("proxy").override(epochs=args.epochs, eval_every=args.eval_every or args.epochs)
     names = args.bases.split(",")
+    # What the accuracies depend on; eval_every only changes how often a run is evaluated on the way.
+    trained_with = {k: v for k, v in dataclasses.asdict(recipe).items() if k != "eval_every"}
     settings = {"device": args.device, "recipe": {"name": recipe.name, "epochs": recipe.epochs,
                                                   "resolution": recipe.resolution},
                 "train_images": len(data.train), "multiplier": args.multiplier, "seeds": args.seeds}
@@ -66,12 +70,17 @@ def main() -> None:
     document = {"benchmark": "compound_vs_single", "machine": machine_info(), **settings,
                 "bases": earlier.get("bases", {}) if same else {}, "wall_s": earlier.get("wall_s", {}) if same else {},
                 "torch_threads": earlier.get("torch_threads", {}) if same else {},
-                "eval_every": earlier.get("eval_every", {}) if same else {}}
+                "eval_every": earlier.get("eval_every", {}) if same else {},
+                "recipe_settings": earlier.get("recipe_settings", {}) if same else {}}
     for name in names:
         started = time.perf_counter()
         base = base_network(name)
         planned = plan(base, [args.multiplier], ["depth", "width", "resolution", "compound"], recipe.epochs)
-        finished, document["bases"][name] = document["bases"].get(name, []), []
+        resumes = document["recipe_settings"].get(name) == trained_with
+        finished = document["bases"].get(name, []) if resumes else []
+        document["bases"][name], document["recipe_settings"][name] = [], trained_with
+        if not resumes:
+            document["wall_s"][name] = None
         document["torch_threads"][name], document["eval_every"][name] = args.threads, recipe.eval_every
 
         def save(row: dict, name: str = name) -> None:
