@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,21 @@ def test_the_table_has_at_least_30_rows():
 def test_bad_input_row(command, code, message, tmp_path, monkeypatch):
     if "cuda" in command and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
+    if "postgresql://" in command:
+        pytest.importorskip("psycopg", reason="the row's message comes from the driver (the 'test' extra installs it)")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, shlex.split(command), prog_name="scalesearch")
     assert (result.exit_code, result.stderr) == (code, message + "\n")
     assert list(tmp_path.iterdir()) == []  # nothing written: no run folder, no study
+
+
+def test_a_missing_database_driver_says_which_extra_to_install(tmp_path):
+    """Without psycopg (the 'postgres' extra), a PostgreSQL URL is one line naming what to install."""
+    entry = "import sys; sys.modules['psycopg'] = None; from scalesearch.launch import main; main()"
+    url = "postgresql://scalesearch:secret@127.0.0.1:1/none"
+    proc = subprocess.run([sys.executable, "-c", entry, "find-base", "--flops", "400M", "--storage", url],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (2, "error: cannot open storage postgresql://scalesearch:***@127.0.0.1:1"
+                                                 "/none: its database driver is not installed; "
+                                                 "pip install 'scalesearch[postgres]'\n")
+    assert list(tmp_path.iterdir()) == []

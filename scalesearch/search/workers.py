@@ -72,9 +72,10 @@ def open_storage_url(url: str, heartbeat_s: int = HEARTBEAT_S) -> optuna.storage
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(engine_url, heartbeat_interval=heartbeat_s, grace_period=3 * heartbeat_s,
                                               **{_STALE_CALLBACK: _requeue_silent})
-    except ModuleNotFoundError as err:
-        hint = "pip install 'scalesearch[postgres]'" if url.startswith("postgresql") else f"pip install {err.name}"
-        raise UsageError(f"cannot open storage {shown}: its database driver {err.name!r} is not installed; {hint}") from None
+    except ImportError:  # optuna re-raises a missing driver as a bare ImportError, without the module's name
+        hint = ("pip install 'scalesearch[postgres]'" if url.startswith("postgresql")
+                else "install the driver the URL names (SQLAlchemy's dialect+driver)")
+        raise UsageError(f"cannot open storage {shown}: its database driver is not installed; {hint}") from None
     except Exception as err:  # noqa: BLE001 - SQLAlchemy/driver errors of every kind
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(f"cannot open storage {shown}: {reason}") from None
