@@ -8,10 +8,12 @@ variants at --multiplier x its MACs (matched within 5% after rounding), each tra
 `proxy` recipe (variants at its resolution times their resolution multiplier) and --seeds seeds.
 `b0-small` is EfficientNet-B0 at width 0.5 (CPU-sized). On a 2-core CPU use --train-images and
 --epochs to keep it to a few hours; on a GPU machine use the defaults or larger.
-Writes benchmarks/results/compound_vs_single.json after each trained variant (mean, std, per seed);
-rows measured earlier with the same settings are kept, so bases can be run one at a time and an
-interrupted run goes on where it stopped. Each base records the full recipe its rows were trained
-with (`recipe_settings`); a base run again with another recipe is trained again from scratch.
+Writes benchmarks/results/compound_vs_single.json after each trained variant (mean, std, per seed,
+each base's wall time so far); rows measured earlier with the same settings are kept, so bases can
+be run one at a time and an interrupted run goes on where it stopped. Each base records the full
+recipe its rows were trained with (`recipe_settings`); a base run again with another recipe is
+trained again from scratch. compound_vs_single_gpu.json was measured with one process per base
+(--bases B --out FILE each) side by side on one H100, the three files then merged.
 """
 
 from __future__ import annotations
@@ -79,19 +81,18 @@ def main() -> None:
         resumes = document["recipe_settings"].get(name) == trained_with
         finished = document["bases"].get(name, []) if resumes else []
         document["bases"][name], document["recipe_settings"][name] = [], trained_with
-        if not resumes:
-            document["wall_s"][name] = None
+        # Training time up to the last saved row, summed over the processes that trained this base.
+        spent = (document["wall_s"].get(name) or 0) if resumes else 0
         document["torch_threads"][name], document["eval_every"][name] = args.threads, recipe.eval_every
 
-        def save(row: dict, name: str = name) -> None:
+        def save(row: dict, name: str = name, spent: float = spent, started: float = started) -> None:
             print(name, json.dumps(row), flush=True)
             document["bases"][name].append(row)
+            document["wall_s"][name] = round(spent + time.perf_counter() - started, 1)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(document, indent=2) + "\n")
 
         compare(base, data, recipe, planned, list(range(args.seeds)), args.device, finished, save)
-        document["wall_s"][name] = round(time.perf_counter() - started, 1) + (document["wall_s"].get(name) or 0)
-        args.out.write_text(json.dumps(document, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Does find-base beat EfficientNet-B0 at <= 400M MACs under the same proxy recipe?
 
 Run:  python benchmarks/search_quality.py [--data ../shared/data/cifar-10] [--n-trials 4]
-          [--epochs 2] [--train-images 4000] [--seeds 3] [--device cpu] [--run-dir runs/search-quality]
+          [--epochs 2] [--train-images 4000] [--seeds 3] [--device cpu] [--workers 1]
+          [--run-dir runs/search-quality]
 1. find-base --flops 400M --data cifar10:DIR --train-images N with the `proxy` recipe (--epochs
    overrides it), --n-trials evaluated trials, median pruning; a repeated run resumes the study.
 2. The best found base and EfficientNet-B0 trained with the same recipe and --seeds seeds each.
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--train-images", type=int, default=4000, help="seeded subset of the 9,000 training images")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--workers", type=int, default=1, help="search processes (one GPU takes several)")
     parser.add_argument("--run-dir", type=Path, default=ROOT / "runs/search-quality")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/search_quality.json")
     args = parser.parse_args()
@@ -47,7 +49,7 @@ def main() -> None:
     config = SearchConfig(objective=Objective(400e6, "MACs"), run_dir=args.run_dir, study_name="search-quality",
                           n_trials=args.n_trials, data=data_arg, train_images=args.train_images,
                           recipe_overrides={"epochs": args.epochs},
-                          device=args.device)
+                          device=args.device, workers=args.workers)
     validate(config)
     started = time.perf_counter()
     study = search(config, on_trial=lambda s: print(f"trials: {len(s.trials)}", flush=True))
@@ -69,7 +71,7 @@ def main() -> None:
         print(label, json.dumps(compared[label]), flush=True)
     document = {"benchmark": "search_quality", "machine": machine_info(), "data": data_arg, "device": args.device,
                 "recipe": {"name": "proxy", "epochs": args.epochs}, "train_images": len(data.train),
-                "n_trials": args.n_trials, "seeds": seeds,
+                "n_trials": args.n_trials, "workers": args.workers, "seeds": seeds,
                 "search": {k: summary[k] for k in ("best", "n_trials", "n_complete", "n_pruned", "n_failed",
                                                    "n_rejected")},
                 "trials": [r for r in trial_rows(study) if r["state"] != "rejected"],
