@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scalesearch.arch.io import load_spec, resolve_spec  # noqa: E402
+from scalesearch.errors import UsageError  # noqa: E402
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.measure.flops import analytic_macs  # noqa: E402
 from scalesearch.search.objective import Objective  # noqa: E402
@@ -46,11 +47,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/search_quality.json")
     args = parser.parse_args()
     data_arg = f"cifar10:{args.data}"
-    config = SearchConfig(objective=Objective(400e6, "MACs"), run_dir=args.run_dir, study_name="search-quality",
-                          n_trials=args.n_trials, data=data_arg, train_images=args.train_images,
-                          recipe_overrides={"epochs": args.epochs},
-                          device=args.device, workers=args.workers)
-    validate(config)
+    try:  # the search's own checks (--n-trials, --workers, the data, the device): one line, exit code 2
+        config = SearchConfig(objective=Objective(400e6, "MACs"), run_dir=args.run_dir, study_name="search-quality",
+                              n_trials=args.n_trials, data=data_arg, train_images=args.train_images,
+                              recipe_overrides={"epochs": args.epochs},
+                              device=args.device, workers=args.workers)
+        validate(config)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     started = time.perf_counter()
     study = search(config, on_trial=lambda s: print(f"trials: {len(s.trials)}", flush=True))
     summary = summarise(study, config)
