@@ -20,31 +20,66 @@ import typer
 from typer.core import TyperGroup
 
 from scalesearch import report
-from scalesearch.arch.io import builtin_bases, load_spec, resolve_spec, resolve_specs, save_spec
-from scalesearch.arch.scaling import Coefficients, scale
+from scalesearch.arch.io import (
+    builtin_bases,
+    load_spec,
+    resolve_spec,
+    resolve_specs,
+    save_spec,
+    spec_file_name,
+)
+from scalesearch.arch.scaling import Coefficients, scale_family
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.export import export_spec
+from scalesearch.files import write_json
 from scalesearch.measure.environment import machine_info
 from scalesearch.measure.flops import analytic_count, count
 from scalesearch.measure.latency import BenchConfig, measure
 from scalesearch.measure.predictor import LatencyTable, build_table
+from scalesearch.pipeline import STAGES as PIPELINE_STAGES
+from scalesearch.pipeline import PipelineConfig
+from scalesearch.pipeline import run as run_pipeline
+from scalesearch.pipeline import validate as validate_pipeline
 from scalesearch.quantities import parse_batches, parse_latency, parse_macs, parse_phis
+from scalesearch.runs import resolve_start
+from scalesearch.search.analysis import best_trial, evaluate_baselines
 from scalesearch.search.compare import compare as compare_strategies
 from scalesearch.search.compare import finished_rows
-from scalesearch.search.compare import run_settings as compare_settings
 from scalesearch.search.compare import plan as plan_scaling
-from scalesearch.search.grid import GridConfig, coefficients_document, load_coefficients, run_grid
-from scalesearch.search.grid import start_workers as start_grid_workers
+from scalesearch.search.compare import run_settings as compare_settings
+from scalesearch.search.config import PRUNERS, SAMPLERS, SearchConfig, validate
+from scalesearch.search.driver import local_workers
+from scalesearch.search.find_base import open_study, search
+from scalesearch.search.grid import (
+    GridConfig,
+    coefficients_document,
+    load_coefficients,
+    run_grid,
+)
 from scalesearch.search.grid import validate as validate_grid
 from scalesearch.search.objective import Objective
 from scalesearch.search.results import summarise, trial_rows
 from scalesearch.search.space import load_space
-from scalesearch.search.study import SearchConfig, best_trial, evaluate_baselines, open_study, search, validate
 from scalesearch.search.workers import HEARTBEAT_S, evaluated
 from scalesearch.train.data import load_data
+from scalesearch.train.family import baselines as baselines_of
+from scalesearch.train.family import (
+    bench_members,
+    latency_configs,
+    members_of,
+    open_results,
+    parse_baselines,
+    train_members,
+)
+from scalesearch.train.family import default_run_dir as default_family_dir
 from scalesearch.train.loop import EpochMetrics, resolve_device, train
 from scalesearch.train.recipes import load_recipe
-from scalesearch.train.zero_cost import data_batch, zero_cost_score
+from scalesearch.train.zero_cost import (
+    DEFAULT_METRIC,
+    METRICS,
+    data_batch,
+    zero_cost_score,
+)
 
 
 class OneLineErrors(TyperGroup):
@@ -190,15 +225,41 @@ def flops(
         report.print_count(record)
 
 
+FromOpt = Annotated[Optional[Path], typer.Option(
+    "--from", help="A find-base run folder (its best_base.yaml) or a grid run folder (its base and "
+                   "coefficients.json). Default: the newest find-base run under ./runs and its grid run; "
+                   "else efficientnet-b0 with alpha=1.2, beta=1.1, gamma=1.15.", show_default=False)]
+
+
+def _given_coefficients(alpha: Optional[float], beta: Optional[float], gamma: Optional[float],
+                        coefficients_file: Optional[Path]) -> tuple[Optional[Coefficients], str]:
+    """Coefficients the user gave on the command line (None: none), and how they were given."""
+    flags = {"alpha": alpha, "beta": beta, "gamma": gamma}
+    if coefficients_file is not None:
+        if any(v is not None for v in flags.values()):
+            raise UsageError("give coefficients one way: --coefficients FILE or --alpha/--beta/--gamma, not both")
+        return load_coefficients(coefficients_file), f"file {coefficients_file}"
+    if all(v is None for v in flags.values()):
+        return None, ""
+    defaults = Coefficients()
+    return Coefficients(*(getattr(defaults, k) if v is None else v for k, v in flags.items())), "given"
+
+
 @app.command("scale")
 def scale_cmd(
-    base: Annotated[str, typer.Option(help="A built-in base or a spec file.", show_default=False)],
     phi: Annotated[str, typer.Option(help="Compound coefficient: a number (3, -1, 0.5) or an integer range (1-7).",
                                      show_default=False)],
-    alpha: Annotated[float, typer.Option(help="Depth coefficient (d = alpha^phi).")] = 1.2,
-    beta: Annotated[float, typer.Option(help="Width coefficient (w = beta^phi).")] = 1.1,
-    gamma: Annotated[float, typer.Option(help="Resolution coefficient (r = gamma^phi).")] = 1.15,
-    preset: Annotated[Optional[Preset], typer.Option(help="official: the published B0..B7 table instead of the formula.")] = None,
+    base: Annotated[Optional[str], typer.Option(help="A built-in base or a spec file. Default: see --from.",
+                                                show_default=False)] = None,
+    source: FromOpt = None,
+    alpha: Annotated[Optional[float], typer.Option(help="Depth coefficient (d = alpha^phi); default 1.2.",
+                                                   show_default=False)] = None,
+    beta: Annotated[Optional[float], typer.Option(help="Width coefficient (w = beta^phi); default 1.1.",
+                                                  show_default=False)] = None,
+    gamma: Annotated[Optional[float], typer.Option(help="Resolution coefficient (r = gamma^phi); default 1.15.",
+                                                   show_default=False)] = None,
+    preset: Annotated[Optional[Preset], typer.Option(help="official: the published B0..B7 table instead of the "
+                                                          "formula.")] = None,
     coefficients_file: Annotated[Optional[Path], typer.Option("--coefficients", help="alpha, beta, gamma from a "
                                                               "file 'grid' wrote (coefficients.json).",
                                                               show_default=False)] = None,
@@ -213,17 +274,15 @@ def scale_cmd(
     bench_config = None
     if bench_device is not None:
         (bench_config,) = _configs(bench_device, None, [1], None, Precision.fp32, flag="--bench")
-    if coefficients_file is not None:
-        coefficients = load_coefficients(coefficients_file)
-        alpha, beta, gamma = coefficients.alpha, coefficients.beta, coefficients.gamma
-    else:
-        coefficients = Coefficients(alpha, beta, gamma)
-    base_spec = resolve_spec(base)
+    given, how_given = _given_coefficients(alpha, beta, gamma, coefficients_file)
+    start = resolve_start(base, given, source, coefficients_source=how_given)
     preset_name = preset.value if preset else None
-    specs = [scale(base_spec, p, coefficients, preset_name) for p in phis]  # all validated before any write
+    specs = scale_family(start.base, phis, start.coefficients, preset_name)  # all validated before any write
+    report.log(f"scaling {start.describe()}" if preset_name is None
+               else f"scaling base {start.base.name} ({start.base_source}) by the official B0..B7 table")
     records = []
     for spec in specs:
-        path = save_spec(spec, out / f"{spec.name}.yaml") if out is not None else None
+        path = save_spec(spec, out / spec_file_name(spec)) if out is not None else None
         records.append(report.scale_record(spec, analytic_count(spec), path))
     if out is not None:
         report.log(f"wrote {len(specs)} spec file(s) to {out}")
@@ -240,11 +299,12 @@ def scale_cmd(
             written = report.write_bench_report(out / "latency_report.md", latencies, machine_info())
             report.log(f"wrote {', '.join(str(p) for p in written)}")
     if json_out:
-        report.print_json(records)
+        report.print_json({**start.record(), "preset": preset_name, "networks": records})
     else:
+        c = start.coefficients
         how = "official B0..B7 table" if preset_name else (
-            f"alpha={alpha:g}, beta={beta:g}, gamma={gamma:g}; alpha*beta^2*gamma^2 = {coefficients.macs_ratio:.3f}")
-        report.print_scale(records, title=f"{base_spec.name} scaled ({how})")
+            f"alpha={c.alpha:g}, beta={c.beta:g}, gamma={c.gamma:g}; alpha*beta^2*gamma^2 = {c.macs_ratio:.3f}")
+        report.print_scale(records, title=f"{start.base.name} scaled ({how})")
 
 
 @app.command()
@@ -298,9 +358,12 @@ class Evaluation(str, Enum):
     zero_cost = "zero-cost"
 
 
-class ZeroCostMetric(str, Enum):
-    naswot = "naswot"
-    synflow = "synflow"
+def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A command-line choice whose values are the library's own tuple."""
+    return Enum(name, {v: v for v in values}, type=str)
+
+
+ZeroCostMetric = _choices("ZeroCostMetric", METRICS)
 
 
 def _recipe_overrides(**flags: Any) -> dict[str, Any]:
@@ -316,7 +379,9 @@ def _seed_list(seeds: int, first_seed: int) -> list[int]:
 
 @app.command("train")
 def train_cmd(
-    model: ModelArg,
+    models: Annotated[list[str], typer.Argument(
+        help="A built-in base or a spec file; several, or a folder of specs (e.g. what 'scale --out' wrote), "
+             "train a family alike and write its report.", show_default=False)],
     data: Annotated[str, typer.Option(help="KIND:PATH with KIND cifar10, cifar100, fashion-mnist, mnist or "
                                            "imagefolder; or 'synthetic' (generated, for smoke runs).",
                                       show_default=False)],
@@ -338,34 +403,55 @@ def train_cmd(
     test: Annotated[bool, typer.Option("--test", help="Also evaluate on the test split (never used by search).")] = False,
     evaluation: Annotated[Evaluation, typer.Option("--eval", help="train, or zero-cost: a training-free score at "
                                                                   "initialisation.")] = Evaluation.train,
-    metric: Annotated[ZeroCostMetric, typer.Option(help="Zero-cost metric.")] = ZeroCostMetric.naswot,
+    metric: Annotated[ZeroCostMetric, typer.Option(help="Zero-cost metric.")] = ZeroCostMetric[DEFAULT_METRIC],
     val_fraction: Annotated[float, typer.Option(help="Share of the training set held out for validation.")] = 0.1,
     train_images: Annotated[Optional[int], typer.Option(help="Train on this many (seeded) training images only.",
                                                         show_default=False)] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Where metrics.csv, checkpoints, spec and recipe go. "
-                                                         "Default: runs/train/<model>-<recipe>-<time>.",
-                                                    show_default=False)] = None,
+                                                         "Default: runs/train/<model>-<recipe>-<time>; for a family, "
+                                                         "runs/family-<digest of its settings>, which the same "
+                                                         "command resumes.", show_default=False)] = None,
+    baselines: Annotated[Optional[str], typer.Option(
+        help="Also train reference families alike: efficientnet (B0..Bk, official table, up to the largest MACs "
+             "given), resnet (18/34/50), mobilenet-v2 (width 0.5/0.75/1.0/1.4); comma-separated.",
+        show_default=False)] = None,
+    latency_budget: Annotated[float, typer.Option(help="For a family: seconds of timed calls per network for its "
+                                                       "batch-1 latency (CPU onnxruntime; CUDA too where present); "
+                                                       "0 measures none.")] = 3.0,
     download: DownloadOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Train a network (or score it without training) and report validation top-1."""
-    spec = resolve_spec(model)
+    """Train a network, or a family of them alike (or score one without training); report validation top-1."""
+    specs = resolve_specs(models)
     chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution, batch_size=batch, lr=lr,
                                           eval_every=eval_every, precision=precision)
     seed_list = _seed_list(seeds, first_seed)
     resolve_device(device)
+    reference = parse_baselines(baselines)
+    is_family = len(specs) > 1 or bool(reference) or any(Path(m).is_dir() for m in models)
+    if is_family and evaluation is Evaluation.zero_cost:
+        raise UsageError("--eval zero-cost scores one network: give one model")
+    members = members_of(specs)
+    if reference:
+        members += baselines_of(reference, max(analytic_count(m.spec).macs for m in members))
+        members_of([m.spec for m in members])  # a given network named like a baseline would collide
+    latency = latency_configs(latency_budget)
     _fetch(data, download)
     dataset = load_data(data, val_fraction=val_fraction, train_images=train_images)
     if dataset.skipped_files:
         report.log(f"skipped {dataset.skipped_files} files that are not readable images")
+    if is_family:
+        _train_family(members, dataset, chosen, seed_list, device, run_dir, latency, json_out)
+        return
+    spec = specs[0]
     if evaluation is Evaluation.zero_cost:
-        images = data_batch(dataset, chosen.resolution)
-        score = zero_cost_score(chosen.network(spec, dataset.num_classes), metric.value, images)
+        images, labels = data_batch(dataset, chosen.resolution)
+        score = zero_cost_score(chosen.network(spec, dataset.num_classes), metric.value, images, labels)
         report.emit({"model": spec.name, "eval": "zero-cost", "metric": metric.value, "score": score,
                      "data": dataset.name, "synthetic_data": dataset.synthetic, "resolution": chosen.resolution},
                     json_out)
         return
-    run_dir = run_dir or Path("runs/train") / f"{spec.name}-{chosen.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = run_dir or Path("runs/train") / spec_file_name(spec, f"-{chosen.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     steps = len(seed_list) * chosen.epochs
     with report.progress((f"training {spec.name}", steps), enabled=not json_out) as (update,):
         done = 0
@@ -381,6 +467,27 @@ def train_cmd(
     report.emit(record, json_out)
 
 
+def _train_family(members: list[Any], dataset: Any, recipe: Any, seeds: list[int], device: str,
+                  run_dir: Optional[Path], latency: list[BenchConfig], json_out: bool) -> None:
+    """``train`` with several networks: each trained alike, then timed, then the family report."""
+    run_dir = run_dir or default_family_dir(members, dataset, recipe, seeds)
+    results = open_results(run_dir / "family.json", members, dataset, recipe, seeds)
+    report.log(f"training {len(members)} networks x {len(seeds)} seeds in {run_dir} (the same command resumes)")
+    tasks = [("training", len(members) * len(seeds))] + ([("latency", len(members) * len(latency))] if latency else [])
+    with report.progress(*tasks, enabled=not json_out) as updates:
+        train_members(members, dataset, recipe, seeds, results, device, run_dir,
+                      on_done=lambda done, total: updates[0](done, f"training ({done}/{total} runs)"))
+        if latency:
+            bench_members(members, results, latency, on_done=lambda done, total: updates[1](done))
+    written = report.write_family_report(run_dir, results.document)
+    report.log(f"wrote {', '.join(str(p) for p in [results.path, *written])}")
+    if json_out:
+        report.print_json({"run_dir": str(run_dir), **results.document,
+                           "rows": list(results.document["rows"].values())})
+    else:
+        report.print_family(results.document)
+
+
 HeartbeatOpt = Annotated[int, typer.Option(
     help="With --storage: seconds between a worker's heartbeats; a trial silent for three is failed and its "
          "candidate retried by another worker.")]
@@ -391,10 +498,8 @@ class Constraint(str, Enum):
     hard = "hard"
 
 
-class Pruner(str, Enum):
-    none = "none"
-    median = "median"
-    hyperband = "hyperband"
+Pruner = _choices("Pruner", PRUNERS)
+Sampler = _choices("Sampler", SAMPLERS)
 
 
 @app.command("find-base")
@@ -419,8 +524,8 @@ def find_base(
     epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
     resolution: Annotated[Optional[int], typer.Option(help="Override the recipe's input size (px).",
                                                       show_default=False)] = None,
-    metric: Annotated[ZeroCostMetric, typer.Option(help="Zero-cost metric when there is no --data.")]
-    = ZeroCostMetric.naswot,
+    metric: Annotated[ZeroCostMetric, typer.Option(help="Zero-cost metric when there is no --data (and for "
+                                                        "--prescreen).")] = ZeroCostMetric[DEFAULT_METRIC],
     n_trials: Annotated[int, typer.Option(help="Evaluated trials in total (all workers, all resumes); rejected "
                                                "candidates do not count.")] = 50,
     workers: Annotated[int, typer.Option(help="Local worker processes sharing the study.")] = 1,
@@ -433,7 +538,17 @@ def find_base(
     run_dir: Annotated[Optional[Path], typer.Option(help="Default: runs/<study>.", show_default=False)] = None,
     multi_objective: Annotated[bool, typer.Option("--multi-objective", help="NSGA-II on (accuracy, cost); report "
                                                                             "the Pareto front.")] = False,
-    pruner: Annotated[Pruner, typer.Option(help="Prune trials on per-epoch validation accuracy.")] = Pruner.median,
+    sampler: Annotated[Optional[Sampler], typer.Option(
+        help="Optuna sampler: tpe, random (the baseline a search must beat), nsga2 (with --multi-objective) or gp. "
+             "Default: tpe, or nsga2 with --multi-objective.", show_default=False)] = None,
+    pruner: Annotated[Pruner, typer.Option(help="Prune trials on per-epoch validation accuracy (single "
+                                                "objective only).")] = Pruner["median"],
+    finalists: Annotated[Optional[int], typer.Option(
+        help="Re-evaluate this many of the best candidates, and the seeded base network, with --final-seeds "
+             "fresh seeds; the best mean wins. Default: 3 with --data, none without.", show_default=False)] = None,
+    final_seeds: Annotated[int, typer.Option(help="Seeds per finalist.")] = 3,
+    final_epochs: Annotated[Optional[int], typer.Option(help="Epochs per finalist run (default: the recipe's).",
+                                                        show_default=False)] = None,
     prescreen: Annotated[int, typer.Option(help="With --data: score this many in-window candidates per trial with "
                                                 "the zero-cost metric and train only the best.")] = 1,
     train_device: Annotated[str, typer.Option(help="Device that trains candidates: cpu, cuda or cuda:N.")] = "cpu",
@@ -458,21 +573,28 @@ def find_base(
     config = SearchConfig(objective=objective, run_dir=run_dir or Path("runs") / name, study_name=name,
                           n_trials=n_trials, space=space, data=data, train_images=train_images, recipe=recipe,
                           recipe_overrides=overrides, zero_cost_metric=metric.value, storage=storage,
-                          workers=workers, seed=seed, multi_objective=multi_objective, pruner=pruner.value,
-                          device=train_device, prescreen=prescreen, latency=bench_config, heartbeat_s=heartbeat)
+                          workers=workers, seed=seed, multi_objective=multi_objective,
+                          sampler=sampler.value if sampler else None, pruner=pruner.value, device=train_device,
+                          prescreen=prescreen, finalists=finalists, final_seeds=final_seeds,
+                          final_epochs=final_epochs, latency=bench_config, heartbeat_s=heartbeat)
     _fetch(data, download)
     validate(config)
     if data is None:
         report.log(f"no --data: candidates are ranked by a zero-cost score ({metric.value}) computed at "
                    f"initialisation, not by trained accuracy")
-    with report.progress((f"find-base {name}", n_trials), enabled=not json_out) as (update,):
+    planned_finals = (config.n_finalists + 1) * config.final_seeds
+    tasks = [(f"find-base {name}", n_trials)] + ([("finalists", planned_finals)] if config.n_finalists else [])
+    with report.progress(*tasks, enabled=not json_out) as updates:
         def on_trial(s: Any) -> None:
             trials = s.get_trials(deepcopy=False)
             best = best_trial(s)
             shown = f"best score {best.user_attrs.get('score', 0):.4g}" if best and not multi_objective else ""
-            update(min(n_trials, len(evaluated(trials))), f"find-base {name} {shown}")
+            updates[0](min(n_trials, len(evaluated(trials))), f"find-base {name} {shown}")
+
+        def on_finalist(done: int, total: int) -> None:
+            updates[1](done, "finalists", total=total)
         try:
-            found = search(config, on_trial)
+            found = search(config, on_trial, on_finalist)
         except BaseException:
             # Interrupted or crashed: what finished is summarised (best effort: the original error is
             # what the user must see), and the same command resumes.
@@ -482,28 +604,28 @@ def find_base(
     if include_baselines:
         baselines = config.run_dir / "baselines.json"
         if not baselines.exists():
-            baselines.write_text(json.dumps(evaluate_baselines(config), indent=2) + "\n")
+            write_json(baselines, evaluate_baselines(config))
     summary = _summarise_search(config, found)
     if json_out:
         report.print_json(summary)
     else:
-        report.emit({k: v for k, v in summary.items() if k not in ("best", "pareto_front", "failures")}, False)
-        if summary["best"]:
-            report.emit(summary["best"], False)
+        report.print_search(summary)
 
 
 def _summarise_search(config: SearchConfig, study: Any = None) -> dict[str, Any]:
     study = study or open_study(config)
     summary = summarise(study, config)
-    report.write_search_report(config.run_dir, summary, trial_rows(study))
+    report.write_search_report(config.run_dir, summary, trial_rows(study, config))
     return summary
 
 
 @app.command("grid")
 def grid_cmd(
-    base: Annotated[str, typer.Option(help="A built-in base or a spec file (e.g. runs/<study>/best_base.yaml).",
-                                      show_default=False)],
     data: Annotated[str, typer.Option(help="KIND:PATH to train on (see 'train').", show_default=False)],
+    base: Annotated[Optional[str], typer.Option(help="A built-in base or a spec file (e.g. runs/<study>/"
+                                                     "best_base.yaml). Default: see --from.",
+                                                show_default=False)] = None,
+    source: FromOpt = None,
     step: Annotated[float, typer.Option(help="Grid step for alpha, beta, gamma.")] = 0.05,
     target_ratio: Annotated[float, typer.Option(help="alpha * beta^2 * gamma^2 to aim for (EfficientNet: 2).")] = 2.0,
     tolerance: Annotated[float, typer.Option(help="Allowed relative deviation of that product and of the measured "
@@ -524,7 +646,8 @@ def grid_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Grid-search alpha, beta, gamma at phi = 1 under alpha * beta^2 * gamma^2 ~= 2; resumable."""
-    base_spec = resolve_spec(base)
+    start = resolve_start(base, source=source)
+    base_spec = start.base
     name = study or f"grid-{base_spec.name}"
     overrides = _recipe_overrides(epochs=epochs, resolution=resolution)
     config = GridConfig(base=base_spec, data=data, run_dir=run_dir or Path("runs") / name, study_name=name,
@@ -533,21 +656,16 @@ def grid_cmd(
                         heartbeat_s=heartbeat)
     _fetch(data, download)
     points = validate_grid(config)
-    report.log(f"grid: {len(points)} feasible points for {base_spec.name}")
+    report.log(f"grid: {len(points)} feasible points for base {base_spec.name} ({start.base_source})")
     with report.progress((f"grid {name}", len(points)), enabled=not json_out) as (update,):
-        others = start_grid_workers(config, workers - 1)
-        try:
+        with local_workers(run_grid, [(config,)] * (workers - 1)):
             finished = run_grid(config, on_trial=lambda done, _total: update(done))
-        finally:
-            for process in others:
-                process.join()
     document = coefficients_document(finished, config)
-    config.run_dir.mkdir(parents=True, exist_ok=True)
-    (config.run_dir / "coefficients.json").write_text(json.dumps(document, indent=2) + "\n")
+    write_json(config.run_dir / "coefficients.json", document)
     heatmap = report.write_grid_heatmap(config.run_dir / "grid_heatmap.png", document)
     record = {k: document[k] for k in ("alpha", "beta", "gamma", "val_top1", "macs_ratio", "n_feasible")}
-    record.update(points_trained=len(document["points"]), coefficients=str(config.run_dir / "coefficients.json"),
-                  heatmap=str(heatmap))
+    record.update(points_trained=len(document["points"]), coefficients_file=str(config.run_dir / "coefficients.json"),
+                  heatmap=str(heatmap), base=base_spec.name, base_source=start.base_source)
     report.emit(record, json_out)
 
 
@@ -608,6 +726,64 @@ def compare_scaling(
         report.print_json(document)
     else:
         report.print_compare(rows)
+
+
+@app.command("pipeline")
+def pipeline_cmd(
+    flops: Annotated[str, typer.Option(help="MACs target of the base, e.g. 400M (FLOPs here are multiply-adds).",
+                                       show_default=False)],
+    data: Annotated[str, typer.Option(help="KIND:PATH to train on (see 'train').", show_default=False)],
+    phi: Annotated[str, typer.Option(help="The family: an integer range from the found base, e.g. 0-3.")] = "0-3",
+    baselines: Annotated[Optional[str], typer.Option(
+        help="Reference families trained alike: efficientnet, resnet, mobilenet-v2 (comma-separated).")]
+    = "efficientnet,resnet,mobilenet-v2",
+    space: Annotated[str, typer.Option(help="find-base: search space, built-in name or .yaml file.")] = "mnasnet",
+    n_trials: Annotated[int, typer.Option(help="find-base: evaluated trials.")] = 50,
+    finalists: Annotated[Optional[int], typer.Option(help="find-base: finalists besides the base network (default "
+                                                          "3).", show_default=False)] = None,
+    final_seeds: Annotated[int, typer.Option(help="find-base: seeds per finalist.")] = 3,
+    step: Annotated[float, typer.Option(help="grid: the step of alpha, beta, gamma.")] = 0.05,
+    tolerance: Annotated[float, typer.Option(help="grid: allowed relative deviation from alpha * beta^2 * gamma^2 "
+                                                  "= 2.")] = 0.1,
+    seeds: Annotated[int, typer.Option(help="Seeds per network of the family and the references.")] = 3,
+    recipe: Annotated[str, typer.Option(help="Training recipe of every stage.")] = "proxy",
+    epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
+    train_images: Annotated[Optional[int], typer.Option(help="Train on this many (seeded) training images only.",
+                                                        show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="Training device: cpu, cuda or cuda:N.")] = "cpu",
+    workers: Annotated[int, typer.Option(help="Local worker processes for find-base and grid.")] = 1,
+    storage: Annotated[Optional[str], typer.Option(help="RDB URL for the find-base and grid studies; default: "
+                                                        "journal files in the run folder.", show_default=False)] = None,
+    latency_budget: Annotated[float, typer.Option(help="Seconds of timed calls per network's batch-1 latency; "
+                                                       "0 measures none.")] = 3.0,
+    seed: Annotated[int, typer.Option(help="Sampler and training seed of the search.")] = 0,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Default: runs/pipeline-<flops>.", show_default=False)]
+    = None,
+    download: DownloadOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """The whole method: find-base, grid, scale, train the family and reference families alike, bench, report."""
+    target = parse_macs(flops)
+    config = PipelineConfig(target_macs=float(target), data=data, phis=parse_phis(phi),
+                            run_dir=run_dir or Path("runs") / f"pipeline-{flops.strip()}",
+                            baselines=parse_baselines(baselines), space=space, n_trials=n_trials,
+                            finalists=finalists, final_seeds=final_seeds, step=step, tolerance=tolerance,
+                            seeds=seeds,
+                            recipe=recipe, epochs=epochs, train_images=train_images, device=device, workers=workers,
+                            storage=storage, latency_budget_s=latency_budget, seed=seed)
+    _fetch(data, download)
+    validate_pipeline(config)
+    with report.progress(("pipeline", len(PIPELINE_STAGES)), ("stage", 1), enabled=not json_out) as (outer, inner):
+        def on_stage(name: str) -> None:
+            outer(PIPELINE_STAGES.index(name), f"pipeline: {name}")
+            inner(0, name, total=1)
+
+        summary = run_pipeline(config, on_stage, lambda name, done, total: inner(done, name, total=total))
+    if json_out:
+        report.print_json(summary)
+    else:
+        report.log(f"wrote {summary['report']}")
+        report.print_pipeline(summary)
 
 
 latency_table = typer.Typer(no_args_is_help=True, help="Per-device latency lookup tables for the search loop.")

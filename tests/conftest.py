@@ -86,8 +86,10 @@ def tiny_base(tmp_path_factory) -> Path:
 @pytest.fixture
 def tiny_search(tiny_space):
     """Builds the arguments of a proxy-training find-base over ``tiny_space`` on synthetic data
-    (seconds per trial): ``tiny_search(n_trials, *more_args, epochs=2)``."""
+    (seconds per trial): ``tiny_search(n_trials, *more_args, epochs=2)``. The finalist stage is
+    one candidate and the base, one seed each, unless ``more_args`` say otherwise (the last wins)."""
     def arguments(n_trials: int, *more: str, epochs: int = 2) -> list[str]:
         return ["find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--data",
-                "synthetic", "--epochs", str(epochs), "--resolution", "16", "--n-trials", str(n_trials), *more]
+                "synthetic", "--epochs", str(epochs), "--resolution", "16", "--n-trials", str(n_trials),
+                "--finalists", "1", "--final-seeds", "1", *more]
     return arguments

@@ -54,7 +54,7 @@ def test_flops_table_names_units():
 def test_scale_official_json_matches_torchvision(phi: int):
     result = invoke("scale", "--base", "efficientnet-b0", "--phi", str(phi), "--preset", "official", "--json")
     assert result.exit_code == 0, result.output
-    (record,) = json.loads(result.stdout)
+    (record,) = json.loads(result.stdout)["networks"]
     reference = getattr(torchvision.models, f"efficientnet_b{phi}")()
     assert record["params"] == sum(p.numel() for p in reference.parameters())
     assert record["resolution"] == [224, 240, 260, 300, 380, 456, 528, 600][phi]
@@ -64,7 +64,7 @@ def test_scale_official_json_matches_torchvision(phi: int):
 def test_scale_range_writes_specs_that_load(tmp_path: Path):
     result = invoke("scale", "--base", "efficientnet-b0", "--phi", "1-7", "--out", str(tmp_path), "--json")
     assert result.exit_code == 0, result.output
-    records = json.loads(result.stdout)
+    records = json.loads(result.stdout)["networks"]
     assert [r["phi"] for r in records] == [1, 2, 3, 4, 5, 6, 7]
     for r in records:
         spec = load_spec(r["spec_path"])
@@ -77,7 +77,10 @@ def test_scale_accepts_a_spec_file_and_custom_coefficients(tmp_path: Path):
     path = save_spec(resolve_spec("mobilenet-v1"), tmp_path / "v1.json")
     result = invoke("scale", "--base", str(path), "--phi", "2", "--alpha", "1.1", "--beta", "1.2", "--gamma", "1.1",
                     "--json")
-    (record,) = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    (record,) = document["networks"]
+    assert document["coefficients"] == {"alpha": 1.1, "beta": 1.2, "gamma": 1.1}
+    assert document["source"] == {"base": "given", "coefficients": "given"}
     assert record["depth_mult"] == pytest.approx(1.21) and record["width_mult"] == pytest.approx(1.44)
     assert record["spec_path"] is None
 
@@ -86,7 +89,7 @@ def test_scale_bench_adds_measured_latency_and_writes_a_report(tmp_path: Path):
     result = invoke("scale", "--base", "mobilenet-v1", "--phi", "-4-0", "--bench", "cpu", "--out", str(tmp_path),
                     "--json")
     assert result.exit_code == 0, result.output
-    records = json.loads(result.stdout)
+    records = json.loads(result.stdout)["networks"]
     assert [r["phi"] for r in records] == [-4, -3, -2, -1, 0]
     assert all(r["latency_ms"] > 0 and (r["latency_device"], r["latency_backend"]) == ("cpu", "onnxruntime")
                for r in records)
@@ -207,7 +210,7 @@ def test_console_script_is_installed():
     proc = subprocess.run([str(script), "scale", "--base", "efficientnet-b0", "--phi", "1", "--json"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)[0]["resolution"] == 258
+    assert json.loads(proc.stdout)["networks"][0]["resolution"] == 258
 
 
 def test_an_unexpected_failure_is_one_line_unless_debugging(monkeypatch):

@@ -151,7 +151,7 @@ def test_training_failures_are_recorded_and_the_study_goes_on(tmp_path, tiny_sea
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["n_failed"] == 3 and summary["best"] is None
-    assert list(summary["failures"]) and all(k.startswith("loss became") for k in summary["failures"])
+    assert summary["failures"] == {"loss not finite": 3}
     rows = [r for r in csv.DictReader((run / "trials.csv").open()) if r["state"] == "fail"]
     assert len(rows) == 3 and all("loss became" in r["reason"] for r in rows)
     assert "## Failures by reason" in (run / "report.md").read_text()
@@ -162,9 +162,10 @@ def test_proxy_training_search_and_baselines(tmp_path, tiny_search):
     result = invoke(*tiny_search(2, "--include-baselines", "--run-dir", str(run), "--json", epochs=1))
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["evaluator"] == "proxy-training" and 0 <= summary["best"]["val_top1"] <= 1
-    assert summary["best"]["score"] == pytest.approx(
-        summary["best"]["val_top1"] * (summary["best"]["macs"] / 1.5e6) ** -0.07)
+    best = summary["best"]
+    assert summary["evaluator"] == "proxy-training" and 0 <= best["final_mean"] <= 1
+    # The best base is the finalist with the best mean score over the final seeds.
+    assert best["score"] == pytest.approx(best["final_mean"] * (best["macs"] / 1.5e6) ** -0.07)
     # The known networks, trained by the same evaluator and scored by the same objective.
     assert [b["name"] for b in summary["baselines"]] == ["efficientnet-b0", "mobilenet-v2", "mnasnet-a1"]
     for known in summary["baselines"]:
@@ -176,15 +177,20 @@ def test_proxy_training_search_and_baselines(tmp_path, tiny_search):
 
 def test_multi_objective_reports_a_pareto_front(tmp_path):
     result = invoke("find-base", "--flops", "400M", "--multi-objective", "--n-trials", "5", "--reject-outside", "0.5",
-                    "--run-dir", str(tmp_path / "run"), "--json")
+                    "--run-dir", str(tmp_path / "run"), "--study", "mo", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    rows = {int(r["number"]): r for r in csv.DictReader((tmp_path / "run/trials.csv").open())}
-    front = [rows[n] for n in summary["pareto_front"]]
-    done = [r for r in rows.values() if r["state"] == "complete"]
-    assert front and len(done) == 5
+    study = journal_study(tmp_path / "run", "mo")
+    # Two objectives in the study itself: (score up, MACs down), each evaluated trial holding both.
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"] and summary["sampler"] == "nsga2"
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(done) == 5 and all(t.values == [t.user_attrs["zero_cost"], t.user_attrs["macs"]] for t in done)
+    front = [study.trials[n] for n in summary["pareto_front"]]
+    assert front
     for f in front:  # nobody beats a front member on both axes
-        assert not any(float(o["zero_cost"]) > float(f["zero_cost"]) and int(o["macs"]) < int(f["macs"]) for o in done)
+        assert not any(o.values[0] > f.values[0] and o.values[1] < f.values[1] for o in done)
+    # Rejected candidates are pruned, never given values a Pareto front could pick up.
+    assert all(t.state.name == "PRUNED" for t in study.trials if "rejected" in t.user_attrs)
 
 
 def test_two_workers_share_one_study(tmp_path):
@@ -243,10 +249,13 @@ def test_latency_target_uses_the_predictor_and_measures_finalists(tmp_path, tiny
 
 
 def test_prescreening_trains_the_best_zero_cost_candidate(tmp_path, tiny_search):
-    result = invoke(*tiny_search(2, "--prescreen", "4", "--run-dir", str(tmp_path / "run"), "--study", "pre", "--json",
-                                 epochs=1))
+    result = invoke(*tiny_search(2, "--prescreen", "4", "--finalists", "1", "--final-seeds", "1",
+                                 "--run-dir", str(tmp_path / "run"), "--study", "pre", "--json", epochs=1))
     assert result.exit_code == 0, result.output
-    for t in journal_study(tmp_path / "run", "pre").trials:
+    trials = journal_study(tmp_path / "run", "pre").trials
+    evaluated = [t for t in trials if t.state.name == "COMPLETE" and "rejected" not in t.user_attrs]
+    assert evaluated and all("prescreen" in t.user_attrs for t in evaluated)  # every evaluation was screened
+    for t in trials:
         if "prescreen" in t.user_attrs:
             screened = t.user_attrs["prescreen"]
             assert screened["candidates"] == 4

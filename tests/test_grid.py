@@ -54,7 +54,7 @@ def test_grid_trains_each_feasible_point_once_and_picks_the_best(tiny_base, tmp_
     scaled = runner.invoke(app, ["scale", "--base", str(tiny_base), "--phi", "1", "--coefficients",
                                  str(run / "coefficients.json"), "--json"])
     assert scaled.exit_code == 0, scaled.output
-    (row,) = json.loads(scaled.stdout)
+    (row,) = json.loads(scaled.stdout)["networks"]
     assert row["macs"] == next(p["macs"] for p in points if p["val_top1"] == best["val_top1"])
 
 
@@ -115,7 +115,7 @@ def test_coefficient_files(tmp_path):
 
 def test_b0_formula_scaling_roughly_doubles_macs_per_phi():
     result = runner.invoke(app, ["scale", "--base", "efficientnet-b0", "--phi", "0-7", "--json"])
-    macs = [r["macs"] for r in json.loads(result.stdout)]
+    macs = [r["macs"] for r in json.loads(result.stdout)["networks"]]
     ratios = [b / a for a, b in zip(macs, macs[1:])]
     geometric = math.exp(sum(map(math.log, ratios)) / len(ratios))
     assert 1.8 <= geometric <= 2.1 and all(1.7 <= r <= 2.6 for r in ratios)

@@ -1,5 +1,5 @@
 """Training: real runs of tiny networks on real (Fashion-MNIST) and generated data, recipes, seeds,
-determinism, failures, zero-cost scores and the ``train`` command."""
+determinism, failures and the ``train`` command."""
 
 from __future__ import annotations
 
@@ -22,11 +22,9 @@ from scalesearch.arch.io import resolve_spec, save_spec
 from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
 from scalesearch.cli import app
 from scalesearch.errors import SpecError, UsageError
-from scalesearch.search.space import load_space
 from scalesearch.train.data import DataSet, load_data
 from scalesearch.train.loop import TrainingError, train
 from scalesearch.train.recipes import load_recipe, recipe_names
-from scalesearch.train.zero_cost import data_batch, zero_cost_score
 
 from conftest import FASHION, needs_fashion
 
@@ -182,31 +180,6 @@ def test_imagefolder_trains_through_dataloader_workers(tmp_path):
     data = load_data(f"imagefolder:{tmp_path}")
     result = train(tiny_spec(), data, QUICK.override(epochs=4, batch_size=16, lr=0.05), seeds=[0])
     assert result.val_top1 >= 0.9  # bright vs dark images
-
-
-def test_zero_cost_scores_are_deterministic_and_data_free():
-    spec = tiny_spec()
-    assert zero_cost_score(spec, "naswot") == zero_cost_score(spec, "naswot")
-    assert math.isfinite(zero_cost_score(spec, "naswot"))
-    # synflow grows with the number of parameters (here: 4x wider stages).
-    assert zero_cost_score(tiny_spec(64), "synflow") > zero_cost_score(tiny_spec(16), "synflow")
-
-
-@needs_fashion
-def test_naswot_on_real_images_ranks_real_candidates(fashion_small):
-    images = data_batch(fashion_small, 32, size=32)
-    assert images.shape == (32, 3, 32, 32) and abs(float(images.mean())) < 0.5
-    space = load_space()
-    import random
-    rng = random.Random(0)
-    scores = [zero_cost_score(load_recipe("proxy").network(space.sample(rng)[1], 10), "naswot", images)
-              for _ in range(3)]
-    assert all(math.isfinite(s) for s in scores) and len(set(scores)) == 3
-
-
-def test_zero_cost_rejects_unknown_metric():
-    with pytest.raises(UsageError, match="unknown zero-cost metric 'grasp'"):
-        zero_cost_score(tiny_spec(), "grasp")
 
 
 def test_train_command_json(tmp_path):

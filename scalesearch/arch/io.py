@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,13 @@ def save_spec(spec: NetworkSpec, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def spec_file_name(spec: NetworkSpec, suffix: str = ".yaml") -> str:
+    """A file name for ``spec`` that stays inside the folder it is joined to: its name reduced to
+    letters, digits, '.', '_' and '-' (no path separators, no leading dot), at most 100 characters."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", spec.name).lstrip(".")[:100] or "network"
+    return safe + suffix
 
 
 def resolve_spec(name_or_path: str) -> NetworkSpec:

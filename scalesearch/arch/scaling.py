@@ -180,3 +180,9 @@ def scale(base: NetworkSpec, phi: float, coefficients: Coefficients | None = Non
                                resolution_mult=m.resolution, alpha=coefficients.alpha,
                                beta=coefficients.beta, gamma=coefficients.gamma)
     return apply_multipliers(base, m, name=scaled_name(base.name, phi, preset), record=record)
+
+
+def scale_family(base: NetworkSpec, phis: list[float], coefficients: Coefficients | None = None,
+                 preset: str | None = None) -> list[NetworkSpec]:
+    """``base`` scaled to every phi of ``phis`` (all validated before the caller writes anything)."""
+    return [scale(base, phi, coefficients, preset) for phi in phis]

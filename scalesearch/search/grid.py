@@ -11,9 +11,10 @@ several workers on one storage never train the same point: the lowest-numbered t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
+import json
 import math
-import multiprocessing
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,23 @@ from typing import Any, Callable
 
 import optuna
 
-from scalesearch.arch.io import read_data_file
+from scalesearch.arch.io import read_data_file, spec_to_dict
 from scalesearch.arch.scaling import Coefficients, scale
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.measure.flops import analytic_macs
+from scalesearch.search.driver import open_or_resume
 from scalesearch.search.workers import (
-    HEARTBEAT_S, abandoned, check_heartbeat, fail_stale_trials, open_storage, open_storage_url, share_cpu, worker_id,
+    HEARTBEAT_S,
+    abandon,
+    abandoned,
+    check_heartbeat,
+    claimed,
+    fail_stale_trials,
+    open_storage,
+    open_storage_url,
+    share_cpu,
+    worker_id,
 )
 from scalesearch.train.data import load_data
 from scalesearch.train.loop import TrainingError, resolve_device, train
@@ -91,6 +102,7 @@ class GridConfig:
     recipe: str = "proxy"
     recipe_overrides: dict[str, Any] = field(default_factory=dict)
     seeds: int = 1
+    train_images: int | None = None  # a seeded subset of the training split, for quick proxies
     storage: str | None = None
     device: str = "cpu"
     workers: int = 1  # local processes on this study (for sharing the CPU between them)
@@ -125,17 +137,27 @@ def validate(config: GridConfig) -> list[tuple[GridPoint, float]]:
         raise UsageError(f"--seeds must be >= 1, got {config.seeds}")
     load_recipe(config.recipe).override(**config.recipe_overrides)
     resolve_device(config.device)
-    load_data(config.data)
+    load_data(config.data, train_images=config.train_images)
     if config.storage is not None:
         open_storage_url(config.storage, config.heartbeat_s)
     return kept
 
 
-def _open(config: GridConfig, labels: list[str]) -> optuna.Study:
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    sampler = optuna.samplers.GridSampler({"point": labels}, seed=0)
-    return optuna.create_study(storage=open_storage(config.run_dir, config.storage, config.heartbeat_s), study_name=config.study_name, direction="maximize", sampler=sampler,
-                               load_if_exists=True)
+def describe(config: GridConfig) -> dict[str, Any]:
+    """The settings a grid study must keep across resumes (not workers or storage)."""
+    digest = hashlib.sha256(json.dumps(spec_to_dict(config.base), sort_keys=True).encode()).hexdigest()[:12]
+    return {"base": config.base.name, "base_spec_sha256": digest, "data": config.data, "step": config.step,
+            "target_ratio": config.target_ratio, "tolerance": config.tolerance, "recipe": config.recipe,
+            "recipe_overrides": dict(sorted(config.recipe_overrides.items())), "seeds": config.seeds,
+            "train_images": config.train_images}
+
+
+def open_grid(config: GridConfig, labels: list[str]) -> optuna.Study:
+    """Create or resume the grid study (Optuna's GridSampler over the feasible points); a study
+    started with other settings is refused."""
+    return open_or_resume(open_storage(config.run_dir, config.storage, config.heartbeat_s), config.study_name,
+                          ["maximize"], optuna.samplers.GridSampler({"point": labels}, seed=0),
+                          optuna.pruners.NopPruner(), describe(config))
 
 
 def _claimed_by_earlier(trial: optuna.Trial, label: str) -> int | None:
@@ -161,18 +183,19 @@ def run_grid(config: GridConfig, on_trial: Callable[[int, int], None] | None = N
     share_cpu(config.workers)
     labels = [p.label for p, _ in kept]
     ratios = {p.label: r for p, r in kept}
-    study = _open(config, labels)
+    study = open_grid(config, labels)
     fail_stale_trials(study)
-    data = load_data(config.data)
+    data = load_data(config.data, train_images=config.train_images)
     recipe = load_recipe(config.recipe).override(**config.recipe_overrides)
 
     def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", worker_id())
         label = trial.suggest_categorical("point", labels)
         holder = _claimed_by_earlier(trial, label)
         if holder is not None:
             trial.set_user_attr("duplicate_of", holder)
             raise optuna.TrialPruned(f"grid point {label} is trial {holder}'s")
-        trial.set_user_attr("worker", worker_id())
+        trial.set_user_attr("slot", True)
         point = GridPoint.parse(label)
         spec = phi_one(config.base, point)
         trial.set_user_attr("macs", analytic_macs(spec))
@@ -184,6 +207,9 @@ def run_grid(config: GridConfig, on_trial: Callable[[int, int], None] | None = N
                            device=config.device)
         except TrainingError as err:
             trial.set_user_attr("fail_reason", str(err))
+            raise
+        except KeyboardInterrupt:  # the point is queued again, and trained by the next run
+            abandon(trial.study, trial._trial_id, trial.number, {"point": label}, "interrupted (Ctrl-C)")
             raise
         trial.set_user_attr("val_top1_std", result.val_top1_std)
         return result.val_top1
@@ -197,31 +223,12 @@ def run_grid(config: GridConfig, on_trial: Callable[[int, int], None] | None = N
     return study
 
 
-def _spawned(config: GridConfig) -> None:
-    try:
-        run_grid(config)
-    except (KeyboardInterrupt, ScalesearchError):
-        pass
-
-
-def start_workers(config: GridConfig, n: int) -> list[multiprocessing.Process]:
-    """``n`` extra local processes working on the same study (the caller is one more)."""
-    if n <= 0:
-        return []
-    _open(config, [p.label for p, _ in feasible(config)[0]])  # create the study once, before they race
-    context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_spawned, args=(config,), daemon=True) for _ in range(n)]
-    for process in processes:
-        process.start()
-    return processes
-
-
 def trained(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Finished trials that trained a point (not duplicates, not lost workers)."""
     trials = study.get_trials(deepcopy=False)
     gone = abandoned(trials)
     return [t for t in trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-            and "duplicate_of" not in t.user_attrs and t.number not in gone]
+            and "duplicate_of" not in t.user_attrs and t.number not in gone and claimed(t)]
 
 
 def coefficients_document(study: optuna.Study, config: GridConfig) -> dict[str, Any]:
@@ -241,7 +248,8 @@ def coefficients_document(study: optuna.Study, config: GridConfig) -> dict[str, 
         raise ScalesearchError("no grid point trained successfully; see the failures in the study")
     best = max(complete, key=lambda r: r["val_top1"])
     return {"alpha": best["alpha"], "beta": best["beta"], "gamma": best["gamma"], "val_top1": best["val_top1"],
-            "macs_ratio": best["macs_ratio"], "base": config.base.name, "base_macs": analytic_macs(config.base),
+            "macs_ratio": best["macs_ratio"], "base": config.base.name, "base_spec": spec_to_dict(config.base),
+            "base_macs": analytic_macs(config.base),
             "target_ratio": config.target_ratio, "tolerance": config.tolerance, "step": config.step,
             "data": config.data, "recipe": config.recipe, "seeds": config.seeds, "study": config.study_name,
             "points": sorted(rows, key=lambda r: (r["alpha"], r["beta"], r["gamma"])),

@@ -107,12 +107,19 @@ def evaluated_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     return trial.user_attrs.get("trained_params", trial.params)
 
 
+def claimed(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a trial claimed an evaluation (a slot, or its grid point) before it ended; a trial
+    whose worker died before that did no work: it neither counts nor is retried."""
+    return "slot" in trial.user_attrs
+
+
 def evaluated(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
     """Finished trials that count towards ``n_trials``: complete, pruned, or failed for a reason of
     their own; neither rejected candidates nor trials whose worker died (those are retried)."""
     done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED)
     gone = abandoned(trials)
-    return [t for t in trials if t.state in done and not is_rejected(t) and not is_surplus(t) and t.number not in gone]
+    return [t for t in trials if t.state in done and not is_rejected(t) and not is_surplus(t) and t.number not in gone
+            and (t.state != optuna.trial.TrialState.FAIL or claimed(t))]
 
 
 def _declared(trial: optuna.trial.FrozenTrial) -> bool:
@@ -182,6 +189,8 @@ def abandon(study: optuna.Study, trial_id: int, number: int, params: dict[str, A
 
 def _requeue_silent(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     """The RDB storage's callback for a trial it failed because its heartbeat stopped."""
+    if not claimed(trial):
+        return
     _requeue(study, trial.number, evaluated_params(trial),
              f"worker {trial.user_attrs.get('worker', '(unknown)')} stopped its heartbeat mid-trial")
 
@@ -206,7 +215,7 @@ def fail_stale_trials(study: optuna.Study) -> list[int]:
             failed = study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-        if failed:
+        if failed and claimed(t):
             _requeue(study, t.number, evaluated_params(t), f"worker {worker} died mid-trial")
             stale.append(t.number)
     return stale

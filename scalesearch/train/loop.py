@@ -33,7 +33,15 @@ from scalesearch.train.recipes import Recipe
 
 
 class TrainingError(ScalesearchError):
-    """A run that cannot go on (NaN loss, out of memory); the search records the trial as failed."""
+    """A run that cannot go on; the search records the trial as failed, grouped by ``kind``
+    (``"loss not finite"`` or ``"out of memory"``)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self):  # picklable, so that a worker process can hand it back
+        return type(self), (str(self), self.kind)
 
 
 @dataclass(frozen=True)
@@ -160,8 +168,9 @@ def evaluate(model: nn.Module, split: Split | FileSplit, normalize: Normalize, r
 
 def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normalize: Normalize,
                device: str = "cpu", run_dir: Path | None = None, test: bool = False,
-               on_epoch: Callable[[EpochMetrics], None] | None = None) -> SeedResult:
-    """One training run with one seed; returns final validation (and, with ``test``, test) top-1."""
+               on_epoch: Callable[[EpochMetrics], None] | None = None, eval_from: int = 1) -> SeedResult:
+    """One training run with one seed; returns final validation (and, with ``test``, test) top-1.
+    Evaluates every ``recipe.eval_every`` epochs from epoch ``eval_from`` on, and after the last."""
     if test and data.test is None:
         raise UsageError(f"--test: {data.name} has no test split")
     torch.manual_seed(seed)
@@ -171,9 +180,8 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
         model = build_model(net_spec)
         if recipe.zero_init_residual:
             zero_init_residuals(model)
-        model = model.to(dev)
-        if dev.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
+        # channels_last: 15-20% faster convolutions on the CPU (AVX2, 2 threads) as on CUDA.
+        model = model.to(dev, memory_format=torch.channels_last)
         train_split, val_split = _on_device(data.train, dev, recipe), _on_device(data.val, dev, recipe)
         augment = TrainAugment(normalize, recipe.resolution, data.num_classes, recipe.crop_scale_min,
                                recipe.randaugment_magnitude, recipe.mixup_alpha, recipe.cutmix_alpha)
@@ -196,8 +204,7 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
             loss_sum, seen, started = torch.zeros((), device=dev), 0, time.perf_counter()
             for step, (images, labels) in enumerate(train_split.batches(order, recipe.batch_size), start=1):
                 images, targets = augment(images, labels)
-                if dev.type == "cuda":
-                    images = images.contiguous(memory_format=torch.channels_last)
+                images = images.contiguous(memory_format=torch.channels_last)
                 with autocast:
                     loss = loss_fn(model(images), targets)
                 optimizer.zero_grad(set_to_none=True)
@@ -212,7 +219,7 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
                     _check_finite(loss_sum, epoch, step)
             elapsed = time.perf_counter() - started
             val = None
-            if epoch % recipe.eval_every == 0 or epoch == recipe.epochs:
+            if (epoch >= eval_from and epoch % recipe.eval_every == 0) or epoch == recipe.epochs:
                 precise_bn(model, train_split, normalize, recipe.resolution, recipe.precise_bn_images,
                            recipe.batch_size)
                 val = evaluate(model, val_split, normalize, recipe.resolution)
@@ -249,13 +256,13 @@ def _out_of_memory_ends_the_run(device: torch.device, batch_size: int):
             amount = f"{int(size[1]) / 2**20:,.0f} MiB" if size[2] == "bytes" else f"{size[1]} {size[2]}"
             failed = f"an allocation of {amount} failed; "
         raise TrainingError(f"out of memory on {device.type} at batch size {batch_size} "
-                            f"({failed}try a smaller --batch)") from None
+                            f"({failed}try a smaller --batch)", "out of memory") from None
 
 
 def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
     if not torch.isfinite(loss_sum):
         raise TrainingError(f"loss became {float(loss_sum)} by epoch {epoch}, step {step} "
-                            f"(try a lower --lr or another recipe)")
+                            f"(try a lower --lr or another recipe)", "loss not finite")
 
 
 def _on_device(split: Split | FileSplit, device: torch.device, recipe: Recipe) -> Split | FileSplit:
@@ -291,7 +298,7 @@ def resolve_device(name: str) -> torch.device:
 
 def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], device: str = "cpu",
           run_dir: Path | None = None, test: bool = False,
-          on_epoch: Callable[[EpochMetrics], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[EpochMetrics], None] | None = None, eval_from: int = 1) -> TrainResult:
     """Train once per seed; report the mean and standard deviation of validation top-1.
 
     With ``run_dir``, the spec and recipe are saved there first, then per-epoch metrics
@@ -304,7 +311,8 @@ def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], de
         save_spec(recipe.network(spec, data.num_classes), run_dir / "spec.yaml")
         (run_dir / "recipe.json").write_text(json.dumps(dataclasses.asdict(recipe), indent=2) + "\n")
     normalize = Normalize.of(_on_device(data.train, dev, recipe))  # the same for every seed
-    runs = [train_seed(spec, data, recipe, seed, normalize, device, run_dir, test, on_epoch) for seed in seeds]
+    runs = [train_seed(spec, data, recipe, seed, normalize, device, run_dir, test, on_epoch, eval_from)
+            for seed in seeds]
     val_top1, val_top1_std = _mean_std([r.val_top1 for r in runs])
     test_top1, test_top1_std = _mean_std([r.test_top1 for r in runs if r.test_top1 is not None])
     return TrainResult(val_top1=val_top1, val_top1_std=val_top1_std,

@@ -1,0 +1,19 @@
+"""Everything users read: :mod:`.terminal` (rich tables, progress, one JSON document with
+``--json``, one-line errors), :mod:`.markdown` (reports on disk) and :mod:`.plots` (their PNG
+figures), with :mod:`.words` for how numbers are written in both."""
+
+from scalesearch.report.markdown import (
+    finalist_lines, write_bench_report, write_compare_report, write_family_report, write_search_report,
+)
+from scalesearch.report.plots import grid_heatmap as write_grid_heatmap
+from scalesearch.report.terminal import (
+    count_record, emit, err_console, error_line, log, print_bases, print_bench, print_compare, print_count,
+    print_family, print_json, print_pipeline, print_scale, print_search, progress, scale_record,
+)
+
+__all__ = [
+    "count_record", "emit", "err_console", "error_line", "finalist_lines", "log", "print_bases", "print_bench",
+    "print_compare", "print_count", "print_family", "print_json", "print_pipeline", "print_scale", "print_search",
+    "progress", "scale_record", "write_bench_report", "write_compare_report", "write_family_report",
+    "write_grid_heatmap", "write_search_report",
+]

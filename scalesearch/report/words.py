@@ -1,0 +1,49 @@
+"""How numbers and verdicts are written for people, shared by terminal tables and Markdown:
+units named, fractions as percentages, a dash for nothing measured (never ``None``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def millions(n: int) -> str:
+    """``385814752`` -> ``385.81`` (the column says M)."""
+    return f"{n / 1e6:,.2f}"
+
+
+def value(x: float | None, percent: bool) -> str:
+    """A measurement: a percentage for accuracies, four significant digits otherwise, '-' for none."""
+    if x is None:
+        return "-"
+    return f"{x:.1%}" if percent else f"{x:.4g}"
+
+
+def top1(row: dict[str, Any], unmatched: str = "unmatched") -> str:
+    """``val_top1 +- val_top1_std`` as percentages, or why there is none."""
+    if row["val_top1"] is None:
+        return unmatched
+    return f"{row['val_top1']:.2%} +- {row['val_top1_std']:.2%}"
+
+
+def seeds_and_epochs(final: dict[str, Any]) -> str:
+    """``seeds 1, 2 and 3, 8 epochs each``."""
+    seeds = final["seeds"]
+    text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds[:-1]))} and {seeds[-1]}"
+    return text + (f", {final['epochs']} epochs each" if final["epochs"] else "")
+
+
+def finalist_std(row: dict[str, Any], percent: bool) -> str:
+    if row["std"] is None:
+        return "-"
+    return f"{row['std'] * 100:.1f} pt" if percent else f"{row['std']:.3g}"
+
+
+def verdict(final: dict[str, Any], percent: bool = True) -> str:
+    """One sentence: who won the finalist stage, and by how much over the base network."""
+    if not final["complete"] or final["winner"] is None:
+        return "The finalist stage is not finished: run the same command to go on."
+    if final["winner_is_base"]:
+        return f"The base network ({final['base']}) wins: the search found nothing better at this budget."
+    margin = final["margin_vs_base"]
+    shown = f"{margin * 100:+.1f} points" if percent else f"{margin:+.4g}"
+    return f"The winner, {final['winner']}, beats the base network ({final['base']}) by {shown} (mean over seeds)."

@@ -1,0 +1,65 @@
+"""A results document that grows row by row and resumes: what long jobs (compare-scaling,
+finalists, benchmarks) keep on disk so that an interrupted run goes on where it stopped.
+
+The document records the settings it was made with; rows measured under other settings are never
+mixed with new ones. Every change is written atomically (:mod:`scalesearch.files`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from scalesearch.errors import UsageError
+from scalesearch.files import write_json
+
+
+class ResultsFile:
+    """Rows keyed by a string, saved after every change, under fixed ``settings``.
+
+    An existing file with other settings is refused (``on_mismatch="refuse"``, for user commands:
+    never overwrite finished work) or started afresh (``"restart"``, for benchmarks whose settings
+    were changed on purpose)."""
+
+    def __init__(self, path: Path, settings: dict[str, Any], header: dict[str, Any] | None = None,
+                 on_mismatch: str = "refuse") -> None:
+        self.path, self.settings = Path(path), json.loads(json.dumps(settings, default=str))
+        self.document: dict[str, Any] = {**(header or {}), "settings": self.settings, "rows": {}}
+        if not self.path.exists():
+            return
+        try:
+            earlier = json.loads(self.path.read_text())
+        except (OSError, ValueError) as err:
+            raise UsageError(f"{self.path}: not a readable results file ({err}); move it away to start again") from None
+        if not isinstance(earlier, dict) or earlier.get("settings") != self.settings:
+            if on_mismatch == "refuse":
+                changed = sorted(k for k in set(self.settings) | set(earlier.get("settings") or {})
+                                 if (earlier.get("settings") or {}).get(k) != self.settings.get(k))
+                raise UsageError(f"{self.path} holds results made with other settings ({', '.join(changed)}); "
+                                 f"use the same settings to resume, or another folder")
+            return
+        self.document["rows"] = dict(earlier.get("rows", {}))
+        for key, value in earlier.items():
+            if key not in ("settings", "rows"):
+                self.document.setdefault(key, value)
+
+    @property
+    def rows(self) -> dict[str, Any]:
+        return self.document["rows"]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.rows
+
+    def add(self, key: str, row: Any) -> None:
+        """Record ``row`` under ``key`` and save."""
+        self.rows[key] = row
+        self.save()
+
+    def update(self, **fields: Any) -> None:
+        """Set top-level fields (summaries) and save."""
+        self.document.update(fields)
+        self.save()
+
+    def save(self) -> None:
+        write_json(self.path, self.document)

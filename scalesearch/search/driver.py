@@ -1,0 +1,103 @@
+"""The machinery every resumable study shares (``find-base`` and ``grid``): open it or resume it
+under the same settings, run local worker processes on it, and run independent jobs (finalists)
+on several processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import time
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import optuna
+import torch
+
+from scalesearch.errors import ScalesearchError, UsageError
+from scalesearch.measure.environment import physical_cores
+
+#: Seconds a process that loads a study another one has just created waits for its settings.
+SETTINGS_WAIT_S = 10.0
+
+
+def open_or_resume(storage: optuna.storages.BaseStorage, study_name: str, directions: Sequence[str],
+                   sampler: optuna.samplers.BaseSampler, pruner: optuna.pruners.BasePruner,
+                   settings: dict[str, Any], first_trials: Iterable[tuple[dict[str, Any], dict[str, Any]]] = ()
+                   ) -> optuna.Study:
+    """Create the study, recording ``settings`` and queueing ``first_trials`` (params, user attrs);
+    or load it, refusing other settings. Settings a study predates (absent from it) are accepted."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    common = {"storage": storage, "study_name": study_name, "sampler": sampler, "pruner": pruner}
+    try:  # only the process that creates the study records and seeds it, however many start at once
+        study = optuna.create_study(directions=list(directions), **common)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(**common)
+    else:
+        study.set_user_attr("config", settings)
+        for params, attrs in first_trials:
+            study.enqueue_trial(params, user_attrs=attrs)
+        return study
+    existing = _settings(study)
+    if existing is not None:
+        changed = sorted({k for k in settings if k in existing and existing[k] != settings[k]}
+                         | {k for k in existing if k not in settings})
+        if changed:
+            raise UsageError(f"study {study_name!r} was started with other settings ({', '.join(changed)}); "
+                             f"use the same command to resume, or another --study name")
+    return study
+
+
+def _settings(study: optuna.Study) -> dict[str, Any] | None:
+    """The settings a study was created with; waits briefly for a creator that has only just made
+    it (None: its creator died before writing them)."""
+    deadline = time.monotonic() + SETTINGS_WAIT_S
+    while "config" not in study.user_attrs and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return study.user_attrs.get("config")
+
+
+def _worker(target: Callable[..., Any], args: tuple) -> None:
+    try:
+        target(*args)
+    except (KeyboardInterrupt, ScalesearchError):
+        pass  # the main process reports; its own run meets the same error
+
+
+@contextlib.contextmanager
+def local_workers(target: Callable[..., Any], args: Sequence[tuple]) -> Iterator[None]:
+    """Run ``target(*a)`` for each ``a`` of ``args`` in its own process while the caller works
+    (the caller is one more worker); waits for all of them on the way out."""
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(target, a), daemon=True) for a in args]
+    for process in processes:
+        process.start()
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.join()
+
+
+def _set_threads(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def run_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], processes: int,
+             on_result: Callable[[Any, Any], None]) -> None:
+    """``fn(job)`` for every job, on ``processes`` processes with an equal share of the physical
+    cores (in this process, with its own threads, when 1); ``on_result(job, result)`` here as each one ends, in any order,
+    so that the caller saves every finished job however the run ends."""
+    if processes == 1 or len(jobs) <= 1:  # here, with this process's threads
+        for job in jobs:
+            on_result(job, fn(job))
+        return
+    threads = max(1, physical_cores() // processes)
+    with multiprocessing.get_context("spawn").Pool(min(processes, len(jobs)), initializer=_set_threads,
+                                                   initargs=(threads,)) as pool:
+        pending = [(job, pool.apply_async(fn, (job,))) for job in jobs]
+        while pending:
+            job, handle = pending[0]
+            handle.wait(0.5)
+            for item in [p for p in pending if p[1].ready()]:
+                pending.remove(item)
+                on_result(item[0], item[1].get())
