@@ -42,9 +42,9 @@ def main() -> None:
         analytic = analytic_count(spec)
         model = build_model(spec)
         traced = fvcore_count(model, spec.resolution)
-        analytic_s = _median_seconds(lambda: analytic_count(spec), 200)
-        fvcore_s = _median_seconds(lambda: fvcore_count(model, spec.resolution), 3)
-        build_s = _median_seconds(lambda: build_model(spec), 3)
+        analytic_s = _median_seconds(lambda spec=spec: analytic_count(spec), 200)
+        fvcore_s = _median_seconds(lambda model=model, spec=spec: fvcore_count(model, spec.resolution), 3)
+        build_s = _median_seconds(lambda spec=spec: build_model(spec), 3)
         rows.append({
             "model": spec.name, "resolution": spec.resolution,
             "analytic_macs": analytic.macs, "fvcore_macs": traced.macs, "macs_ratio": analytic.macs / traced.macs,

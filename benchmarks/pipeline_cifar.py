@@ -100,10 +100,9 @@ def main() -> None:
     verdict = {}
     for axis, items in comparisons.items():
         compared = [c for c in items if c["found_minus_reference_points"] is not None]
-        verdict[axis] = {"compared": len(compared),
-                         "found_above": sum(c["found_minus_reference_points"] > 0 for c in compared),
-                         "mean_points": (round(sum(c["found_minus_reference_points"] for c in compared) / len(compared), 2)
-                                         if compared else None)}
+        points = [c["found_minus_reference_points"] for c in compared]
+        verdict[axis] = {"compared": len(compared), "found_above": sum(p > 0 for p in points),
+                         "mean_points": round(sum(points) / len(points), 2) if points else None}
     figures = args.out.parent / f"{args.out.stem}_figures"
     figures.mkdir(parents=True, exist_ok=True)
     for png in (args.run_dir / "family").glob("*.png"):

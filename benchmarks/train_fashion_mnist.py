@@ -58,7 +58,7 @@ def main() -> None:
         trained = recipe.network(spec, data.num_classes)
         started = time.perf_counter()
         result = train(spec, data, recipe, seeds=[0],
-                       on_epoch=lambda m: print(f"{name} epoch {m.epoch}: loss {m.train_loss:.3f} "
+                       on_epoch=lambda m, name=name: print(f"{name} epoch {m.epoch}: loss {m.train_loss:.3f} "
                                                 f"val {m.val_top1:.2%} {m.img_per_s:.0f} img/s", flush=True))
         row = {"model": name, "macs_at_32px": analytic_count(trained).macs, "params": analytic_count(trained).params,
                "val_top1": result.val_top1, "train_img_per_s": result.img_per_s,

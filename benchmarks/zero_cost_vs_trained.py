@@ -79,7 +79,7 @@ def fisher_interval(r: float, n: int) -> list[float] | None:
 def summarise(rows: dict, names: list[str], datasets: dict[str, str], seeds: list[int]) -> dict:
     """Spearman of every score with the mean trained accuracy, per data set and averaged."""
     per_data: dict = {}
-    for label, data in datasets.items():
+    for label in datasets:
         done = [n for n in names if all(f"train|{label}|{n}|{s}" in rows for s in seeds)]
         if len(done) < 4:
             continue
@@ -93,8 +93,8 @@ def summarise(rows: dict, names: list[str], datasets: dict[str, str], seeds: lis
             entry["spearman"][metric] = round(r, 3)
             entry["interval_95"][metric] = fisher_interval(r, len(done))
         if len(seeds) > 1:  # how well one seed's accuracy ranks like another's: the ceiling
-            entry["seed_vs_seed"] = round(spearman([rows[f"train|{label}|{n}|{seeds[0]}"]["val_top1"] for n in done],
-                                                   [rows[f"train|{label}|{n}|{seeds[1]}"]["val_top1"] for n in done]), 3)
+            first, second = ([rows[f"train|{label}|{n}|{seed}"]["val_top1"] for n in done] for seed in seeds[:2])
+            entry["seed_vs_seed"] = round(spearman(first, second), 3)
         per_data[label] = entry
     if not per_data:
         return {}

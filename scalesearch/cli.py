@@ -200,7 +200,8 @@ def _configs(device: Device, backend: Optional[Backend], batches: list[int], thr
 @app.command()
 def bases(json_out: JsonOpt = False) -> None:
     """List the built-in base networks with their params and MACs."""
-    rows = [(name, spec, analytic_count(spec)) for name, spec in ((n, load_spec(p)) for n, p in builtin_bases().items())]
+    specs = {name: load_spec(path) for name, path in builtin_bases().items()}
+    rows = [(name, spec, analytic_count(spec)) for name, spec in specs.items()]
     if json_out:
         report.print_json([report.count_record(name, c) for name, _, c in rows])
     else:
@@ -211,8 +212,10 @@ def bases(json_out: JsonOpt = False) -> None:
 def flops(
     model: ModelArg,
     resolution: Annotated[Optional[int], typer.Option(help="Input side in pixels (default: the spec's).")] = None,
-    counter: Annotated[Counter, typer.Option(help="analytic: from the spec; fvcore: trace the built model.")] = Counter.analytic,
-    target: Annotated[Optional[str], typer.Option(help="A MACs budget such as 400M or 1.8G: adds the ratio to it.")] = None,
+    counter: Annotated[Counter, typer.Option(help="analytic: from the spec; fvcore: trace the built model.")]
+    = Counter.analytic,
+    target: Annotated[Optional[str], typer.Option(help="A MACs budget such as 400M or 1.8G: adds the ratio to it.")]
+    = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Count multiply-adds (MACs) and parameters of a network."""
@@ -312,7 +315,8 @@ def export(
     model: ModelArg,
     format: Annotated[ExportFormat, typer.Option("--format", help="onnx or torchscript.")],
     out: Annotated[Path, typer.Option(help="Output file.", show_default=False)],
-    resolution: Annotated[Optional[int], typer.Option(help="Example input side in pixels (default: the spec's).")] = None,
+    resolution: Annotated[Optional[int], typer.Option(help="Example input side in pixels (default: the spec's).")]
+    = None,
 ) -> None:
     """Export a freshly initialised model to ONNX or TorchScript."""
     spec = resolve_spec(model)
@@ -400,7 +404,8 @@ def train_cmd(
     seeds: Annotated[int, typer.Option(help="Train this many seeds; report mean and standard deviation.")] = 1,
     first_seed: Annotated[int, typer.Option(help="The first seed; the others follow it.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
-    test: Annotated[bool, typer.Option("--test", help="Also evaluate on the test split (never used by search).")] = False,
+    test: Annotated[bool, typer.Option("--test", help="Also evaluate on the test split (never used by search).")]
+    = False,
     evaluation: Annotated[Evaluation, typer.Option("--eval", help="train, or zero-cost: a training-free score at "
                                                                   "initialisation.")] = Evaluation.train,
     metric: Annotated[ZeroCostMetric, typer.Option(help="Zero-cost metric.")] = ZeroCostMetric[DEFAULT_METRIC],
@@ -554,7 +559,8 @@ def find_base(
     train_device: Annotated[str, typer.Option(help="Device that trains candidates: cpu, cuda or cuda:N.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Sampler and training seed.")] = 0,
     include_baselines: Annotated[bool, typer.Option("--include-baselines", help="Also evaluate EfficientNet-B0, "
-                                                    "MobileNetV2 and MnasNet-A1 the same way, for the report.")] = False,
+                                                    "MobileNetV2 and MnasNet-A1 the same way, for the report.")]
+    = False,
     download: DownloadOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -801,7 +807,8 @@ def latency_table_build(
     batch: Annotated[int, typer.Option(help="Batch size.")] = 1,
     threads: ThreadsOpt = None,
     precision: PrecisionOpt = Precision.fp32,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Default: $SCALESEARCH_CACHE_DIR or ~/.cache/scalesearch.")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Default: $SCALESEARCH_CACHE_DIR or "
+                                                           "~/.cache/scalesearch.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Measure every distinct component of sampled candidates once and cache the table on disk."""

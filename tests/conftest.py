@@ -11,7 +11,15 @@ import yaml
 
 from scalesearch.arch.io import save_spec
 from scalesearch.arch.spec import (
-    ACTIVATIONS, BasicBlock, Bottleneck, DepthwiseSeparable, FusedMBConv, Head, MBConv, NetworkSpec, Stem,
+    ACTIVATIONS,
+    BasicBlock,
+    Bottleneck,
+    DepthwiseSeparable,
+    FusedMBConv,
+    Head,
+    MBConv,
+    NetworkSpec,
+    Stem,
 )
 
 #: Debian's dataset-fashion-mnist package puts the IDX files here (.ci/run installs it).

@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import FASHION, needs_fashion
 from PIL import Image
 
 from scalesearch.errors import UsageError
 from scalesearch.train.data import load_data, parse_data_arg
 from scalesearch.train.imagefolder import FileSplit
-
-from conftest import FASHION, needs_fashion
 
 SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared/data/cifar-10"
 

@@ -80,7 +80,8 @@ def test_default_search_writes_a_base_near_400m(tmp_path):
 
 def test_killed_search_resumes_keeping_every_finished_trial(tmp_path, tiny_search):
     run = tmp_path / "run"
-    args = tiny_search(6, "--train-images", "512", "--pruner", "none", "--study", "kill", "--run-dir", str(run), "--json")
+    args = tiny_search(6, "--train-images", "512", "--pruner", "none", "--study", "kill", "--run-dir", str(run),
+                       "--json")
     process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
@@ -112,7 +113,8 @@ def test_killed_search_resumes_keeping_every_finished_trial(tmp_path, tiny_searc
 
 def test_sigint_stops_cleanly_and_the_same_command_resumes(tmp_path, tiny_search):
     run = tmp_path / "run"
-    args = tiny_search(5, "--train-images", "512", "--pruner", "none", "--study", "int", "--run-dir", str(run), "--json")
+    args = tiny_search(5, "--train-images", "512", "--pruner", "none", "--study", "int", "--run-dir", str(run),
+                       "--json")
     # SIG_DFL in the child: a shell running pytest in the background may have set SIGINT to ignored.
     process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True,

@@ -122,8 +122,9 @@ def test_b0_formula_scaling_roughly_doubles_macs_per_phi():
 
 
 def test_compare_scaling_matches_macs_and_trains_every_strategy(tiny_base, tmp_path):
-    result = runner.invoke(app, ["compare-scaling", "--base", str(tiny_base), "--data", "synthetic", "--flops-multiplier",
-                                 "2", "--strategy", "depth,width,resolution,compound,revisiting", "--epochs", "1",
+    result = runner.invoke(app, ["compare-scaling", "--base", str(tiny_base), "--data", "synthetic",
+                                 "--flops-multiplier", "2", "--strategy", "depth,width,resolution,compound,revisiting",
+                                 "--epochs", "1",
                                  "--resolution", "16", "--train-images", "256", "--seeds", "2", "--run-dir",
                                  str(tmp_path / "cmp"), "--json"])
     assert result.exit_code == 0, result.output

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from scalesearch.arch.io import load_spec, resolve_spec, save_spec
+from scalesearch.arch.io import load_spec, resolve_spec
 from scalesearch.arch.scaling import Coefficients, scale
 from scalesearch.cli import app
 
@@ -75,7 +75,7 @@ def test_scale_and_grid_find_the_newest_find_base_and_grid_runs(tmp_path, monkey
     document = json.loads(after.stdout)
     assert document["coefficients"] == {k: coefficients[k] for k in ("alpha", "beta", "gamma")}
     assert document["source"] == {"base": "find-base run runs/search", "coefficients": "grid run runs/grid"}
-    assert f"grid run runs/grid" in after.stderr
+    assert "grid run runs/grid" in after.stderr
     # --from names either run explicitly; the grid run carries its base.
     from_grid = json.loads(invoke("scale", "--phi", "1", "--from", "runs/grid", "--json").stdout)
     assert from_grid["base"] == best.name and from_grid["source"]["base"] == "the base of grid run runs/grid"
@@ -170,8 +170,8 @@ def test_baselines_are_trained_alike_and_cut_at_the_familys_macs(tmp_path, tiny_
 def pipeline_args(space32: Path, run: Path, *more: str) -> list[str]:
     return ["pipeline", "--flops", "0.31M", "--data", "synthetic", "--phi", "0-1", "--space", str(space32),
             "--n-trials", "2", "--finalists", "1", "--final-seeds", "1", "--seeds", "1", "--epochs", "1",
-            "--train-images", "256", "--step", "0.5", "--tolerance", "0.3", "--baselines", "", "--latency-budget", "0.1",
-            "--run-dir", str(run), *more]
+            "--train-images", "256", "--step", "0.5", "--tolerance", "0.3", "--baselines", "",
+            "--latency-budget", "0.1", "--run-dir", str(run), *more]
 
 
 def test_a_tiny_pipeline_runs_every_stage(tmp_path, space32):
@@ -223,7 +223,9 @@ def test_a_pipeline_killed_in_its_grid_stage_resumes_without_searching_again(tmp
 
 
 def test_a_pipeline_with_nothing_to_scale_is_refused(tmp_path):
-    result = invoke("pipeline", "--flops", "400M", "--data", "synthetic", "--phi", "0", "--run-dir", str(tmp_path / "p"))
+    result = invoke("pipeline", "--flops", "400M", "--data", "synthetic", "--phi", "0", "--run-dir",
+                    str(tmp_path / "p"))
     assert result.exit_code == 2
-    assert result.stderr == "error: --phi 0 has no phi above the found base's own (0): nothing to scale; e.g. --phi 0-3\n"
+    assert result.stderr == ("error: --phi 0 has no phi above the found base's own (0): nothing to scale; "
+                             "e.g. --phi 0-3\n")
     assert not (tmp_path / "p").exists()

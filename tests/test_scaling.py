@@ -11,7 +11,13 @@ import torchvision
 from scalesearch.arch.io import resolve_spec
 from scalesearch.arch.rounding import make_divisible
 from scalesearch.arch.scaling import (
-    Coefficients, MAX_PHI, compound_multipliers, scale, scale_repeats, scale_resolution, smallest_phi,
+    MAX_PHI,
+    Coefficients,
+    compound_multipliers,
+    scale,
+    scale_repeats,
+    scale_resolution,
+    smallest_phi,
 )
 from scalesearch.errors import UsageError
 from scalesearch.measure.flops import analytic_count

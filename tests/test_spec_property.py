@@ -16,8 +16,8 @@ from scalesearch.nn.builder import build_model
 
 KINDS = ("mbconv", "fused_mbconv", "depthwise_separable", "basic", "bottleneck")
 JUNK = st.one_of(st.none(), st.booleans(), st.integers(-3, 2000), st.floats(allow_nan=True, allow_infinity=True),
-                 st.text(max_size=6), st.lists(st.integers(0, 4), max_size=3), st.dictionaries(st.text(max_size=3),
-                                                                                                 st.integers(), max_size=2))
+                 st.text(max_size=6), st.lists(st.integers(0, 4), max_size=3),
+                 st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
 
 
 @st.composite

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import FASHION, needs_fashion
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -25,8 +26,6 @@ from scalesearch.errors import SpecError, UsageError
 from scalesearch.train.data import DataSet, load_data
 from scalesearch.train.loop import TrainingError, train
 from scalesearch.train.recipes import load_recipe, recipe_names
-
-from conftest import FASHION, needs_fashion
 
 runner = CliRunner()
 
@@ -214,7 +213,8 @@ def test_train_command_zero_cost(tmp_path):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--data", "cifar10:/nonexistent-scalesearch-dir"], 2, "error: --data cifar10:/nonexistent-scalesearch-dir: folder not found"),
+    (["--data", "cifar10:/nonexistent-scalesearch-dir"], 2,
+     "error: --data cifar10:/nonexistent-scalesearch-dir: folder not found"),
     (["--data", "synthetic", "--batch", "0"], 2, "error: --batch: must be a positive integer, got 0"),
     (["--data", "synthetic", "--seeds", "0"], 2, "error: --seeds must be >= 1, got 0"),
     (["--data", "synthetic", "--device", "cuda"], 2, "error: --device cuda: no CUDA device"),

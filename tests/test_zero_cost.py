@@ -17,7 +17,15 @@ from scalesearch.search.space import load_space
 from scalesearch.train.data import load_data
 from scalesearch.train.recipes import load_recipe
 from scalesearch.train.zero_cost import (
-    METRICS, ZEN_ALPHA, data_batch, naswot, params, synflow, zen, zero_cost_score, zico,
+    METRICS,
+    ZEN_ALPHA,
+    data_batch,
+    naswot,
+    params,
+    synflow,
+    zen,
+    zero_cost_score,
+    zico,
 )
 
 

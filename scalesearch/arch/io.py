@@ -96,7 +96,8 @@ def resolve_spec(name_or_path: str) -> NetworkSpec:
         if not path.is_file():
             raise UsageError(f"spec file not found: {path}")
         return load_spec(path)
-    raise UsageError(f"unknown base {name_or_path!r}: known bases are {', '.join(bases)}; or give a path to a .yaml/.json spec")
+    raise UsageError(f"unknown base {name_or_path!r}: known bases are {', '.join(bases)}; "
+                     f"or give a path to a .yaml/.json spec")
 
 
 def resolve_specs(names: list[str]) -> list[NetworkSpec]:

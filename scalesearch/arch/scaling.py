@@ -52,7 +52,8 @@ class Coefficients:
         for name in ("alpha", "beta", "gamma"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 1:
-                raise UsageError(f"{name} must be a number >= 1, got {value!r} (alpha, beta, gamma >= 1 keep phi monotone)")
+                raise UsageError(f"{name} must be a number >= 1, got {value!r} "
+                                 f"(alpha, beta, gamma >= 1 keep phi monotone)")
 
     @property
     def macs_ratio(self) -> float:

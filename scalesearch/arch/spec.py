@@ -27,7 +27,8 @@ def _check(ok: bool, field: str, value: Any, requirement: str) -> None:
 
 
 def _positive_int(field: str, value: int) -> None:
-    _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, field, value, "must be a positive integer")
+    _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, field, value,
+           "must be a positive integer")
 
 
 def _ratio(field: str, value: float, *, upper: float = 1.0, upper_inclusive: bool = False) -> None:
@@ -38,7 +39,8 @@ def _ratio(field: str, value: float, *, upper: float = 1.0, upper_inclusive: boo
 
 
 def _kernel(value: int) -> None:
-    _check(value in KERNELS and not isinstance(value, bool), "kernel", value, f"must be an odd kernel size in {KERNELS}")
+    _check(value in KERNELS and not isinstance(value, bool), "kernel", value,
+           f"must be an odd kernel size in {KERNELS}")
 
 
 def _stride(value: int) -> None:
@@ -155,7 +157,9 @@ class Bottleneck:
 
 
 Block = Union[MBConv, FusedMBConv, DepthwiseSeparable, BasicBlock, Bottleneck]
-BLOCK_KINDS: dict[str, type] = {cls.kind: cls for cls in (MBConv, FusedMBConv, DepthwiseSeparable, BasicBlock, Bottleneck)}
+BLOCK_KINDS: dict[str, type] = {
+    cls.kind: cls for cls in (MBConv, FusedMBConv, DepthwiseSeparable, BasicBlock, Bottleneck)
+}
 
 
 @dataclass(frozen=True)

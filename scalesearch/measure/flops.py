@@ -7,8 +7,8 @@ Both count the same operations: every convolution (including the squeeze-excite 
 the classifier's linear layer, one MAC per fused multiply-add, at batch size 1. Neither counts
 batch norm, activations, pooling, residual additions or the squeeze-excite gating multiply:
 that is how EfficientNet's 0.39 G for B0 and torchvision's published figures are counted
-(fvcore's own batch-norm and pooling handles, left out here, would add 4.1% to B0). Parameters are the model's trainable tensors (BN running statistics
-are buffers, not parameters).
+(fvcore's own batch-norm and pooling handles, left out here, would add 4.1% to B0). Parameters
+are the model's trainable tensors (BN running statistics are buffers, not parameters).
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ import torch
 from fvcore.nn import FlopCountAnalysis
 
 from scalesearch.arch.spec import (
-    MIN_RESOLUTION_PX, BasicBlock, Block, Bottleneck, DepthwiseSeparable, FusedMBConv, MBConv, NetworkSpec,
+    MIN_RESOLUTION_PX,
+    BasicBlock,
+    Block,
+    Bottleneck,
+    DepthwiseSeparable,
+    FusedMBConv,
+    MBConv,
+    NetworkSpec,
 )
 from scalesearch.errors import UsageError
 

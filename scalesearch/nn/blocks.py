@@ -71,7 +71,8 @@ class FusedMBConvBlock(_InvertedResidualBlock):
     """Full kxk conv (expansion fused in) -> squeeze-excite -> project 1x1; without expansion the
     kxk conv maps straight to the output width."""
 
-    def __init__(self, spec: FusedMBConv, in_channels: int, stride: int, drop_path: float, act: Layer, norm: Layer) -> None:
+    def __init__(self, spec: FusedMBConv, in_channels: int, stride: int, drop_path: float, act: Layer,
+                 norm: Layer) -> None:
         hidden = spec.hidden_channels(in_channels)
         expands = hidden != in_channels
         first_out = hidden if expands else spec.out_channels
@@ -87,7 +88,8 @@ class FusedMBConvBlock(_InvertedResidualBlock):
 class DepthwiseSeparableBlock(nn.Sequential):
     """Depthwise kxk then pointwise 1x1, each with norm and activation; no shortcut (MobileNetV1)."""
 
-    def __init__(self, spec: DepthwiseSeparable, in_channels: int, stride: int, drop_path: float, act: Layer, norm: Layer) -> None:
+    def __init__(self, spec: DepthwiseSeparable, in_channels: int, stride: int, drop_path: float, act: Layer,
+                 norm: Layer) -> None:
         super().__init__(
             Conv2dNormActivation(in_channels, in_channels, spec.kernel, stride, groups=in_channels,
                                  norm_layer=norm, activation_layer=act),
@@ -98,10 +100,12 @@ class DepthwiseSeparableBlock(nn.Sequential):
 class _ResidualBlock(nn.Module):
     """Shared tail of ResNet blocks: shortcut (identity or 1x1 projection), drop path, activation."""
 
-    def _shortcut(self, in_channels: int, out_channels: int, stride: int, drop_path: float, act: Layer, norm: Layer) -> None:
+    def _shortcut(self, in_channels: int, out_channels: int, stride: int, drop_path: float, act: Layer,
+                  norm: Layer) -> None:
         self.downsample = None
         if stride != 1 or in_channels != out_channels:
-            self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), norm(out_channels))
+            self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                                            norm(out_channels))
         self.stochastic_depth = StochasticDepth(drop_path, "row")
         self.relu = act()
 
@@ -113,7 +117,8 @@ class _ResidualBlock(nn.Module):
 class BasicResidualBlock(_ResidualBlock):
     """3x3 -> 3x3 with a shortcut (ResNet-18/34)."""
 
-    def __init__(self, spec: BasicBlock, in_channels: int, stride: int, drop_path: float, act: Layer, norm: Layer) -> None:
+    def __init__(self, spec: BasicBlock, in_channels: int, stride: int, drop_path: float, act: Layer,
+                 norm: Layer) -> None:
         super().__init__()
         out = spec.out_channels
         self.conv1 = nn.Conv2d(in_channels, out, 3, stride, 1, bias=False)
@@ -134,7 +139,8 @@ class BasicResidualBlock(_ResidualBlock):
 class BottleneckResidualBlock(_ResidualBlock):
     """1x1 reduce -> 3x3 (strided) -> 1x1 expand, with a shortcut (ResNet-50/101/152, v1.5)."""
 
-    def __init__(self, spec: Bottleneck, in_channels: int, stride: int, drop_path: float, act: Layer, norm: Layer) -> None:
+    def __init__(self, spec: Bottleneck, in_channels: int, stride: int, drop_path: float, act: Layer,
+                 norm: Layer) -> None:
         super().__init__()
         mid, out = spec.mid_channels, spec.out_channels
         self.conv1 = nn.Conv2d(in_channels, mid, 1, bias=False)

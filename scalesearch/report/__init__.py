@@ -3,12 +3,30 @@
 figures), with :mod:`.words` for how numbers are written in both."""
 
 from scalesearch.report.markdown import (
-    finalist_lines, write_bench_report, write_compare_report, write_family_report, write_search_report,
+    finalist_lines,
+    write_bench_report,
+    write_compare_report,
+    write_family_report,
+    write_search_report,
 )
 from scalesearch.report.plots import grid_heatmap as write_grid_heatmap
 from scalesearch.report.terminal import (
-    count_record, emit, err_console, error_line, log, print_bases, print_bench, print_compare, print_count,
-    print_family, print_json, print_pipeline, print_scale, print_search, progress, scale_record,
+    count_record,
+    emit,
+    err_console,
+    error_line,
+    log,
+    print_bases,
+    print_bench,
+    print_compare,
+    print_count,
+    print_family,
+    print_json,
+    print_pipeline,
+    print_scale,
+    print_search,
+    progress,
+    scale_record,
 )
 
 __all__ = [

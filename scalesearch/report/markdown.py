@@ -28,8 +28,8 @@ def write_bench_report(path: Path, records: list[dict[str, Any]], environment: d
         written.append(plots.latency(path.with_name(f"{path.stem}_latency_vs_phi.png"), records, "phi",
                                      "compound coefficient phi", 1.0))
     lines = ["# Latency report", "",
-             "| model | batch | precision | mode | median ms | p10 ms | p90 ms | min ms | IQR ms | CV | runs | MACs (M) "
-             "| params (M) |", "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| model | batch | precision | mode | median ms | p10 ms | p90 ms | min ms | IQR ms | CV | runs "
+             "| MACs (M) | params (M) |", "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in records:
         lines.append(f"| {r['model']} | {r['batch']} | {r['precision']} | {r['mode']} | {r['median_ms']:.3f} | "
                      f"{r['p10_ms']:.3f} | {r['p90_ms']:.3f} | {r['min_ms']:.3f} | {r['iqr_ms']:.3f} | {r['cv']:.3f} | "
@@ -131,7 +131,8 @@ def write_compare_report(run_dir: Path, document: dict[str, Any]) -> list[Path]:
     lines = [f"# Scaling strategies for {document['base']}", "", f"Data `{document['data']}`, recipe "
              f"`{document['recipe']}` ({document['epochs']} epochs), seeds {document['seeds']}. Variants more than 5% "
              f"from the requested MACs after rounding are not trained.", "",
-             "| strategy | x MACs | d | w | r | train px | MACs (M) | val top-1 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| strategy | x MACs | d | w | r | train px | MACs (M) | val top-1 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['strategy']} | {r['macs_ratio']:.2f} | {r['depth_mult']:.2f} | {r['width_mult']:.2f} | "
                      f"{r['resolution_mult']:.2f} | {r['train_resolution']} | {millions(r['macs'])} | {top1(r)} |")

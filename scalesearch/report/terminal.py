@@ -260,6 +260,6 @@ def print_pipeline(summary: dict[str, Any]) -> None:
                       str(r["resolution"]), millions(r["macs"]), *(value(r["latency_ms"].get(k), False) for k in keys),
                       top1(r, "-"))
     console.print(table)
-    console.print("wall time: " + ", ".join(f"{name} {row['wall_s']:,.0f} s" for name, row in summary["stages"].items()),
-                  highlight=False)
+    stages = summary["stages"].items()
+    console.print("wall time: " + ", ".join(f"{name} {row['wall_s']:,.0f} s" for name, row in stages), highlight=False)
     console.print(f"report: {summary['report']}", highlight=False)

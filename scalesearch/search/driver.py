@@ -85,8 +85,8 @@ def _set_threads(threads: int) -> None:
 def run_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], processes: int,
              on_result: Callable[[Any, Any], None]) -> None:
     """``fn(job)`` for every job, on ``processes`` processes with an equal share of the physical
-    cores (in this process, with its own threads, when 1); ``on_result(job, result)`` here as each one ends, in any order,
-    so that the caller saves every finished job however the run ends."""
+    cores (in this process, with its own threads, when 1); ``on_result(job, result)`` here as each
+    one ends, in any order, so that the caller saves every finished job however the run ends."""
     if processes == 1 or len(jobs) <= 1:  # here, with this process's threads
         for job in jobs:
             on_result(job, fn(job))

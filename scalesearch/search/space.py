@@ -150,7 +150,7 @@ def load_space(name_or_path: str | Path = "mnasnet") -> SearchSpace:
         raise UsageError(f"search space not found: {name_or_path} (built-in: mnasnet; or a .yaml/.json file)")
     try:
         space = decode(SearchSpace, read_data_file(path))
-        space.base_spec  # resolve and check the base now, not in the middle of a search
+        _ = space.base_spec  # resolve and check the base now, not in the middle of a search
     except SpecError as err:
         raise (err if err.source else err.in_file(str(path))) from None
     return space

@@ -47,7 +47,8 @@ def open_storage(run_dir: Path, url: str | None, heartbeat_s: int = HEARTBEAT_S)
     processes on one machine) or the RDB at ``url``, checked to be reachable."""
     if url is None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run_dir / "study.journal")))
+        backend = optuna.storages.journal.JournalFileBackend(str(run_dir / "study.journal"))
+        return optuna.storages.JournalStorage(backend)
     return open_storage_url(url, heartbeat_s)
 
 

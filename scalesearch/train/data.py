@@ -89,7 +89,8 @@ def parse_data_arg(text: str) -> tuple[str, Path | None]:
     return kind, folder
 
 
-def validation_split(train: "Split | FileSplit", fraction: float, seed: int) -> tuple["Split | FileSplit", "Split | FileSplit"]:
+def validation_split(train: Split | FileSplit, fraction: float,
+                     seed: int) -> tuple[Split | FileSplit, Split | FileSplit]:
     """A fixed, seeded split of ``train`` into (train, validation)."""
     n = len(train)
     n_val = max(1, int(round(n * fraction)))
@@ -182,7 +183,8 @@ def load_idx(folder: Path, kind: str) -> tuple[Split, Split | None]:
     folder = _idx_folder(folder, kind)
 
     def pair(prefix: str) -> Split | None:
-        images, labels = _idx_file(folder, f"{prefix}-images-idx3-ubyte"), _idx_file(folder, f"{prefix}-labels-idx1-ubyte")
+        images = _idx_file(folder, f"{prefix}-images-idx3-ubyte")
+        labels = _idx_file(folder, f"{prefix}-labels-idx1-ubyte")
         if images is None or labels is None:
             return None
         x = torch.from_numpy(_read_idx(images).copy()).unsqueeze(1)
@@ -195,7 +197,8 @@ def load_idx(folder: Path, kind: str) -> tuple[Split, Split | None]:
     return train, pair("t10k")
 
 
-def synthetic(num_classes: int = 10, size: int = 32, train: int = 2000, test: int = 500, seed: int = 0) -> tuple[Split, Split]:
+def synthetic(num_classes: int = 10, size: int = 32, train: int = 2000, test: int = 500,
+              seed: int = 0) -> tuple[Split, Split]:
     """Learnable generated images: each class a fixed random colour pattern plus noise."""
     g = torch.Generator().manual_seed(seed)
     prototypes = torch.rand(num_classes, 3, size, size, generator=g) * 255

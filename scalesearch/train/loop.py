@@ -97,7 +97,8 @@ def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=True)
 
 
-def _schedule(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+def _schedule(optimizer: torch.optim.Optimizer, recipe: Recipe,
+              steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
     warmup = int(recipe.warmup_epochs * steps_per_epoch)
     total = recipe.epochs * steps_per_epoch
 
