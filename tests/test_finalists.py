@@ -95,6 +95,14 @@ def test_the_best_mean_wins_not_the_best_trial(finished_search):
     assert planted["finalists"]["winner_is_base"] is True and planted["finalists"]["margin_vs_base"] == 0
     assert "The base network" in (run / "report.md").read_text()
     assert len(final_results(journal_study(run, "fin"))) == 2 * len(rows)
+    # A finalist whose training broke down on one final seed cannot win, whatever its other seed says.
+    study.set_user_attr(f"final|{base['name']}|2|1", {"failed": "loss became nan by epoch 1, step 3"})
+    failed = json.loads(runner.invoke(app, args).stdout)["finalists"]
+    assert failed["winner"] != base["name"] and failed["complete"]
+    row = next(r for r in failed["rows"] if r["name"] == base["name"])
+    assert row["failures"] == ["loss became nan by epoch 1, step 3"] and row["score"] is None
+    assert failed["margin_vs_base"] is not None  # the base's one good seed still gives a mean
+    assert "failed on a final seed: loss became nan" in (run / "report.md").read_text()
 
 
 def test_a_killed_finalist_stage_goes_on_where_it_stopped(tmp_path, tiny_search):

@@ -9,6 +9,7 @@ from typing import Any
 from scalesearch.files import write_atomic
 from scalesearch.report import plots
 from scalesearch.report.words import (
+    finalist_runs,
     finalist_std,
     millions,
     seeds_and_epochs,
@@ -57,7 +58,10 @@ def finalist_lines(summary: dict[str, Any], accuracy_key: str) -> list[str]:
     for r in final["rows"]:
         lines.append(f"| {r['name']} | {'' if r['trial'] is None else r['trial']} | {'yes' if r['is_base'] else ''} | "
                      f"{millions(r['macs'])} | {value(r['search_value'], percent)} | {value(r['mean'], percent)} "
-                     f"({len(r['per_seed'])} seeds) | {finalist_std(r, percent)} | {value(r['score'], False)} |")
+                     f"({finalist_runs(r)}) | {finalist_std(r, percent)} | {value(r['score'], False)} |")
+    failures = [(r["name"], reason) for r in final["rows"] for reason in r.get("failures", [])]
+    if failures:
+        lines += ["", *(f"- {name} failed on a final seed: {reason}" for name, reason in failures)]
     return [*lines, "", verdict(final, percent)]
 
 

@@ -32,6 +32,12 @@ def seeds_and_epochs(final: dict[str, Any]) -> str:
     return text + (f", {final['epochs']} epochs each" if final["epochs"] else "")
 
 
+def finalist_runs(row: dict[str, Any]) -> str:
+    """``3 seeds`` or ``2 seeds, 1 failed``."""
+    runs = f"{len(row['per_seed'])} seed{'s' if len(row['per_seed']) != 1 else ''}"
+    return runs + (f", {len(row['failures'])} failed" if row.get("failures") else "")
+
+
 def finalist_std(row: dict[str, Any], percent: bool) -> str:
     if row["std"] is None:
         return "-"
@@ -40,8 +46,12 @@ def finalist_std(row: dict[str, Any], percent: bool) -> str:
 
 def verdict(final: dict[str, Any], percent: bool = True) -> str:
     """One sentence: who won the finalist stage, and by how much over the base network."""
-    if not final["complete"] or final["winner"] is None:
+    if not final["complete"]:
         return "The finalist stage is not finished: run the same command to go on."
+    if final["winner"] is None:
+        return "No finalist trained on every final seed: see the failures above."
+    if final["margin_vs_base"] is None:
+        return f"The winner is {final['winner']}; the base network ({final['base']}) failed to train on a final seed."
     if final["winner_is_base"]:
         return f"The base network ({final['base']}) wins: the search found nothing better at this budget."
     margin = final["margin_vs_base"]

@@ -26,6 +26,7 @@ from scalesearch.search.driver import run_jobs
 from scalesearch.search.space import load_space
 from scalesearch.search.trial import Evaluator, candidate_cost
 from scalesearch.search.workers import evaluated_params
+from scalesearch.train.loop import TrainingError
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,18 @@ def choose(study: optuna.Study, config: SearchConfig) -> list[Finalist]:
 _EVALUATORS: dict[str, Evaluator] = {}
 
 
-def _evaluate(job: tuple[SearchConfig, NetworkSpec, int, int | None]) -> float:
-    """One finalist run (top level, so that worker processes can receive it)."""
+def _evaluate(job: tuple[SearchConfig, NetworkSpec, int, int | None]) -> float | dict[str, str]:
+    """One finalist run (top level, so that worker processes can receive it): its accuracy, or
+    ``{"failed": reason}`` when training broke down (a finalist that diverges on a fresh seed is
+    a finding, kept like any result)."""
     config, spec, seed, epochs = job
     key = repr(config)
     if key not in _EVALUATORS:  # the data loads once per process
         _EVALUATORS[key] = Evaluator(config)
-    return _EVALUATORS[key](spec, seed=seed, epochs=epochs)
+    try:
+        return _EVALUATORS[key](spec, seed=seed, epochs=epochs)
+    except TrainingError as err:
+        return {"failed": str(err)}
 
 
 def pending(study: optuna.Study, config: SearchConfig, finalists: list[Finalist]) -> list[tuple]:
@@ -114,7 +120,7 @@ def run(study: optuna.Study, config: SearchConfig, on_done: Callable[[int, int],
     if on_done:
         on_done(done, total)
 
-    def save(job: tuple, value: float) -> None:
+    def save(job: tuple, value: float | dict[str, str]) -> None:
         nonlocal done
         _, spec, seed, epochs = job
         study.set_user_attr(_result_key(spec.name, seed, epochs), value)
@@ -134,16 +140,18 @@ def table(study: optuna.Study, config: SearchConfig) -> dict[str, Any] | None:
     epochs, seeds = final_epochs(config), final_seeds(config)
     rows = []
     for f in choose(study, config):
-        values = [study.user_attrs.get(_result_key(f.name, s, epochs)) for s in seeds]
-        values = [v for v in values if v is not None]
+        results = [study.user_attrs.get(_result_key(f.name, s, epochs)) for s in seeds]
+        values = [v for v in results if isinstance(v, (int, float))]
+        failures = [v["failed"] for v in results if isinstance(v, dict)]
         mean = statistics.fmean(values) if values else None
         count = analytic_count(f.spec)
         rows.append({"name": f.name, "trial": f.trial, "is_base": f.is_base, "macs": count.macs,
                      "params": count.params, "cost": f.cost, "search_value": f.search_value,
-                     "per_seed": values, "mean": mean,
+                     "per_seed": values, "failures": failures, "mean": mean,
                      "std": statistics.stdev(values) if len(values) > 1 else (0.0 if values else None),
-                     "score": config.objective.score(mean, f.cost) if mean is not None else None})
-    complete = all(len(r["per_seed"]) == len(seeds) for r in rows)
+                     # A finalist that failed on any seed cannot win: its mean hides a broken run.
+                     "score": config.objective.score(mean, f.cost) if mean is not None and not failures else None})
+    complete = all(len(r["per_seed"]) + len(r["failures"]) == len(seeds) for r in rows)
     ranked = sorted((r for r in rows if r["score"] is not None), key=lambda r: -r["score"])
     winner = ranked[0] if complete and ranked else None
     base = next(r for r in rows if r["is_base"])
@@ -154,4 +162,4 @@ def table(study: optuna.Study, config: SearchConfig) -> dict[str, Any] | None:
             "winner_trial": winner["trial"] if winner else None,
             "winner_is_base": winner["is_base"] if winner else None,
             "base": base["name"],
-            "margin_vs_base": (winner["mean"] - base["mean"]) if winner else None}
+            "margin_vs_base": (winner["mean"] - base["mean"]) if winner and base["mean"] is not None else None}
