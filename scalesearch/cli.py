@@ -7,7 +7,7 @@ runtime failure, 130 for Ctrl-C.
 from __future__ import annotations
 
 import contextlib
-import json
+import errno
 import os
 import random
 import sys
@@ -16,10 +16,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+import torch
 import typer
 from typer.core import TyperGroup
 
-from scalesearch import report
+from scalesearch import errors, report, signals
 from scalesearch.arch.io import (
     builtin_bases,
     load_spec,
@@ -43,10 +44,8 @@ from scalesearch.pipeline import validate as validate_pipeline
 from scalesearch.quantities import parse_batches, parse_latency, parse_macs, parse_phis
 from scalesearch.runs import resolve_start
 from scalesearch.search.analysis import best_trial, evaluate_baselines
-from scalesearch.search.compare import compare as compare_strategies
-from scalesearch.search.compare import finished_rows
 from scalesearch.search.compare import plan as plan_scaling
-from scalesearch.search.compare import run_settings as compare_settings
+from scalesearch.search.compare import run_comparison
 from scalesearch.search.config import PRUNERS, SAMPLERS, SearchConfig, validate
 from scalesearch.search.driver import local_workers
 from scalesearch.search.find_base import open_study, search
@@ -72,7 +71,7 @@ from scalesearch.train.family import (
     train_members,
 )
 from scalesearch.train.family import default_run_dir as default_family_dir
-from scalesearch.train.loop import EpochMetrics, resolve_device, train
+from scalesearch.train.loop import EpochMetrics, check_run_dir, resolve_device, train
 from scalesearch.train.recipes import load_recipe
 from scalesearch.train.zero_cost import (
     DEFAULT_METRIC,
@@ -80,6 +79,8 @@ from scalesearch.train.zero_cost import (
     data_batch,
     zero_cost_score,
 )
+
+errors.listeners.append(lambda message: report.log(f"note: {message}"))
 
 
 class OneLineErrors(TyperGroup):
@@ -92,7 +93,8 @@ class OneLineErrors(TyperGroup):
                                   standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
             if code == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into exit code 130, silently
-                report.error_line("interrupted")
+                line, code = signals.interrupted()
+                report.error_line(line)
         except typer.TyperException as err:  # typer's usage and parameter errors
             ctx = getattr(err, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if err.exit_code == 2 and ctx is not None else ""
@@ -103,18 +105,36 @@ class OneLineErrors(TyperGroup):
             report.error_line(str(err))
             code = err.exit_code
         except (typer.Abort, KeyboardInterrupt):
-            report.error_line("interrupted")
-            code = 130
+            line, code = signals.interrupted()
+            report.error_line(line)
         except Exception as err:  # a bug, or a library failure nobody anticipated: still one line
             if os.environ.get("SCALESEARCH_DEBUG"):
                 raise
-            detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            report.error_line(f"internal error: {type(err).__name__}: {detail} "
-                              f"(run with SCALESEARCH_DEBUG=1 for the traceback, and please report it)")
             code = 1
+            if _out_of_memory(err):
+                report.error_line(f"out of memory: {_first_line(err)} (try a smaller network, resolution or batch)")
+            elif isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                where = err.filename or "the output"
+                report.error_line(f"cannot write {where}: {err.strerror} (files written before are intact)")
+            elif isinstance(err, OSError) and err.strerror:  # a folder that is a file, read-only, too long a name
+                report.error_line(f"cannot use {err.filename or 'a file'}: {err.strerror}")
+            else:
+                report.error_line(f"internal error: {type(err).__name__}: {_first_line(err)} "
+                                  f"(run with SCALESEARCH_DEBUG=1 for the traceback, and please report it)")
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """An allocation that failed anywhere (the CPU allocator, CUDA, Python itself)."""
+    if isinstance(err, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    return isinstance(err, RuntimeError) and ("can't allocate memory" in str(err) or "out of memory" in str(err))
 
 
 app = typer.Typer(
@@ -457,6 +477,7 @@ def train_cmd(
                     json_out)
         return
     run_dir = run_dir or Path("runs/train") / spec_file_name(spec, f"-{chosen.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    check_run_dir(run_dir)
     steps = len(seed_list) * chosen.epochs
     with report.progress((f"training {spec.name}", steps), enabled=not json_out) as (update,):
         done = 0
@@ -641,6 +662,8 @@ def grid_cmd(
     resolution: Annotated[Optional[int], typer.Option(help="The base's training size (px); each point trains at "
                                                            "this times gamma.", show_default=False)] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per point.")] = 1,
+    train_images: Annotated[Optional[int], typer.Option(help="Train on this many (seeded) training images only.",
+                                                        show_default=False)] = None,
     workers: Annotated[int, typer.Option(help="Local worker processes sharing the study.")] = 1,
     storage: Annotated[Optional[str], typer.Option(help="RDB URL; default: a journal file in the run directory.",
                                                    show_default=False)] = None,
@@ -658,7 +681,8 @@ def grid_cmd(
     overrides = _recipe_overrides(epochs=epochs, resolution=resolution)
     config = GridConfig(base=base_spec, data=data, run_dir=run_dir or Path("runs") / name, study_name=name,
                         step=step, target_ratio=target_ratio, tolerance=tolerance, recipe=recipe,
-                        recipe_overrides=overrides, seeds=seeds, storage=storage, device=device, workers=workers,
+                        recipe_overrides=overrides, seeds=seeds, train_images=train_images, storage=storage,
+                        device=device, workers=workers,
                         heartbeat_s=heartbeat)
     _fetch(data, download)
     points = validate_grid(config)
@@ -702,6 +726,8 @@ def compare_scaling(
         raise UsageError(f"--flops-multiplier must be numbers separated by commas, e.g. 2,4, got "
                          f"{flops_multiplier!r}") from None
     strategies = [s.strip() for s in strategy.split(",") if s.strip()]
+    if not strategies:
+        raise UsageError(f"--strategy names no strategy, got {strategy!r} (e.g. depth,width,resolution,compound)")
     base_spec = resolve_spec(base)
     chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution)
     planned = plan_scaling(base_spec, multipliers, strategies, chosen.epochs)  # all checked before training
@@ -709,29 +735,15 @@ def compare_scaling(
     resolve_device(device)
     _fetch(data, download)
     dataset = load_data(data, train_images=train_images)
-    run_dir = run_dir or Path("runs") / f"compare-{base_spec.name}"
-    path = run_dir / "compare_scaling.json"
-    settings = compare_settings(base_spec, dataset, chosen, seed_list, planned)
-    finished = finished_rows(path, settings)  # an interrupted run of the same command goes on
-    document = {"base": base_spec.name, "data": dataset.name, "recipe": chosen.name, "epochs": chosen.epochs,
-                **settings, "complete": False, "rows": []}
-    total = 1 + len(planned)
-    with report.progress((f"compare-scaling {base_spec.name}", total), enabled=not json_out) as (update,):
-        def on_done(row: dict[str, Any]) -> None:
-            # Saved row by row, so a crash or Ctrl-C loses only the variant in training.
-            document["rows"].append(row)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(document, indent=2) + "\n")
-            update(len(document["rows"]))
-        rows = compare_strategies(base_spec, dataset, chosen, planned, seed_list, device, finished, on_done)
-    document["complete"] = True
-    path.write_text(json.dumps(document, indent=2) + "\n")
+    run_dir = run_dir or Path("runs") / spec_file_name(base_spec, "", prefix="compare-")
+    with report.progress((f"compare-scaling {base_spec.name}", 1 + len(planned)), enabled=not json_out) as (update,):
+        document = run_comparison(base_spec, dataset, chosen, planned, seed_list, run_dir, device, on_done=update)
     written = report.write_compare_report(run_dir, document)
-    report.log(f"wrote {', '.join(str(p) for p in [path, *written])}")
+    report.log(f"wrote {', '.join(str(p) for p in [run_dir / 'compare_scaling.json', *written])}")
     if json_out:
         report.print_json(document)
     else:
-        report.print_compare(rows)
+        report.print_compare(document["rows"])
 
 
 @app.command("pipeline")

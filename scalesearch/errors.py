@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import reprlib
+from typing import Callable
+
 
 class ScalesearchError(Exception):
     """A failure the user should see as one line. Runtime failures exit with code 1."""
@@ -40,3 +43,33 @@ class SpecError(UsageError):
 
 class ExportError(ScalesearchError):
     """A model that could not be exported (ONNX or TorchScript)."""
+
+
+#: Who hears :func:`notify`: the CLI prints each notice as a line on stderr; a library user may listen too.
+listeners: list[Callable[[str], None]] = []
+
+
+def notify(message: str) -> None:
+    """Tell the user something the library did on their behalf (a journal repaired, say)."""
+    for listener in listeners:
+        listener(message)
+
+
+class _Short(reprlib.Repr):
+    """repr() cut short: data from a file can be a YAML alias bomb or a 5,000-digit integer, and an
+    error message must neither expand the one nor choke on the other."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxdict, self.maxset = 3, 6, 6, 6, 6
+        self.maxstring, self.maxother = 60, 60
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 128:
+            return f"<an integer of {x.bit_length()} bits>"
+        return repr(x)
+
+
+def shown(value: object) -> str:
+    """``value`` as an error message shows it: a repr of at most a few dozen characters."""
+    return _Short().repr(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from pathlib import Path
@@ -10,6 +11,7 @@ import torch
 
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ExportError, UsageError
+from scalesearch.measure.flops import check_resolution
 from scalesearch.nn import build_model
 
 FORMATS = ("onnx", "torchscript")
@@ -57,8 +59,16 @@ def export_spec(spec: NetworkSpec, fmt: str, out: str | Path, resolution: int | 
     out = Path(out)
     if out.is_dir():
         raise UsageError(f"--out {out} is a directory: give a file path")
+    check_resolution(resolution)
     out.parent.mkdir(parents=True, exist_ok=True)
     size = resolution or spec.resolution
     example = torch.zeros(1, spec.in_channels, size, size)
     model = build_model(spec)
-    return (export_onnx if fmt == "onnx" else export_torchscript)(model, example, out)
+    # Written beside the target and renamed over it: a failed export leaves the old file whole.
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        (export_onnx if fmt == "onnx" else export_torchscript)(model, example, partial)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return out

@@ -1,15 +1,20 @@
 """The ``scalesearch`` entry point. Loading torch and the other libraries takes seconds; Ctrl-C
-during that time ends like Ctrl-C at any other time: one line on stderr and exit code 130."""
+(or SIGTERM) during that time ends like at any other time: one line on stderr and exit code 130
+(143 for SIGTERM)."""
 
 from __future__ import annotations
 
 import sys
 
+from scalesearch import signals
+
 
 def main() -> None:
+    signals.install()
     try:
         from scalesearch.cli import main as run
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
-        sys.exit(130)
+        line, code = signals.interrupted()
+        sys.stderr.write(f"error: {line}\n")
+        sys.exit(code)
     run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+from scalesearch.arch.scaling import check_phi
 from scalesearch.errors import UsageError
 
 _SI = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
@@ -35,6 +36,7 @@ def parse_phis(text: str) -> list[float]:
         lo, hi = int(match["lo"]), int(match["hi"])
         if lo > hi:
             raise UsageError(f"phi range {text!r} is descending: write it low to high, e.g. {hi}-{lo}")
+        check_phi(hi)  # before the list is made: 0-99999999999 would fill the memory
         return list(range(lo, hi + 1))
     try:
         value = float(text)

@@ -23,7 +23,7 @@ class ResultsFile:
     were changed on purpose)."""
 
     def __init__(self, path: Path, settings: dict[str, Any], header: dict[str, Any] | None = None,
-                 on_mismatch: str = "refuse") -> None:
+                 on_mismatch: str = "refuse", words: dict[str, str] | None = None) -> None:
         self.path, self.settings = Path(path), json.loads(json.dumps(settings, default=str))
         self.document: dict[str, Any] = {**(header or {}), "settings": self.settings, "rows": {}}
         if not self.path.exists():
@@ -31,13 +31,16 @@ class ResultsFile:
         try:
             earlier = json.loads(self.path.read_text())
         except (OSError, ValueError) as err:
-            raise UsageError(f"{self.path}: not a readable results file ({err}); move it away to start again") from None
-        if not isinstance(earlier, dict) or earlier.get("settings") != self.settings:
+            raise UsageError(f"{self.path}: not a readable results file ({type(err).__name__}); use another run "
+                             f"folder, or remove it to start again") from None
+        stored = earlier.get("settings") if isinstance(earlier, dict) else None
+        if stored != self.settings:
             if on_mismatch == "refuse":
-                changed = sorted(k for k in set(self.settings) | set(earlier.get("settings") or {})
-                                 if (earlier.get("settings") or {}).get(k) != self.settings.get(k))
-                raise UsageError(f"{self.path} holds results made with other settings ({', '.join(changed)}); "
-                                 f"use the same settings to resume, or another folder")
+                stored = stored if isinstance(stored, dict) else {}
+                changed = sorted(k for k in set(self.settings) | set(stored) if stored.get(k) != self.settings.get(k))
+                named = ", ".join((words or {}).get(k, k) for k in changed)
+                raise UsageError(f"{self.path} holds results made with another {named}: use another run folder, "
+                                 f"or remove it to start again")
             return
         self.document["rows"] = dict(earlier.get("rows", {}))
         for key, value in earlier.items():

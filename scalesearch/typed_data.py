@@ -12,7 +12,7 @@ import types
 import typing
 from typing import Any, TypeVar, Union
 
-from scalesearch.errors import SpecError
+from scalesearch.errors import SpecError, shown
 
 T = TypeVar("T")
 
@@ -23,19 +23,19 @@ TAG_KEY = "block"
 def _decode_scalar(tp: type, value: Any) -> Any:
     if tp is bool:
         if not isinstance(value, bool):
-            raise SpecError("", f"must be true or false, got {value!r}")
+            raise SpecError("", f"must be true or false, got {shown(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SpecError("", f"must be an integer, got {value!r}")
+            raise SpecError("", f"must be an integer, got {shown(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SpecError("", f"must be a number, got {value!r}")
+            raise SpecError("", f"must be a number, got {shown(value)}")
         return value
     if tp is str:
         if not isinstance(value, str):
-            raise SpecError("", f"must be a string, got {value!r}")
+            raise SpecError("", f"must be a string, got {shown(value)}")
         return value
     raise TypeError(f"unsupported field type {tp!r}")  # a programming error, not user input
 
@@ -64,7 +64,7 @@ def decode_value(tp: Any, value: Any) -> Any:
     if typing.get_origin(tp) is tuple:
         (item_tp, _ellipsis) = typing.get_args(tp)
         if not isinstance(value, (list, tuple)):
-            raise SpecError("", f"must be a list, got {value!r}")
+            raise SpecError("", f"must be a list, got {shown(value)}")
         items = []
         for i, item in enumerate(value):
             try:
@@ -78,12 +78,12 @@ def decode_value(tp: Any, value: Any) -> Any:
 def _decode_tagged(options: list[Any], value: Any) -> Any:
     kinds = {opt.kind: opt for opt in options}
     if not isinstance(value, dict):
-        raise SpecError("", f"must be a mapping with a '{TAG_KEY}' key, got {value!r}")
+        raise SpecError("", f"must be a mapping with a '{TAG_KEY}' key, got {shown(value)}")
     if TAG_KEY not in value:
         raise SpecError("", f"missing required key '{TAG_KEY}' (one of: {', '.join(kinds)})")
     kind = value[TAG_KEY]
     if not isinstance(kind, str) or kind not in kinds:
-        raise SpecError(TAG_KEY, f"unknown block kind {kind!r} (known: {', '.join(kinds)})")
+        raise SpecError(TAG_KEY, f"unknown block kind {shown(kind)} (known: {', '.join(kinds)})")
     body = {k: v for k, v in value.items() if k != TAG_KEY}
     return decode(kinds[kind], body)
 
@@ -91,13 +91,13 @@ def _decode_tagged(options: list[Any], value: Any) -> Any:
 def decode(cls: type[T], data: Any) -> T:
     """Build dataclass ``cls`` from a mapping, checking keys and types, then its own validation."""
     if not isinstance(data, dict):
-        raise SpecError("", f"must be a mapping, got {data!r}")
+        raise SpecError("", f"must be a mapping, got {shown(data)}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [k for k in data if k not in fields]
     if unknown:
         key = unknown[0]
-        shown = key if isinstance(key, str) and key.isidentifier() else repr(key)
-        raise SpecError(shown, f"unknown key (known keys: {', '.join(fields)})")
+        name = key if isinstance(key, str) and key.isidentifier() else shown(key)
+        raise SpecError(name, f"unknown key (known keys: {', '.join(fields)})")
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, field in fields.items():

@@ -60,7 +60,8 @@ def test_grid_trains_each_feasible_point_once_and_picks_the_best(tiny_base, tmp_
 
 def test_two_workers_never_train_the_same_point(tiny_base, tmp_path):
     run = tmp_path / "run"
-    result = runner.invoke(app, grid_args(tiny_base, run, "--workers", "2"))
+    # Ten points (step 0.25), so that the second worker is up before the first has trained them all.
+    result = runner.invoke(app, grid_args(tiny_base, run, "--workers", "2", "--step", "0.25"))
     assert result.exit_code == 0, result.output
     done = [t for t in trials(run) if t.state.name == "COMPLETE"]
     counts = Counter(t.params["point"] for t in done)
@@ -149,12 +150,13 @@ def test_compare_scaling_keeps_finished_rows_and_resumes_an_interrupted_run(tiny
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     saved = json.loads((run / "compare_scaling.json").read_text())
-    assert saved["complete"] and [r["strategy"] for r in saved["rows"]] == ["base", "resolution", "compound"]
-    assert all(r["matched"] for r in saved["rows"])
+    assert saved["complete"] and list(saved["rows"]) == ["base|1", "resolution|2", "compound|2"]
+    assert all(r["matched"] for r in saved["rows"].values())
     # As if the run had died while training the last variant: its row is missing, the others are
     # marked (an accuracy no training gives) so that retraining them would show.
     saved["complete"] = False
-    saved["rows"] = [{**r, "val_top1": 0.123 + i, "per_seed": [0.123 + i]} for i, r in enumerate(saved["rows"][:2])]
+    saved["rows"] = {k: {**r, "val_top1": 0.123 + i, "per_seed": [0.123 + i]}
+                     for i, (k, r) in enumerate(list(saved["rows"].items())[:2])}
     (run / "compare_scaling.json").write_text(json.dumps(saved))
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
@@ -165,9 +167,9 @@ def test_compare_scaling_keeps_finished_rows_and_resumes_an_interrupted_run(tiny
     # Other settings in the same folder are refused, and the finished rows stay.
     other = runner.invoke(app, [*args[:-5], "--seeds", "2", "--run-dir", str(run)])
     assert other.exit_code == 2
-    assert other.stderr.strip() == (f"error: {run / 'compare_scaling.json'} holds a comparison with another list of "
-                                    f"seeds: use another --run-dir, or remove it to start again")
-    assert json.loads((run / "compare_scaling.json").read_text())["rows"][0]["val_top1"] == 0.123
+    assert other.stderr.strip() == (f"error: {run / 'compare_scaling.json'} holds results made with another list of "
+                                    f"seeds: use another run folder, or remove it to start again")
+    assert json.loads((run / "compare_scaling.json").read_text())["rows"]["base|1"]["val_top1"] == 0.123
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -60,7 +60,7 @@ def _broken(tmp_path: Path, mutate) -> Path:
         (lambda d: d["stages"][4].update(kernal=3), "stages[4].kernal", "unknown key"),
         (lambda d: d["stem"].update(out_channels="32"), "stem.out_channels", "must be an integer"),
         (lambda d: d.pop("resolution"), "resolution", "missing required key"),
-        (lambda d: d.update(resolution=8), "resolution", ">= 16"),
+        (lambda d: d.update(resolution=8), "resolution", "[16, 4096]"),
         (lambda d: d.update(activation="gelu9"), "activation", "must be one of"),
         (lambda d: d.update(dropout=1.5), "dropout", "[0, 1)"),
         (lambda d: d["stages"][0].update(se_ratio=True), "stages[0].se_ratio", "must be a number"),

@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 from scalesearch.arch.spec import NetworkSpec
-from scalesearch.errors import SpecError, UsageError
+from scalesearch.errors import SpecError, UsageError, shown
+from scalesearch.files import write_atomic
 from scalesearch.typed_data import decode, encode
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -30,6 +31,33 @@ def builtin_bases() -> dict[str, Path]:
     return {p.stem: p for p in sorted((search_spaces_dir() / "bases").glob("*.yaml"))}
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    """A mapping from key-value pairs, refusing a key given twice (YAML and JSON would keep the last
+    silently, so a typo'd copy of a field would win without a word)."""
+    mapping: dict[Any, Any] = {}
+    for key, value in pairs:
+        if key in mapping:
+            raise _DuplicateKey(f"the key {shown(key)} appears twice in one mapping")
+        mapping[key] = value
+    return mapping
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no Python objects), refusing duplicate keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        return _unique([(self.construct_object(k, deep=deep), self.construct_object(v, deep=deep))
+                        for k, v in node.value])
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
+
+
 def read_data_file(path: Path) -> Any:
     """Parse a YAML or JSON file; a missing file or a syntax error is a one-line UsageError."""
     if path.suffix not in SPEC_SUFFIXES:
@@ -38,11 +66,16 @@ def read_data_file(path: Path) -> Any:
         text = path.read_text()
     except OSError as err:
         raise UsageError(f"{path}: cannot read ({err.strerror or err})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a text file (a spec is YAML or JSON text)") from None
     try:
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        if path.suffix == ".json":
+            return json.loads(text, object_pairs_hook=_unique)
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except (json.JSONDecodeError, yaml.YAMLError, ValueError, RecursionError) as err:
+        # ValueError: a 5,000-digit integer (Python's int/str limit); RecursionError: deep nesting.
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UsageError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {first_line}") from None
+        raise UsageError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {first_line[:200]}") from None
 
 
 def spec_from_dict(data: Any, source: str | None = None) -> NetworkSpec:
@@ -74,16 +107,14 @@ def save_spec(spec: NetworkSpec, path: str | Path) -> Path:
         text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
     else:
         raise UsageError(f"{path}: unsupported file type {path.suffix!r} (use one of {', '.join(SPEC_SUFFIXES)})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    return write_atomic(path, text)
 
 
-def spec_file_name(spec: NetworkSpec, suffix: str = ".yaml") -> str:
+def spec_file_name(spec: NetworkSpec, suffix: str = ".yaml", prefix: str = "") -> str:
     """A file name for ``spec`` that stays inside the folder it is joined to: its name reduced to
     letters, digits, '.', '_' and '-' (no path separators, no leading dot), at most 100 characters."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", spec.name).lstrip(".")[:100] or "network"
-    return safe + suffix
+    return prefix + safe + suffix
 
 
 def resolve_spec(name_or_path: str) -> NetworkSpec:

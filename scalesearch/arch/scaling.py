@@ -15,11 +15,15 @@ from functools import lru_cache
 from typing import Any
 
 from scalesearch.arch.rounding import make_divisible
-from scalesearch.arch.spec import Block, Bottleneck, NetworkSpec, ScalingRecord
-from scalesearch.errors import UsageError
+from scalesearch.arch.spec import MAX_RESOLUTION_PX, Block, Bottleneck, NetworkSpec, ScalingRecord
+from scalesearch.errors import UsageError, shown
 
 MIN_SCALED_RESOLUTION_PX = 32
 MAX_PHI = 16
+#: Largest alpha, beta or gamma (EfficientNet's are 1.2, 1.1 and 1.15).
+MAX_COEFFICIENT = 4.0
+#: Largest depth or width multiplier a scaled network may get (EfficientNet-B7: 3.1 and 2.0).
+MAX_MULTIPLIER = 64.0
 # ``repeats * depth_mult`` can land a hair above an integer in floating point (5 * 1.2 may be
 # 6.000000000000001); without this tolerance ceil() would add a whole block.
 _CEIL_TOLERANCE = 1e-9
@@ -52,8 +56,11 @@ class Coefficients:
         for name in ("alpha", "beta", "gamma"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 1:
-                raise UsageError(f"{name} must be a number >= 1, got {value!r} "
+                raise UsageError(f"{name} must be a number >= 1, got {shown(value)} "
                                  f"(alpha, beta, gamma >= 1 keep phi monotone)")
+            if value > MAX_COEFFICIENT:
+                raise UsageError(f"{name} must be at most {MAX_COEFFICIENT:g}, got {shown(value)} "
+                                 f"(EfficientNet's are 1.2, 1.1 and 1.15)")
 
     @property
     def macs_ratio(self) -> float:
@@ -75,7 +82,8 @@ def check_phi(phi: float) -> None:
     """Reject phi values no network should be built from. Negative phi is bounded by the
     32 px minimum resolution instead (see :func:`apply_multipliers`)."""
     if not math.isfinite(phi) or phi > MAX_PHI:
-        raise UsageError(f"phi {phi:g} is too large: at most {MAX_PHI} (EfficientNet-B7 is phi 7)")
+        shown = str(int(phi)) if math.isfinite(phi) and float(phi).is_integer() else f"{phi:g}"
+        raise UsageError(f"phi {shown} is too large: at most {MAX_PHI} (EfficientNet-B7 is phi 7)")
 
 
 def smallest_phi(resolution: int, gamma: float) -> int:
@@ -123,6 +131,22 @@ def scale_block(block: Block, m: Multipliers) -> Block:
     return dataclasses.replace(block, out_channels=out, repeats=scale_repeats(block.repeats, m.depth))
 
 
+def check_multipliers(base: NetworkSpec, m: Multipliers, phi: float) -> None:
+    """Refuse multipliers that would build a network no machine holds (before any is built)."""
+    for what, value in (("depth", m.depth), ("width", m.width)):
+        if not (math.isfinite(value) and 0 < value <= MAX_MULTIPLIER):
+            raise UsageError(f"phi {phi:g} gives {base.name} a {what} multiplier of {_number(value)}: at most "
+                             f"{MAX_MULTIPLIER:g} (EfficientNet-B7 has depth 3.1, width 2.0)")
+    if not (math.isfinite(m.resolution) and base.resolution * m.resolution <= MAX_RESOLUTION_PX):
+        raise UsageError(f"phi {phi:g} scales {base.name}'s {base.resolution} px input to "
+                         f"{_number(base.resolution * m.resolution)} px: at most {MAX_RESOLUTION_PX} px")
+
+
+def _number(x: float) -> str:
+    """For messages: ``4,294,967,296`` rather than ``4.295e+09``."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
 def apply_multipliers(base: NetworkSpec, m: Multipliers, *, name: str, record: ScalingRecord) -> NetworkSpec:
     """A new spec with ``m`` applied to every stage, the stem, the head and the resolution."""
     resolution = scale_resolution(base.resolution, m.resolution)
@@ -151,9 +175,11 @@ def with_multipliers(base: NetworkSpec, depth: float = 1.0, width: float = 1.0, 
                      name: str | None = None) -> NetworkSpec:
     """``base`` with explicit depth/width/resolution multipliers (not a compound phi), recorded as
     such: single-dimension scaling and custom sizes such as B0 at width 0.5."""
+    m = Multipliers(depth, width, resolution)
+    check_multipliers(base, m, 1.0)
     record = ScalingRecord(base=base.name, phi=1.0, depth_mult=depth, width_mult=width, resolution_mult=resolution)
     label = name or f"{base.name}-d{depth:g}-w{width:g}-r{resolution:g}"
-    return apply_multipliers(base, Multipliers(depth, width, resolution), name=label, record=record)
+    return apply_multipliers(base, m, name=label, record=record)
 
 
 def scaled_name(base_name: str, phi: float, preset: str | None) -> str:
@@ -171,12 +197,12 @@ def scale(base: NetworkSpec, phi: float, coefficients: Coefficients | None = Non
     if preset is not None and preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     coefficients = coefficients or Coefficients()
+    m = official_multipliers(phi) if preset == "official" else compound_multipliers(phi, coefficients)
+    check_multipliers(base, m, phi)
     if preset == "official":
-        m = official_multipliers(phi)
         record = ScalingRecord(base=base.name, phi=phi, depth_mult=m.depth, width_mult=m.width,
                                resolution_mult=m.resolution, preset=preset)
     else:
-        m = compound_multipliers(phi, coefficients)
         record = ScalingRecord(base=base.name, phi=phi, depth_mult=m.depth, width_mult=m.width,
                                resolution_mult=m.resolution, alpha=coefficients.alpha,
                                beta=coefficients.beta, gamma=coefficients.gamma)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
 from scalesearch.arch.rounding import make_divisible
-from scalesearch.errors import SpecError
+from scalesearch.errors import SpecError, shown
 
 ACTIVATIONS = ("silu", "relu", "relu6", "hardswish")
 STRIDES = (1, 2)
@@ -21,14 +21,27 @@ KERNELS = (1, 3, 5, 7, 9)
 MIN_RESOLUTION_PX = 16
 
 
+#: The longest network name: it becomes file names and table rows.
+MAX_NAME = 200
+#: Upper limits no real network reaches (EfficientNet-B7: 600 px, at most 13 blocks a stage and
+#: 3,840 channels; ResNet-152: 36 blocks in a stage), checked before any work so that a typo or
+#: a hostile file fails at once instead of hanging or exhausting memory.
+MAX_RESOLUTION_PX = 4096
+MAX_REPEATS = 256
+MAX_CHANNELS = 16384
+MAX_CLASSES = 100_000
+
+
 def _check(ok: bool, field: str, value: Any, requirement: str) -> None:
     if not ok:
-        raise SpecError(field, f"{requirement}, got {value!r}")
+        raise SpecError(field, f"{requirement}, got {shown(value)}")
 
 
-def _positive_int(field: str, value: int) -> None:
+def _positive_int(field: str, value: int, upper: int | None = None) -> None:
     _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, field, value,
            "must be a positive integer")
+    if upper is not None:
+        _check(value <= upper, field, value, f"must be at most {upper:,}")
 
 
 def _ratio(field: str, value: float, *, upper: float = 1.0, upper_inclusive: bool = False) -> None:
@@ -36,6 +49,10 @@ def _ratio(field: str, value: float, *, upper: float = 1.0, upper_inclusive: boo
     ok = ok and (value <= upper if upper_inclusive else value < upper)
     bound = "]" if upper_inclusive else ")"
     _check(ok, field, value, f"must be in [0, {upper:g}{bound}")
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _kernel(value: int) -> None:
@@ -48,8 +65,8 @@ def _stride(value: int) -> None:
 
 
 def _common(block: "Block") -> None:
-    _positive_int("out_channels", block.out_channels)
-    _positive_int("repeats", block.repeats)
+    _positive_int("out_channels", block.out_channels, MAX_CHANNELS)
+    _positive_int("repeats", block.repeats, MAX_REPEATS)
     _stride(block.stride)
 
 
@@ -172,7 +189,7 @@ class Stem:
     pool: bool = False
 
     def __post_init__(self) -> None:
-        _positive_int("out_channels", self.out_channels)
+        _positive_int("out_channels", self.out_channels, MAX_CHANNELS)
         _kernel(self.kernel)
         _stride(self.stride)
         _check(isinstance(self.pool, bool), "pool", self.pool, "must be true or false")
@@ -187,7 +204,7 @@ class Head:
     scale_below_base: bool = True
 
     def __post_init__(self) -> None:
-        _positive_int("out_channels", self.out_channels)
+        _positive_int("out_channels", self.out_channels, MAX_CHANNELS)
         _check(isinstance(self.scale_below_base, bool), "scale_below_base", self.scale_below_base,
                "must be true or false")
 
@@ -205,6 +222,17 @@ class ScalingRecord:
     beta: float | None = None
     gamma: float | None = None
     preset: str | None = None
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.base, str) and self.base.isprintable(), "base", self.base, "must be a printable name")
+        _check(_finite(self.phi) and -64 <= self.phi <= 16, "phi", self.phi, "must be a number in [-64, 16]")
+        for name in ("depth_mult", "width_mult", "resolution_mult"):
+            value = getattr(self, name)
+            _check(_finite(value) and 0 < value <= 64, name, value, "must be a number in (0, 64]")
+        for name in ("alpha", "beta", "gamma"):
+            value = getattr(self, name)
+            _check(value is None or _finite(value) and 1 <= value <= 4, name, value, "must be a number in [1, 4]")
+        _check(self.preset is None or isinstance(self.preset, str), "preset", self.preset, "must be a name")
 
 
 @dataclass(frozen=True)
@@ -226,15 +254,17 @@ class NetworkSpec:
 
     def __post_init__(self) -> None:
         _check(isinstance(self.name, str) and self.name.strip() != "", "name", self.name, "must be a non-empty string")
+        _check(len(self.name) <= MAX_NAME and self.name.isprintable(), "name", self.name,
+               f"must be printable (no control characters) and at most {MAX_NAME} characters")
         _check(isinstance(self.resolution, int) and not isinstance(self.resolution, bool)
-               and self.resolution >= MIN_RESOLUTION_PX, "resolution", self.resolution,
-               f"must be an integer >= {MIN_RESOLUTION_PX} (pixels)")
+               and MIN_RESOLUTION_PX <= self.resolution <= MAX_RESOLUTION_PX, "resolution", self.resolution,
+               f"must be an integer in [{MIN_RESOLUTION_PX}, {MAX_RESOLUTION_PX}] (pixels)")
         _check(isinstance(self.stages, tuple) and len(self.stages) > 0, "stages", self.stages,
                "must be a non-empty list of stages")
         for i, stage in enumerate(self.stages):
             _check(type(stage) in BLOCK_KINDS.values(), f"stages[{i}]", stage, "must be a block spec")
-        _positive_int("num_classes", self.num_classes)
-        _positive_int("in_channels", self.in_channels)
+        _positive_int("num_classes", self.num_classes, MAX_CLASSES)
+        _positive_int("in_channels", self.in_channels, MAX_CHANNELS)
         _check(self.activation in ACTIVATIONS, "activation", self.activation, f"must be one of {ACTIVATIONS}")
         _ratio("dropout", self.dropout)
         _ratio("drop_path_rate", self.drop_path_rate)

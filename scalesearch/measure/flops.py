@@ -19,6 +19,7 @@ import torch
 from fvcore.nn import FlopCountAnalysis
 
 from scalesearch.arch.spec import (
+    MAX_RESOLUTION_PX,
     MIN_RESOLUTION_PX,
     BasicBlock,
     Block,
@@ -125,9 +126,15 @@ _BLOCK_COUNTERS = {
 
 
 def _stage(t: _Tally, stage: Block, cin: int) -> None:
+    """The first block (it strides and changes the width), then the others, which are identical:
+    counted once and multiplied, so a stage costs the same to count whatever its repeats."""
     count = _BLOCK_COUNTERS[type(stage)]
-    for i in range(stage.repeats):
-        count(t, stage, cin if i == 0 else stage.out_channels, stage.stride if i == 0 else 1)
+    count(t, stage, cin, stage.stride)
+    if stage.repeats > 1:
+        macs, params = t.macs, t.params
+        count(t, stage, stage.out_channels, 1)  # stride 1: the map keeps its size
+        t.macs += (t.macs - macs) * (stage.repeats - 2)
+        t.params += (t.params - params) * (stage.repeats - 2)
 
 
 def analytic_count(spec: NetworkSpec, resolution: int | None = None) -> Count:
@@ -169,12 +176,19 @@ def fvcore_count(model: torch.nn.Module, resolution: int, in_channels: int = 3) 
 COUNTERS = ("analytic", "fvcore")
 
 
+def check_resolution(resolution: int | None) -> None:
+    """An input side asked for on the command line: None (the spec's), or a size a spec may have."""
+    if resolution is not None and resolution < MIN_RESOLUTION_PX:
+        raise UsageError(f"resolution must be at least {MIN_RESOLUTION_PX} px, got {resolution}")
+    if resolution is not None and resolution > MAX_RESOLUTION_PX:
+        raise UsageError(f"resolution must be at most {MAX_RESOLUTION_PX} px, got {resolution}")
+
+
 def count(spec: NetworkSpec, resolution: int | None = None, counter: str = "analytic") -> Count:
     """MACs and params of ``spec`` at ``resolution`` (default: the spec's) with the chosen counter."""
     if counter not in COUNTERS:
         raise UsageError(f"unknown counter {counter!r} (known: {', '.join(COUNTERS)})")
-    if resolution is not None and resolution < MIN_RESOLUTION_PX:
-        raise UsageError(f"resolution must be at least {MIN_RESOLUTION_PX} px, got {resolution}")
+    check_resolution(resolution)
     if counter == "analytic":
         return analytic_count(spec, resolution)
     from scalesearch.nn import build_model

@@ -7,6 +7,7 @@ Every backend times one call at a time after a warm-up and repeats until the med
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ def _supported_text() -> str:
     return "; ".join(f"{d}/{b}: {', '.join(p)}" for (d, b), p in SUPPORTED_PRECISIONS.items())
 
 
+def max_threads() -> int:
+    """The most intra-op threads a measurement may ask for: 4 per logical CPU (more only queue up,
+    and thousands of them take the machine down before timing starts)."""
+    return 4 * (os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """Where and how to time: device, backend, batch, threads, precision, eager or graph mode."""
@@ -64,6 +71,8 @@ class BenchConfig:
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
             raise UsageError(f"threads must be a positive integer, got {self.threads!r}")
+        if self.threads is not None and self.threads > max_threads():
+            raise UsageError(f"threads must be at most {max_threads()} (4 per logical CPU here), got {self.threads}")
         if not self.budget_s > 0:
             raise UsageError(f"time budget must be positive, got {self.budget_s!r} s")
         pair = (self.device, self.backend)

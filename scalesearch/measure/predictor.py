@@ -15,6 +15,7 @@ term per component overfitted: on 10 calibration networks it made 50 held-out pr
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, fields, replace
@@ -26,6 +27,8 @@ import torch
 from torch import nn
 
 from scalesearch.arch.spec import NetworkSpec
+from scalesearch.errors import notify
+from scalesearch.files import write_json
 from scalesearch.measure.environment import cpu_model
 from scalesearch.measure.latency import BenchConfig, measure, time_module
 from scalesearch.nn.builder import build_block, build_classifier, build_head_conv, build_stem
@@ -113,18 +116,20 @@ class LatencyTable:
         self.entries: dict[str, float] = {}
         self.calibration: dict[str, float] | None = None
         if self.path.exists():
-            stored = json.loads(self.path.read_text())
-            self.entries = stored["entries"]
-            self.calibration = stored.get("calibration")
+            try:
+                stored = json.loads(self.path.read_text())
+                entries, calibration = stored["entries"], stored.get("calibration")
+                if not all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 for v in entries.values()):
+                    raise ValueError("an entry is not a latency in ms")
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+                notify(f"latency table {self.path} is unreadable ({type(err).__name__}: {err}); measuring afresh "
+                       f"(the file is replaced when the new table is saved)")
+            else:
+                self.entries, self.calibration = entries, calibration
 
     def save(self) -> Path:
         """Write the table atomically (a crash mid-write never loses earlier entries)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"key": self.key, "calibration": self.calibration, "entries": self.entries},
-                                  indent=1, sort_keys=True))
-        tmp.replace(self.path)
-        return self.path
+        return write_json(self.path, {"key": self.key, "calibration": self.calibration, "entries": self.entries})
 
     def _measure(self, build: Callable[[], nn.Module], shape: tuple[int, int, int]) -> float:
         torch.manual_seed(0)

@@ -26,10 +26,13 @@ from rich.progress import (
 from rich.table import Table
 
 from scalesearch.arch.spec import NetworkSpec
+from scalesearch.files import strict
 from scalesearch.measure.flops import Count
 from scalesearch.report.words import (
     finalist_std,
     millions,
+    one_line,
+    printable,
     seeds_and_epochs,
     top1,
     value,
@@ -40,20 +43,20 @@ err_console = Console(stderr=True)
 
 
 def error_line(message: str) -> None:
-    """One unwrapped line on stderr, however long and whatever the terminal width."""
-    first = " ".join(message.split())
-    sys.stderr.write(f"error: {first}\n")
+    """One unwrapped, printable line on stderr, whatever the terminal width (cut at 1,000 characters)."""
+    sys.stderr.write(f"error: {one_line(message)}\n")
     sys.stderr.flush()
 
 
 def log(message: str) -> None:
-    """A diagnostic on stderr (never mixed into stdout data)."""
-    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+    """A diagnostic on stderr (never mixed into stdout data), control characters escaped."""
+    err_console.print(printable(message), markup=False, highlight=False, soft_wrap=True)
 
 
 def print_json(document: Any) -> None:
-    """Write one JSON document to stdout."""
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    """Write one strict JSON document to stdout: NaN and infinities become null (a measurement
+    that has no value), never the ``NaN`` that strict parsers reject."""
+    sys.stdout.write(json.dumps(strict(document), indent=2, allow_nan=False, default=str) + "\n")
     sys.stdout.flush()
 
 

@@ -3,7 +3,26 @@ units named, fractions as percentages, a dash for nothing measured (never ``None
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+#: The longest error line printed; the rest is counted, not shown (a file's content can be huge).
+MAX_MESSAGE = 1000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes among them) written as ``\\x1b`` and
+    the like, so that nothing a file or a name holds can move the cursor or recolour a terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def one_line(message: str) -> str:
+    """An error message as one printable line of at most :data:`MAX_MESSAGE` characters."""
+    line = printable(" ".join(message.split()))
+    if len(line) > MAX_MESSAGE:
+        line = f"{line[:MAX_MESSAGE]}... ({len(line) - MAX_MESSAGE:,} more characters)"
+    return line
 
 
 def millions(n: int) -> str:

@@ -15,7 +15,6 @@ Strategies:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from scalesearch.arch.scaling import Coefficients, Multipliers, with_multipliers
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
 from scalesearch.measure.flops import analytic_macs
+from scalesearch.resumable import ResultsFile
 from scalesearch.train.data import DataSet
 from scalesearch.train.loop import train
 from scalesearch.train.recipes import Recipe
@@ -123,23 +123,25 @@ _SETTING_WORDS = {"base_spec": "base network", "data": "data set", "train_images
                   "variants": "list of strategies and multipliers"}
 
 
-def finished_rows(path: Path, settings: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows an earlier (perhaps interrupted) comparison saved at ``path``, which a run with the
-    same ``settings`` keeps instead of training again; none when there is no file. A file from a
-    comparison with other settings is refused rather than overwritten."""
-    if not path.is_file():
-        return []
-    try:
-        earlier = json.loads(path.read_text())
-        rows = earlier["rows"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise UsageError(f"{path}: not a compare-scaling result ({type(err).__name__}); "
-                         f"use another --run-dir or remove it") from None
-    differ = [_SETTING_WORDS.get(k, k) for k, v in settings.items() if earlier.get(k) != v]
-    if differ:
-        raise UsageError(f"{path} holds a comparison with another {', '.join(differ)}: "
-                         f"use another --run-dir, or remove it to start again")
-    return rows
+def run_comparison(base: NetworkSpec, data: DataSet, recipe: Recipe, planned: list[tuple[float, Variant]],
+                   seeds: list[int], run_dir: Path, device: str = "cpu",
+                   on_done: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """:func:`compare` with its rows kept in ``run_dir/compare_scaling.json`` as each is done: an
+    interrupted run of the same comparison goes on where it stopped, and a folder holding another
+    comparison is refused, never overwritten. Returns the document the report is made from."""
+    results = ResultsFile(run_dir / "compare_scaling.json", run_settings(base, data, recipe, seeds, planned),
+                          header={"base": base.name, "data": data.name, "recipe": recipe.name,
+                                  "epochs": recipe.epochs, "seeds": seeds}, words=_SETTING_WORDS)
+    results.update(complete=False)
+
+    def save(row: dict[str, Any]) -> None:
+        results.add(f"{row['strategy']}|{row['flops_multiplier']:g}", row)
+        if on_done:
+            on_done(len(results.rows))
+
+    rows = compare(base, data, recipe, planned, seeds, device, list(results.rows.values()), save)
+    results.update(complete=True)
+    return {**results.document, "rows": rows}
 
 
 def compare(base: NetworkSpec, data: DataSet, recipe: Recipe, planned: list[tuple[float, Variant]],

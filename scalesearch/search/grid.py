@@ -40,6 +40,7 @@ from scalesearch.search.workers import (
     share_cpu,
     worker_id,
 )
+from scalesearch.signals import stop_reason
 from scalesearch.train.data import load_data
 from scalesearch.train.loop import TrainingError, resolve_device, train
 from scalesearch.train.recipes import load_recipe
@@ -208,8 +209,8 @@ def run_grid(config: GridConfig, on_trial: Callable[[int, int], None] | None = N
         except TrainingError as err:
             trial.set_user_attr("fail_reason", str(err))
             raise
-        except KeyboardInterrupt:  # the point is queued again, and trained by the next run
-            abandon(trial.study, trial._trial_id, trial.number, {"point": label}, "interrupted (Ctrl-C)")
+        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: the point is queued again for the next run
+            abandon(trial.study, trial._trial_id, trial.number, {"point": label}, stop_reason(err))
             raise
         trial.set_user_attr("val_top1_std", result.val_top1_std)
         return result.val_top1

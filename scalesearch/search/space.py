@@ -19,7 +19,7 @@ from typing import Any, Callable
 from scalesearch.arch.io import read_data_file, resolve_spec, search_spaces_dir
 from scalesearch.arch.rounding import make_divisible
 from scalesearch.arch.spec import KERNELS, FusedMBConv, MBConv, NetworkSpec, _InvertedResidual
-from scalesearch.errors import SpecError, UsageError
+from scalesearch.errors import SpecError, UsageError, shown
 from scalesearch.typed_data import decode
 
 _KINDS = {cls.kind: cls for cls in (MBConv, FusedMBConv)}
@@ -30,7 +30,7 @@ def _options(field: str, values: tuple, ok, requirement: str) -> None:
         raise SpecError(field, "must list at least one option")
     for v in values:
         if isinstance(v, bool) and field != "skip" or not ok(v):
-            raise SpecError(field, f"{requirement}, got {v!r}")
+            raise SpecError(field, f"{requirement}, got {shown(v)}")
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class SearchSpace:
         for i, stage in enumerate(spec.stages):
             if not isinstance(stage, _InvertedResidual):
                 raise SpecError(f"stages[{i}].block", f"a search base must be built of mbconv/fused_mbconv stages, "
-                                f"got {stage.kind!r}", source=self.base)
+                                f"got {shown(stage.kind)}", source=self.base)
         return spec
 
     def dimensions(self) -> dict[str, tuple[Any, ...]]:

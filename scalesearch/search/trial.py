@@ -23,6 +23,7 @@ from scalesearch.measure.predictor import LatencyTable
 from scalesearch.search.config import PRUNE_AFTER, SearchConfig, prune_from, search_recipe
 from scalesearch.search.space import SearchSpace, load_space
 from scalesearch.search.workers import abandon, scored, take_slot, worker_id
+from scalesearch.signals import stop_reason
 from scalesearch.train.data import DataSet, load_data
 from scalesearch.train.loop import EpochMetrics, TrainingError, train
 from scalesearch.train.recipes import Recipe
@@ -160,8 +161,8 @@ class TrialObjective:
             trial.set_user_attr("fail_reason", str(err))
             trial.set_user_attr("fail_kind", getattr(err, "kind", type(err).__name__))
             raise
-        except KeyboardInterrupt:
-            abandon(trial.study, trial._trial_id, trial.number, params, "interrupted (Ctrl-C)")
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (signals.Terminated)
+            abandon(trial.study, trial._trial_id, trial.number, params, stop_reason(err))
             raise
         finally:
             trial.set_user_attr("eval_s", round(time.perf_counter() - started, 3))

@@ -10,6 +10,7 @@ the candidate of a dead worker's trial is queued again (the retry names it with 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import socket
@@ -21,7 +22,7 @@ from typing import Any
 import optuna
 import torch
 
-from scalesearch.errors import UsageError
+from scalesearch.errors import UsageError, notify
 from scalesearch.measure.environment import physical_cores
 
 #: Seconds between an RDB worker's heartbeats; a trial silent for three of them is failed and retried.
@@ -44,12 +45,44 @@ def check_heartbeat(seconds: int) -> None:
 
 def open_storage(run_dir: Path, url: str | None, heartbeat_s: int = HEARTBEAT_S) -> optuna.storages.BaseStorage:
     """A study's storage: the journal file ``run_dir/study.journal`` (default; safe for several
-    processes on one machine) or the RDB at ``url``, checked to be reachable."""
+    processes on one machine; repaired first if a crash left its last record torn) or the RDB at
+    ``url``, checked to be reachable."""
     if url is None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        backend = optuna.storages.journal.JournalFileBackend(str(run_dir / "study.journal"))
-        return optuna.storages.JournalStorage(backend)
+        path = run_dir / "study.journal"
+        repair_journal(path)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     return open_storage_url(url, heartbeat_s)
+
+
+def repair_journal(path: Path) -> int:
+    """Drop a torn last record from a journal file (what a crash or a full disk leaves: bytes
+    without their line end, which the next append would fuse with a new record) and say so with a
+    notice (:func:`~scalesearch.errors.notify`). Returns the bytes dropped. A record that is not valid
+    elsewhere in the file is an error naming its line: that file cannot be repaired safely."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return 0
+    lock = optuna.storages.journal.JournalFileSymlinkLock(str(path))  # the lock Optuna's writers take
+    lock.acquire()
+    try:
+        data = path.read_bytes()
+        *lines, torn = data.split(b"\n")
+        for number, line in enumerate(lines, start=1):
+            try:
+                json.loads(line)
+            except ValueError as err:
+                raise UsageError(f"{path}: line {number} is not a journal record ({err}); the study cannot be "
+                                 f"read: restore the file from a copy, or start another --study") from None
+        if torn:
+            with path.open("r+b") as f:
+                f.truncate(len(data) - len(torn))
+                f.flush()
+                os.fsync(f.fileno())
+            notify(f"{path}: dropped a torn last record ({len(torn)} bytes, what a crash or a full disk leaves); "
+                   f"every complete record is kept")
+    finally:
+        lock.release()
+    return len(torn)
 
 
 #: The RDB storage's keyword for the stale-trial callback (renamed in optuna 4.9).

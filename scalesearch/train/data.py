@@ -11,6 +11,7 @@ A fixed, seeded validation split is carved out of the training set; the test spl
 from __future__ import annotations
 
 import gzip
+import math
 import pickle
 import struct
 from dataclasses import dataclass
@@ -19,6 +20,13 @@ from typing import Iterator
 
 import numpy as np
 import torch
+
+try:  # numpy 2 moved them; pickles name either module
+    from numpy._core.multiarray import _reconstruct
+    from numpy._core.multiarray import scalar as _scalar
+except ImportError:  # numpy 1
+    from numpy.core.multiarray import _reconstruct
+    from numpy.core.multiarray import scalar as _scalar
 
 from scalesearch.errors import UsageError
 from scalesearch.train.imagefolder import FileSplit, load_imagefolder
@@ -100,17 +108,58 @@ def validation_split(train: Split | FileSplit, fraction: float,
     return train.subset(order[n_val:]), train.subset(order[:n_val])
 
 
+class _DataOnly(pickle.Unpickler):
+    """An unpickler that admits only what a CIFAR python batch holds: dicts, lists, bytes, str and
+    numbers, numpy arrays and numpy scalars (data, never callables); any other global (os.system,
+    say) is refused before it is looked up, so a crafted file cannot run code when it is read."""
+
+    _ARRAYS = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+               ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+               ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+               ("numpy.core.multiarray", "scalar"): _scalar, ("numpy._core.multiarray", "scalar"): _scalar}
+
+    def find_class(self, module: str, name: str):  # noqa: D401 - pickle's hook
+        try:
+            return self._ARRAYS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"it asks for {module}.{name}, which a data file never needs") from None
+
+
 def _unpickle(path: Path) -> dict:
-    with path.open("rb") as f:
-        batch = pickle.load(f, encoding="bytes")
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    try:
+        with path.open("rb") as f:
+            batch = _DataOnly(f, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, AttributeError,
+            UnicodeDecodeError) as err:
+        raise UsageError(f"{path}: not a CIFAR python batch ({err or type(err).__name__})") from None
+    if not isinstance(batch, dict):
+        raise UsageError(f"{path}: not a CIFAR python batch (expected a dict, got {type(batch).__name__})")
+    return {k.decode(errors="replace") if isinstance(k, bytes) else k: v for k, v in batch.items()}
 
 
-def _cifar_split(files: list[Path], label_key: str) -> Split:
-    batches = [_unpickle(p) for p in files]
-    data = np.concatenate([np.asarray(b["data"], dtype=np.uint8) for b in batches]).reshape(-1, 3, 32, 32)
-    labels = np.concatenate([np.asarray(b[label_key], dtype=np.int64) for b in batches])
-    return Split(torch.from_numpy(data.copy()), torch.from_numpy(labels))
+def _cifar_split(files: list[Path], label_key: str, classes: int) -> Split:
+    images, labels = [], []
+    for path in files:
+        batch = _unpickle(path)
+        if "data" not in batch or label_key not in batch:
+            raise UsageError(f"{path}: a CIFAR batch needs the keys 'data' and {label_key!r}, got {sorted(batch)}")
+        data, names = batch["data"], batch[label_key]
+        if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+            shown = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+            raise UsageError(f"{path}: 'data' must be uint8 rows of 3072 pixels (32 x 32 x 3), got {shown}")
+        if not isinstance(names, (list, np.ndarray)) or len(names) != data.shape[0]:
+            raise UsageError(f"{path}: {data.shape[0]} images but {len(names) if hasattr(names, '__len__') else 0} "
+                             f"labels")
+        label_array = np.asarray(names)
+        if label_array.dtype.kind not in "iu":
+            raise UsageError(f"{path}: labels must be integers in [0, {classes}), got {label_array.dtype} values")
+        if label_array.size and not (0 <= label_array.min() and label_array.max() < classes):
+            raise UsageError(f"{path}: labels must be integers in [0, {classes}), got values from "
+                             f"{label_array.min()} to {label_array.max()}")
+        images.append(data)
+        labels.append(label_array.astype(np.int64))
+    data = np.concatenate(images).reshape(-1, 3, 32, 32)
+    return Split(torch.from_numpy(data.copy()), torch.from_numpy(np.concatenate(labels)))
 
 
 def _cifar_files(folder: Path, classes: int) -> tuple[list[Path], Path]:
@@ -135,18 +184,31 @@ def load_cifar(folder: Path, classes: int) -> tuple[Split, Split | None]:
     if not train_files:
         raise UsageError(f"{test_file.parent}: no CIFAR-{classes} training batches (expected the python-format "
                          f"files {expected})")
-    return _cifar_split(train_files, label_key), (_cifar_split([test_file], label_key) if test_file.is_file() else None)
+    test = _cifar_split([test_file], label_key, classes) if test_file.is_file() else None
+    return _cifar_split(train_files, label_key, classes), test
 
 
-def _read_idx(path: Path) -> np.ndarray:
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """An IDX file of unsigned bytes with ``ndim`` dimensions, its header checked against its size."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:  # gzip's truncated or corrupt streams among them
+        raise UsageError(f"{path}: cannot be read ({err})") from None
+    if len(raw) < 4:
+        raise UsageError(f"{path}: not an IDX file (only {len(raw)} bytes)")
+    zero, dtype_code, dims = struct.unpack(">HBB", raw[:4])
     if zero != 0 or dtype_code != 0x08:
         raise UsageError(f"{path}: not an IDX file of unsigned bytes")
-    shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    if dims != ndim or len(raw) < 4 + 4 * dims:
+        raise UsageError(f"{path}: expected {ndim} dimensions in the IDX header, got {dims}")
+    shape = struct.unpack(f">{dims}I", raw[4:4 + 4 * dims])
+    expected = 4 + 4 * dims + math.prod(shape)  # Python ints: a hostile header cannot overflow them
+    if len(raw) != expected:
+        raise UsageError(f"{path}: the header says {' x '.join(map(str, shape))} bytes of data, but the file holds "
+                         f"{len(raw) - 4 - 4 * dims} (cut short, or not this file)")
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def _idx_file(folder: Path, stem: str) -> Path | None:
@@ -156,6 +218,8 @@ def _idx_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
+#: Classes of MNIST and Fashion-MNIST.
+IDX_CLASSES = 10
 #: Where torchvision's download puts the IDX files, below the folder it is given.
 IDX_SUBFOLDERS = {"fashion-mnist": "FashionMNIST/raw", "mnist": "MNIST/raw"}
 
@@ -187,8 +251,12 @@ def load_idx(folder: Path, kind: str) -> tuple[Split, Split | None]:
         labels = _idx_file(folder, f"{prefix}-labels-idx1-ubyte")
         if images is None or labels is None:
             return None
-        x = torch.from_numpy(_read_idx(images).copy()).unsqueeze(1)
-        return Split(x, torch.from_numpy(_read_idx(labels).astype(np.int64)))
+        x, y = _read_idx(images, 3), _read_idx(labels, 1)
+        if len(x) != len(y):
+            raise UsageError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels")
+        if y.size and y.max() >= IDX_CLASSES:
+            raise UsageError(f"{labels}: labels must be in [0, {IDX_CLASSES}), got {int(y.max())}")
+        return Split(torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64)))
 
     train = pair("train")
     if train is None:

@@ -23,6 +23,19 @@ from scalesearch.errors import UsageError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 #: Default side (pixels) images are decoded to before on-device augmentation crops them.
 DEFAULT_LOAD_SIZE = 256
+#: Largest image accepted (8192 x 8192): a bigger one is far beyond any training image, and a
+#: small file that claims to be bigger is a decompression bomb.
+MAX_IMAGE_PIXELS = 8192 * 8192
+#: Marks a decoding failure inside a DataLoader worker, whose exceptions reach the main process
+#: wrapped in a traceback: the line after it is what the user sees.
+_FAILED = "scalesearch: cannot decode"
+
+
+def _check_size(path: Path | str, image: Image.Image) -> None:
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise UsageError(f"{path}: {width} x {height} pixels is over the limit of {MAX_IMAGE_PIXELS:,} pixels "
+                         f"(8192 x 8192); not read")
 
 
 class _Files(torch.utils.data.Dataset):
@@ -33,8 +46,12 @@ class _Files(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        with Image.open(self.paths[i]) as pil:
-            image = F.pil_to_tensor(pil.convert("RGB"))
+        try:
+            with Image.open(self.paths[i]) as pil:
+                _check_size(self.paths[i], pil)
+                image = F.pil_to_tensor(pil.convert("RGB"))
+        except (OSError, ValueError, SyntaxError, UsageError, Image.DecompressionBombError) as err:
+            raise OSError(f"{_FAILED}\n{self.paths[i]}: {err}") from None  # the file passed the scan, not the decode
         image = F.center_crop(F.resize(image, self.size, antialias=True), [self.size, self.size])
         return image, self.labels[i]
 
@@ -71,17 +88,31 @@ class FileSplit:
         loader = torch.utils.data.DataLoader(
             _Files(self.paths, self.labels, self.load_size), batch_size=batch_size, sampler=order.tolist(),
             num_workers=self.workers, pin_memory=self.device.type == "cuda", persistent_workers=False)
-        for images, labels in loader:
-            yield images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
+        try:
+            for images, labels in loader:
+                yield images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
+        except OSError as err:
+            lines = str(err).splitlines()
+            marks = [i for i, line in enumerate(lines[:-1]) if line.endswith(_FAILED)]
+            if not marks:
+                raise
+            # The worker's message is the line after the marker (a worker's traceback comes before it).
+            raise UsageError(f"image file could not be decoded: {lines[marks[-1] + 1]}") from None
 
 
 def _readable(path: Path) -> bool:
+    """Whether ``path`` is an image (a quick check of its header; a file that fails to decode later
+    stops training with its name). An oversized image is an error, never skipped."""
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return False
     try:
         with Image.open(path) as image:
+            _check_size(path, image)
             image.verify()
         return True
+    except Image.DecompressionBombError as err:
+        raise UsageError(f"{path}: over the limit of {MAX_IMAGE_PIXELS:,} pixels (8192 x 8192); not read ({err})"
+                         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return False
 

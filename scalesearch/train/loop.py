@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import json
+import io
 import math
 import re
 import statistics
@@ -22,9 +22,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from scalesearch.arch.io import save_spec
+from scalesearch.arch.io import load_spec, save_spec
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
+from scalesearch.files import write_atomic, write_json
 from scalesearch.nn import build_model, zero_init_residuals
 from scalesearch.train.augment import Normalize, TrainAugment, eval_resize
 from scalesearch.train.data import DataSet, Split
@@ -274,16 +275,34 @@ def _on_device(split: Split | FileSplit, device: torch.device, recipe: Recipe) -
 
 
 def _record(run_dir: Path, seed: int, metrics: EpochMetrics, model: nn.Module, spec: NetworkSpec) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """This epoch's metrics row and the seed's checkpoint, each file replaced atomically: a crash or
+    a full disk leaves the previous epoch's files whole, never a cut-off row or checkpoint."""
     csv_path = run_dir / "metrics.csv"
-    new = not csv_path.exists()
-    with csv_path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(asdict(metrics)))
-        if new:
-            writer.writeheader()
-        writer.writerow(asdict(metrics))
-    torch.save({"spec": spec.name, "epoch": metrics.epoch, "state_dict": model.state_dict()},
-               run_dir / f"seed{seed}_last.pt")
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(asdict(metrics)))
+    if not csv_path.exists():
+        writer.writeheader()
+    writer.writerow(asdict(metrics))
+    earlier = csv_path.read_text() if csv_path.exists() else ""
+    write_atomic(csv_path, earlier + text.getvalue())
+    checkpoint = io.BytesIO()
+    torch.save({"spec": spec.name, "epoch": metrics.epoch, "state_dict": model.state_dict()}, checkpoint)
+    write_atomic(run_dir / f"seed{seed}_last.pt", checkpoint.getvalue())
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """A folder to train into must not hold another run: its metrics and checkpoints would mix with
+    the new ones (a family run resumes through its own results file instead)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"run folder {run_dir} is a file")
+    held = [name for name in ("metrics.csv", "spec.yaml") if (run_dir / name).exists()]
+    if held:
+        try:
+            network = f" of {load_spec(run_dir / 'spec.yaml').name}"
+        except ScalesearchError:
+            network = ""
+        raise UsageError(f"run folder {run_dir} already holds a run{network} ({', '.join(held)}): "
+                         f"use another run folder, or remove that one")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -310,7 +329,7 @@ def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], de
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_spec(recipe.network(spec, data.num_classes), run_dir / "spec.yaml")
-        (run_dir / "recipe.json").write_text(json.dumps(dataclasses.asdict(recipe), indent=2) + "\n")
+        write_json(run_dir / "recipe.json", dataclasses.asdict(recipe))
     normalize = Normalize.of(_on_device(data.train, dev, recipe))  # the same for every seed
     runs = [train_seed(spec, data, recipe, seed, normalize, device, run_dir, test, on_epoch, eval_from)
             for seed in seeds]

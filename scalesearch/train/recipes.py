@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from scalesearch.arch.io import read_data_file, search_spaces_dir
-from scalesearch.arch.spec import NetworkSpec
-from scalesearch.errors import SpecError, UsageError
+from scalesearch.arch.spec import MAX_RESOLUTION_PX, NetworkSpec
+from scalesearch.errors import SpecError, UsageError, shown
 from scalesearch.typed_data import decode
 
 OPTIMIZERS = ("sgd", "lamb")
@@ -25,7 +25,7 @@ _FLAGS = {"batch_size": "batch"}
 
 def _require(ok: bool, field: str, value: Any, requirement: str) -> None:
     if not ok:
-        raise SpecError(field, f"{requirement}, got {value!r}")
+        raise SpecError(field, f"{requirement}, got {shown(value)}")
 
 
 @dataclass(frozen=True)
@@ -57,21 +57,26 @@ class Recipe:
 
     def __post_init__(self) -> None:
         _require(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", self.epochs, "must be a positive integer")
-        _require(isinstance(self.resolution, int) and self.resolution >= 16, "resolution", self.resolution,
-                 "must be an integer >= 16 (pixels)")
+        _require(isinstance(self.resolution, int) and 16 <= self.resolution <= MAX_RESOLUTION_PX, "resolution",
+                 self.resolution, f"must be an integer in [16, {MAX_RESOLUTION_PX}] (pixels)")
         _require(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", self.batch_size,
                  "must be a positive integer")
         _require(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, f"must be one of {OPTIMIZERS}")
         _require(self.loss in LOSSES, "loss", self.loss, f"must be one of {LOSSES}")
         _require(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {PRECISIONS}")
         _require(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "must be positive")
-        _require(self.weight_decay >= 0, "weight_decay", self.weight_decay, "must be >= 0")
-        _require(0 <= self.warmup_epochs <= self.epochs, "warmup_epochs", self.warmup_epochs, "must be in [0, epochs]")
+        _require(math.isfinite(self.weight_decay) and 0 <= self.weight_decay < 1, "weight_decay", self.weight_decay,
+                 "must be in [0, 1)")
+        _require(math.isfinite(self.momentum) and 0 <= self.momentum < 1, "momentum", self.momentum,
+                 "must be in [0, 1)")
+        _require(math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs, "warmup_epochs",
+                 self.warmup_epochs, "must be in [0, epochs]")
         _require(0 <= self.label_smoothing < 1, "label_smoothing", self.label_smoothing, "must be in [0, 1)")
         _require(0 < self.crop_scale_min <= 1, "crop_scale_min", self.crop_scale_min, "must be in (0, 1]")
         _require(0 <= self.randaugment_magnitude <= 30, "randaugment_magnitude", self.randaugment_magnitude,
                  "must be in [0, 30]")
-        _require(self.mixup_alpha >= 0 and self.cutmix_alpha >= 0, "mixup_alpha", (self.mixup_alpha, self.cutmix_alpha),
+        _require(math.isfinite(self.mixup_alpha + self.cutmix_alpha) and self.mixup_alpha >= 0
+                 and self.cutmix_alpha >= 0, "mixup_alpha", (self.mixup_alpha, self.cutmix_alpha),
                  "mixup_alpha and cutmix_alpha must be >= 0")
         _require(isinstance(self.repeated_aug, int) and self.repeated_aug >= 1, "repeated_aug", self.repeated_aug,
                  "must be a positive integer")

@@ -1,0 +1,582 @@
+"""Untrusted files, crashes at any moment, a full disk, odd numbers and odd environments: nothing a
+user points the tool at executes, nothing finished is lost, nothing hangs, and every failure is one
+line and an exit code (2 for bad input, 1 at run time, 130 for Ctrl-C, 143 for SIGTERM)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import pickle
+import random
+import resource
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+import yaml
+from PIL import Image
+from typer.testing import CliRunner
+
+from scalesearch.arch.io import resolve_spec, save_spec, spec_to_dict
+from scalesearch.cli import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, cwd: Path | None = None):
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stderr
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) >= 1 and all(not line.startswith(("Traceback", "  File")) for line in lines), stderr
+    return lines[-1]
+
+
+# ------------------------------------------------------------------------------------- spec files
+
+B0 = spec_to_dict(resolve_spec("efficientnet-b0"))
+
+
+def with_changes(**changes) -> dict:
+    spec = json.loads(json.dumps(B0))
+    for path, value in changes.items():
+        target = spec
+        *parents, last = path.split("__")
+        for key in parents:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        target[int(last) if isinstance(target, list) else last] = value
+    return spec
+
+
+SPEC_CASES = [
+    # (file name, content (str: as is; dict/list: YAML), the line's start)
+    ("binary.yaml", b"\x00\x01\xff\xfe" * 100, "error: {f}: not a text file"),
+    ("empty.yaml", "", "error: {f}: must be a mapping, got None"),
+    ("list.yaml", "- 1\n- 2\n", "error: {f}: must be a mapping, got [1, 2]"),
+    ("scalar.json", "42", "error: {f}: must be a mapping, got 42"),
+    ("nested.yaml", "a: " + "[" * 5000 + "]" * 5000, "error: {f}: not valid YAML"),
+    ("nested.json", "{\"a\": " + "[" * 50000 + "]" * 50000 + "}", "error: {f}: not valid JSON"),
+    ("bigint.yaml", "name: x\nresolution: " + "9" * 5000 + "\n", "error: {f}: not valid YAML"),
+    ("bigint.json", "{\"name\": \"x\", \"resolution\": " + "9" * 5000 + "}", "error: {f}: not valid JSON"),
+    ("bigint_field.json", json.dumps(with_changes(num_classes=10**100)), "error: {f}: num_classes: must be at most"),
+    ("aliases.yaml", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+     "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+     "name: [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n", "error: {f}: a: unknown key"),
+    ("alias_name.yaml", yaml.safe_dump(with_changes()).replace("name: efficientnet-b0", "name: &n [[1, 2], [3, 4]]"),
+     "error: {f}: name: must be"),
+    ("dup.yaml", "name: a\nname: b\n", "error: {f}: not valid YAML: the key 'name' appears twice"),
+    ("dup.json", "{\"name\": \"a\", \"name\": \"b\"}", "error: {f}: not valid JSON: the key 'name' appears twice"),
+    ("escape.yaml", with_changes(name="b0\x1b[2J\x1b[31m"), "error: {f}: name: must be printable"),
+    ("longname.yaml", with_changes(name="x" * 500), "error: {f}: name: must be printable"),
+    ("repeats.yaml", with_changes(stages__0__repeats=1_000_000_000),
+     "error: {f}: stages[0].repeats: must be at most 256"),
+    ("channels.yaml", with_changes(stages__1__out_channels=10**7),
+     "error: {f}: stages[1].out_channels: must be at most"),
+    ("stem.yaml", with_changes(stem__out_channels=10**6), "error: {f}: stem.out_channels: must be at most"),
+    ("head.yaml", with_changes(head__out_channels=10**6), "error: {f}: head.out_channels: must be at most"),
+    ("resolution.yaml", with_changes(resolution=100_000), "error: {f}: resolution: must be an integer in [16, 4096]"),
+    ("classes.yaml", with_changes(num_classes=10**9), "error: {f}: num_classes: must be at most 100,000"),
+    ("in_channels.yaml", with_changes(in_channels=0), "error: {f}: in_channels: must be a positive integer"),
+    ("nan_dropout.yaml", with_changes(dropout=float("nan")), "error: {f}: dropout: must be in [0, 1)"),
+    ("missing.yaml", "name: x\n", "error: {f}: resolution: missing required key"),
+    ("kernel.yaml", with_changes(stages__2__kernel=4), "error: {f}: stages[2].kernel: must be an odd kernel size"),
+    ("stride.yaml", with_changes(stages__2__stride=3), "error: {f}: stages[2].stride: must be one of"),
+    ("expand.yaml", with_changes(stages__2__expand_ratio=1e9), "error: {f}: stages[2].expand_ratio: must be a number"),
+    ("se.yaml", with_changes(stages__2__se_ratio=-1), "error: {f}: stages[2].se_ratio: must be in"),
+    ("bool_int.yaml", with_changes(resolution=True), "error: {f}: resolution: must be an integer, got True"),
+    ("str_int.yaml", with_changes(resolution="224"), "error: {f}: resolution: must be an integer, got '224'"),
+    ("list_int.yaml", with_changes(resolution=[224]), "error: {f}: resolution: must be an integer, got [224]"),
+    ("unknown.yaml", with_changes(colour="blue"), "error: {f}: colour: unknown key"),
+    ("block.yaml", with_changes(stages__0__block="transformer"), "error: {f}: stages[0].block: unknown block kind"),
+    ("activation.yaml", with_changes(activation="gelu\x07"), "error: {f}: activation: must be one of"),
+    ("bn_eps.yaml", with_changes(bn_eps=float("inf")), "error: {f}: bn_eps: must be in (0, 1)"),
+    ("nan_phi.yaml", with_changes(scaling={"base": "b0", "phi": float("nan"), "depth_mult": 1.0, "width_mult": 1.0,
+                                           "resolution_mult": 1.0}), "error: {f}: scaling.phi: must be a number"),
+    ("neg_mult.yaml", with_changes(scaling={"base": "b0", "phi": 1.0, "depth_mult": -2.0, "width_mult": 1.0,
+                                            "resolution_mult": 1.0}), "error: {f}: scaling.depth_mult: must be"),
+    ("inf_mult.yaml", with_changes(scaling={"base": "b0", "phi": 1.0, "depth_mult": 1.0, "width_mult": float("inf"),
+                                            "resolution_mult": 1.0}), "error: {f}: scaling.width_mult: must be"),
+    ("alpha.yaml", with_changes(scaling={"base": "b0", "phi": 1.0, "depth_mult": 1.0, "width_mult": 1.0,
+                                         "resolution_mult": 1.0, "alpha": 100.0}),
+     "error: {f}: scaling.alpha: must be"),
+    ("suffix.txt", "name: x\n", "error: {f}: unsupported file type '.txt'"),
+]
+
+
+@pytest.mark.parametrize("name, content, expected", SPEC_CASES, ids=[c[0] for c in SPEC_CASES])
+def test_a_hostile_spec_file_is_one_line_and_exit_2(name, content, expected, tmp_path):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content)
+    elif name.endswith(".json"):
+        path.write_text(json.dumps(content))
+    else:
+        path.write_text(yaml.safe_dump(content))
+    started = time.monotonic()
+    code, stderr = run_cli("flops", str(path))
+    assert time.monotonic() - started < 30  # nothing hangs
+    assert code == 2, stderr
+    line = one_line(stderr)
+    assert line.startswith(expected.format(f=path)), line
+    assert len(line) <= 1100 and "\x1b" not in line and "\x07" not in line
+
+
+def test_a_spec_named_to_escape_its_folder_is_written_inside_it(tmp_path):
+    for name in ("../../escaped", "/abs/escaped", "..", "a/../../b"):
+        spec_path = save_spec(resolve_spec("mobilenet-v1").__class__(**{**resolve_spec("mobilenet-v1").__dict__,
+                                                                          "name": name}), tmp_path / "in.yaml")
+        out = tmp_path / "deep" / "out"
+        code, stderr = run_cli("scale", "--base", str(spec_path), "--phi", "0-1", "--out", str(out))
+        assert code == 0, stderr
+        written = sorted(p for p in tmp_path.rglob("*.yaml") if p != spec_path)
+        assert written and all(out in p.parents for p in written), written
+        for p in written:
+            p.unlink()
+    assert not (tmp_path.parent / "escaped").exists() and not Path("/abs/escaped").exists()
+
+
+# -------------------------------------------------------------------------------------- data files
+
+
+class _Exploit:
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.target}",))
+
+
+def cifar_folder(tmp_path: Path, batch: object, raw: bytes | None = None) -> Path:
+    folder = tmp_path / "cifar"
+    folder.mkdir(exist_ok=True)
+    (folder / "data_batch_1").write_bytes(raw if raw is not None else pickle.dumps(batch))
+    return folder
+
+
+def good_batch(n: int = 20, labels: list | None = None) -> dict:
+    rng = np.random.default_rng(0)
+    return {b"data": rng.integers(0, 255, (n, 3072), dtype=np.uint8),
+            b"labels": labels if labels is not None else [int(x) for x in rng.integers(0, 10, n)]}
+
+
+def test_a_crafted_cifar_pickle_runs_no_code(tmp_path):
+    marker = tmp_path / "pwned"
+    folder = cifar_folder(tmp_path, {b"data": _Exploit(marker), b"labels": []})
+    code, stderr = run_cli("train", "efficientnet-b0", "--data", f"cifar10:{folder}")
+    assert code == 2 and not marker.exists()
+    assert one_line(stderr) == (f"error: {folder / 'data_batch_1'}: not a CIFAR python batch (it asks for "
+                                f"posix.system, which a data file never needs)")
+    # Python's own pickle would have run it: the test's exploit is real.
+    pickle.loads((folder / "data_batch_1").read_bytes())
+    assert marker.exists()
+
+
+DATA_CASES = [
+    ("cifar-truncated", lambda: pickle.dumps(good_batch())[:500], "not a CIFAR python batch"),
+    ("cifar-not-a-dict", lambda: pickle.dumps([1, 2, 3]), "not a CIFAR python batch (expected a dict, got list)"),
+    ("cifar-no-labels", lambda: pickle.dumps({b"data": good_batch()[b"data"]}), "a CIFAR batch needs the keys"),
+    ("cifar-wrong-shape", lambda: pickle.dumps({**good_batch(), b"data": np.zeros((20, 100), np.uint8)}),
+     "'data' must be uint8 rows of 3072 pixels"),
+    ("cifar-floats", lambda: pickle.dumps({**good_batch(), b"data": np.zeros((20, 3072), np.float32)}),
+     "'data' must be uint8 rows of 3072 pixels"),
+    ("cifar-count", lambda: pickle.dumps(good_batch(20, [1] * 19)), "20 images but 19 labels"),
+    ("cifar-label-range", lambda: pickle.dumps(good_batch(20, [10] * 20)), "labels must be integers in [0, 10)"),
+    ("cifar-negative-label", lambda: pickle.dumps(good_batch(20, [-1] * 20)), "labels must be integers in [0, 10)"),
+    ("cifar-string-labels", lambda: pickle.dumps(good_batch(20, ["cat"] * 20)), "labels must be integers"),
+    ("cifar-garbage", lambda: b"\x80\x04garbage" * 10, "not a CIFAR python batch"),
+    ("cifar-empty", lambda: b"", "not a CIFAR python batch"),
+    ("cifar-eval", lambda: b"cos\nsystem\n(S'true'\ntR.", "not a CIFAR python batch (it asks for os.system"),
+]
+
+
+@pytest.mark.parametrize("name, make, expected", DATA_CASES, ids=[c[0] for c in DATA_CASES])
+def test_a_broken_cifar_batch_is_one_line_naming_the_file(name, make, expected, tmp_path):
+    folder = cifar_folder(tmp_path, None, raw=make())
+    code, stderr = run_cli("train", "efficientnet-b0", "--data", f"cifar10:{folder}", "--epochs", "1")
+    assert code == 2, stderr
+    assert one_line(stderr).startswith(f"error: {folder / 'data_batch_1'}: {expected}"), stderr
+
+
+def idx_bytes(shape: tuple[int, ...], data: bytes | None = None, dtype: int = 0x08) -> bytes:
+    header = struct.pack(">HBB", 0, dtype, len(shape)) + struct.pack(f">{len(shape)}I", *shape)
+    return header + (data if data is not None else bytes(int(np.prod(shape))))
+
+
+def idx_folder(tmp_path: Path, images: bytes, labels: bytes, gz: bool = True) -> Path:
+    folder = tmp_path / "idx"
+    folder.mkdir(exist_ok=True)
+    suffix = ".gz" if gz else ""
+    for name, content in (("train-images-idx3-ubyte", images), ("train-labels-idx1-ubyte", labels)):
+        path = folder / f"{name}{suffix}"
+        path.write_bytes(gzip.compress(content) if gz else content)
+    return folder
+
+
+IDX_CASES = [
+    ("bad-magic", idx_bytes((20, 28, 28))[:2] + b"\x09\x03" + idx_bytes((20, 28, 28))[4:], idx_bytes((20,)),
+     "train-images-idx3-ubyte.gz: not an IDX file of unsigned bytes"),
+    ("truncated-images", idx_bytes((20, 28, 28))[:1000], idx_bytes((20,)),
+     "train-images-idx3-ubyte.gz: the header says 20 x 28 x 28 bytes of data, but the file holds"),
+    ("padded-images", idx_bytes((20, 28, 28)) + b"extra", idx_bytes((20,)), "train-images-idx3-ubyte.gz: the header"),
+    ("wrong-ndim", idx_bytes((20, 784)), idx_bytes((20,)),
+     "train-images-idx3-ubyte.gz: expected 3 dimensions in the IDX header, got 2"),
+    ("tiny-file", b"\x00\x00", idx_bytes((20,)), "train-images-idx3-ubyte.gz: not an IDX file (only 2 bytes)"),
+    ("count-mismatch", idx_bytes((20, 28, 28)), idx_bytes((19,)), "holds 20 images but"),
+    ("label-range", idx_bytes((20, 28, 28)), idx_bytes((20,), bytes([12] * 20)),
+     "train-labels-idx1-ubyte.gz: labels must be in [0, 10), got 12"),
+    ("huge-header", idx_bytes((20, 28, 28))[:4] + struct.pack(">3I", 2**31, 2**31, 2**31), idx_bytes((20,)),
+     "train-images-idx3-ubyte.gz: the header says"),
+]
+
+
+@pytest.mark.parametrize("name, images, labels, expected", IDX_CASES, ids=[c[0] for c in IDX_CASES])
+def test_a_broken_idx_file_is_one_line_naming_the_file(name, images, labels, expected, tmp_path):
+    folder = idx_folder(tmp_path, images, labels)
+    code, stderr = run_cli("train", "efficientnet-b0", "--data", f"fashion-mnist:{folder}", "--epochs", "1")
+    assert code == 2, stderr
+    assert one_line(stderr).startswith("error: ") and expected in stderr, stderr
+
+
+def test_a_corrupt_gzip_is_one_line(tmp_path):
+    folder = idx_folder(tmp_path, idx_bytes((20, 28, 28)), idx_bytes((20,)))
+    path = folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:30])
+    code, stderr = run_cli("train", "efficientnet-b0", "--data", f"fashion-mnist:{folder}")
+    assert code == 2 and one_line(stderr).startswith(f"error: {path}: cannot be read"), stderr
+
+
+def image_folder(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (tmp_path / "img" / name).mkdir(parents=True, exist_ok=True)
+        for i in range(4):
+            pixels = rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "img" / name / f"{i}.jpg")
+    return tmp_path / "img"
+
+
+def test_a_truncated_jpeg_names_the_file_not_the_dataloader(tmp_path, tiny_base):
+    folder = image_folder(tmp_path)
+    bad = folder / "a" / "0.jpg"
+    bad.write_bytes(bad.read_bytes()[: len(bad.read_bytes()) * 2 // 3])
+    code, stderr = run_cli("train", str(tiny_base), "--data", f"imagefolder:{folder}", "--epochs", "1",
+                           "--resolution", "16", "--batch", "4", "--run-dir", str(tmp_path / "run"))
+    assert code == 2, stderr
+    line = one_line(stderr)
+    assert line.startswith(f"error: image file could not be decoded: {bad}: image file is truncated"), line
+    assert "DataLoader" not in stderr
+
+
+@pytest.mark.parametrize("size", [(9000, 9000), (20000, 20000)])
+def test_an_image_bomb_is_refused_before_it_is_decoded(size, tmp_path):
+    folder = image_folder(tmp_path)
+    Image.new("L", size).save(folder / "a" / "bomb.png", optimize=True)  # a few KB that claim 81M+ pixels
+    started = time.monotonic()
+    code, stderr = run_cli("train", "efficientnet-b0", "--data", f"imagefolder:{folder}")
+    assert code == 2 and time.monotonic() - started < 60, stderr
+    assert one_line(stderr).startswith(f"error: {folder / 'a' / 'bomb.png'}: "), stderr
+    assert "over the limit of 67,108,864 pixels" in stderr
+
+
+# ------------------------------------------------------------------------------- numbers and flags
+
+FLAG_CASES = [
+    (["scale", "--base", "efficientnet-b0", "--alpha", "1000", "--phi", "3"], 2,
+     "error: alpha must be at most 4, got 1000.0 (EfficientNet's are 1.2, 1.1 and 1.15)"),
+    (["scale", "--base", "efficientnet-b0", "--alpha", "nan", "--phi", "1"], 2, "error: alpha must be a number >= 1"),
+    (["scale", "--base", "efficientnet-b0", "--beta", "inf", "--phi", "1"], 2, "error: beta must be a number >= 1"),
+    (["scale", "--base", "efficientnet-b0", "--alpha", "4", "--phi", "16"], 2,
+     "error: phi 16 gives efficientnet-b0 a depth multiplier of 4,294,967,296: at most 64"),
+    (["scale", "--base", "efficientnet-b0", "--gamma", "4", "--phi", "3"], 2,
+     "error: phi 3 scales efficientnet-b0's 224 px input to 14,336 px: at most 4096 px"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "nan"], 2, "error: invalid phi 'nan': must be a finite number"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "inf"], 2, "error: invalid phi 'inf': must be a finite number"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "1e400"], 2, "error: invalid phi '1e400'"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "0-99999999999"], 2, "error: phi 99999999999 is too large"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "1", "--alpha", "1.3", "--coefficients", "x.json"], 2,
+     "error: give coefficients one way"),
+    (["flops", "efficientnet-b0", "--resolution", "100000"], 2, "error: resolution must be at most 4096 px"),
+    (["flops", "efficientnet-b0", "--resolution", "-5"], 2, "error: resolution must be at least 16 px"),
+    (["flops", "efficientnet-b0", "--target", "1e400"], 2, "error: invalid MACs quantity"),
+    (["flops", "efficientnet-b0", "--target", "-400M"], 2, "error: invalid MACs quantity"),
+    (["export", "efficientnet-b0", "--format", "onnx", "--out", "x.onnx", "--resolution", "100000"], 2,
+     "error: resolution must be at most 4096 px"),
+    (["bench", "efficientnet-b0", "--threads", "10000"], 2, "error: threads must be at most"),
+    (["bench", "efficientnet-b0", "--batch", "1,,2"], 2, "error: invalid batch size ''"),
+    (["bench", "efficientnet-b0", "--budget", "nan"], 2, "error: time budget must be positive"),
+    (["compare-scaling", "--base", "efficientnet-b0", "--data", "synthetic", "--strategy", ",,"], 2,
+     "error: --strategy names no strategy, got ',,'"),
+    (["compare-scaling", "--base", "efficientnet-b0", "--data", "synthetic", "--flops-multiplier", "nan"], 2,
+     "error: --flops-multiplier must be > 1, got nan"),
+    (["find-base", "--flops", "1e400"], 2, "error: invalid MACs quantity"),
+    (["find-base", "--latency", "0ms"], 2, "error: invalid latency '0ms'"),
+    (["find-base", "--latency", "nanms"], 2, "error: invalid latency 'nanms'"),
+    (["find-base", "--flops", "400M", "--reject-outside", "nan"], 2, "error: --reject-outside must be > 0"),
+    (["train", "efficientnet-b0", "--data", "synthetic", "--lr", "nan"], 2, "error: --lr: must be positive"),
+    (["train", "efficientnet-b0", "--data", "synthetic", "--lr", "inf"], 2, "error: --lr: must be positive"),
+    (["train", "efficientnet-b0", "--data", "synthetic", "--resolution", "100000"], 2,
+     "error: --resolution: must be an integer in [16, 4096] (pixels), got 100000"),
+    (["train", "efficientnet-b0", "--data", "synthetic", "--val-fraction", "nan"], 2, "error: --val-fraction"),
+    (["grid", "--data", "synthetic", "--step", "nan"], 2, "error: --step must be in (0, 1], got nan"),
+    (["grid", "--data", "synthetic", "--tolerance", "inf"], 2, "error: --tolerance must be in (0, 1)"),
+    (["pipeline", "--flops", "400M", "--data", "synthetic", "--phi", "0-1", "--seeds", "0"], 2,
+     "error: --seeds must be >= 1, got 0"),
+    (["pipeline", "--flops", "400M", "--data", "synthetic", "--phi", "0.5"], 2,
+     "error: --phi must be whole numbers for a family"),
+]
+
+
+@pytest.mark.parametrize("args, code, expected", FLAG_CASES, ids=[" ".join(c[0])[:60] for c in FLAG_CASES])
+def test_numeric_edges_are_one_line(args, code, expected, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    started = time.monotonic()
+    got, stderr = run_cli(*args)
+    assert time.monotonic() - started < 60
+    assert got == code, stderr
+    assert one_line(stderr).startswith(expected), stderr
+    assert not (tmp_path / "runs").exists()
+
+
+# ----------------------------------------------------------------------------------- study folders
+
+
+def journal(run: Path, name: str) -> optuna.Study:
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run / "study.journal")))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def test_a_torn_journal_is_repaired_and_every_finished_trial_kept(tmp_path, tiny_space):
+    run = tmp_path / "run"
+    args = ["find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--n-trials", "3",
+            "--study", "t", "--run-dir", str(run), "--json"]
+    assert runner.invoke(app, args).exit_code == 0
+    before = [(t.number, t.state.name, t.value) for t in journal(run, "t").trials]
+    path = run / "study.journal"
+    path.write_bytes(path.read_bytes() + b'{"op_code": 4, "worker_id": "crashed", "study_')  # a crash mid-write
+    more = runner.invoke(app, [*args[:8], "5", *args[9:]])
+    assert more.exit_code == 0, more.output
+    assert f"note: {path}: dropped a torn last record (46 bytes" in more.stderr
+    after = journal(run, "t").trials
+    assert [(t.number, t.state.name, t.value) for t in after[:len(before)]] == before
+    assert json.loads(more.stdout)["n_trials"] == 5 and path.read_bytes().endswith(b"\n")
+
+
+def test_a_corrupt_journal_line_is_named(tmp_path, tiny_space):
+    run = tmp_path / "run"
+    args = ["find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--n-trials", "2",
+            "--study", "c", "--run-dir", str(run)]
+    assert runner.invoke(app, args).exit_code == 0
+    path = run / "study.journal"
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = b"{not json"
+    path.write_bytes(b"\n".join(lines))
+    code, stderr = run_cli(*args)
+    assert code == 2 and one_line(stderr).startswith(f"error: {path}: line 3 is not a journal record"), stderr
+
+
+def test_grid_resumed_with_other_settings_is_refused(tmp_path, tiny_base):
+    run = tmp_path / "grid"
+    args = ["grid", "--base", str(tiny_base), "--data", "synthetic", "--step", "0.5", "--tolerance", "0.25",
+            "--epochs", "1", "--resolution", "16", "--train-images", "128", "--run-dir", str(run), "--study", "g"]
+    assert runner.invoke(app, args).exit_code == 0
+    code, stderr = run_cli(*args[:-2], "--study", "g", "--seeds", "2")
+    assert code == 2 and "was started with other settings (seeds)" in stderr
+
+
+def test_train_into_a_folder_holding_another_run_is_refused(tmp_path, tiny_base):
+    run = tmp_path / "run"
+    args = ["train", str(tiny_base), "--data", "synthetic", "--epochs", "1", "--resolution", "16",
+            "--train-images", "64", "--run-dir", str(run)]
+    assert runner.invoke(app, args).exit_code == 0
+    before = (run / "metrics.csv").read_text()
+    code, stderr = run_cli("train", "mobilenet-v1", *args[2:])
+    assert code == 2 and one_line(stderr) == (f"error: run folder {run} already holds a run of tiny-base "
+                                               f"(metrics.csv, spec.yaml): use another run folder, or remove that one")
+    assert (run / "metrics.csv").read_text() == before
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: p.write_text("x"), "error: cannot use {p}/study.journal: Not a directory"),
+    (lambda p: p.mkdir(mode=0o500), "error: cannot use {p}/study.journal: Permission denied"),
+])
+def test_a_run_folder_that_is_a_file_or_read_only_is_one_line(make, expected, tmp_path, tiny_space):
+    if os.geteuid() == 0 and "Permission" in expected:
+        pytest.skip("root ignores folder permissions")
+    run = tmp_path / "run"
+    make(run)
+    code, stderr = run_cli("find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space),
+                           "--n-trials", "1", "--run-dir", str(run))
+    assert code == 1 and one_line(stderr).startswith(expected.format(p=run)[:40]), stderr
+
+
+def test_a_run_folder_with_too_long_a_name_is_one_line(tmp_path, tiny_space):
+    code, stderr = run_cli("find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space),
+                           "--n-trials", "1", "--run-dir", str(tmp_path / ("x" * 300)))
+    assert code == 1 and "File name too long" in one_line(stderr), stderr
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"settings": 3, "rows": []}', ""])
+def test_a_broken_results_file_is_refused_not_overwritten(content, tmp_path, tiny_base):
+    run = tmp_path / "cmp"
+    run.mkdir()
+    (run / "compare_scaling.json").write_text(content)
+    code, stderr = run_cli("compare-scaling", "--base", str(tiny_base), "--data", "synthetic", "--run-dir", str(run))
+    assert code == 2 and str(run / "compare_scaling.json") in one_line(stderr), stderr
+    assert (run / "compare_scaling.json").read_text() == content
+
+
+@pytest.mark.parametrize("document, expected", [
+    ({"alpha": float("nan"), "beta": 1.1, "gamma": 1.15}, "alpha must be a number >= 1"),
+    ({"alpha": 1e300, "beta": 1.1, "gamma": 1.15}, "alpha must be at most 4"),
+    ({"alpha": 0.5, "beta": 1.1, "gamma": 1.15}, "alpha must be a number >= 1"),
+    ({"alpha": "1.2", "beta": 1.1, "gamma": 1.15}, "alpha must be a number >= 1"),
+    ({"beta": 1.1, "gamma": 1.15}, "expected the keys alpha, beta and gamma"),
+    ([1.2, 1.1, 1.15], "expected the keys alpha, beta and gamma"),
+])
+def test_a_tampered_coefficients_file_is_one_line(document, expected, tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(document))
+    code, stderr = run_cli("scale", "--base", "efficientnet-b0", "--phi", "1", "--coefficients", str(path))
+    assert code == 2 and one_line(stderr).startswith(f"error: {path}: {expected}"), stderr
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"entries": {"x": "fast"}}', '{"entries": [1]}', "[]"])
+def test_a_corrupt_latency_cache_is_measured_afresh(content, tmp_path, tiny_space, monkeypatch):
+    monkeypatch.setenv("SCALESEARCH_CACHE_DIR", str(tmp_path / "cache"))
+    args = ["find-base", "--latency", "1ms", "--threads", "1", "--reject-outside", "0.99", "--space",
+            str(tiny_space), "--n-trials", "1", "--run-dir", str(tmp_path / "run"), "--json"]
+    assert runner.invoke(app, args).exit_code == 0
+    (table,) = (tmp_path / "cache/latency").glob("*.json")
+    table.write_text(content)
+    result = runner.invoke(app, [*args[:-2], str(tmp_path / "run2"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert f"note: latency table {table} is unreadable" in result.stderr
+    assert json.loads(table.read_text())["entries"]  # measured again and saved
+
+
+# ------------------------------------------------------------------------------ full disk and output
+
+
+def test_a_full_disk_leaves_the_previous_file_whole(tmp_path):
+    out = tmp_path / "family"
+    assert runner.invoke(app, ["scale", "--base", "efficientnet-b0", "--phi", "1", "--out", str(out)]).exit_code == 0
+    (spec,) = out.glob("*.yaml")
+    before = spec.read_text()
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write (EFBIG) instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    proc = subprocess.run([sys.executable, "-m", "scalesearch", "scale", "--base", "efficientnet-b0", "--phi", "1",
+                           "--out", str(out)], capture_output=True, text=True, preexec_fn=small_disk, cwd=ROOT)
+    assert proc.returncode == 1, proc.stderr
+    assert one_line(proc.stderr).startswith("error: cannot write ") and "File too large" in proc.stderr
+    assert spec.read_text() == before and sorted(p.name for p in out.iterdir()) == [spec.name]
+
+
+def test_a_full_stdout_is_one_line(tmp_path):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "scalesearch", "bases", "--json"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.returncode == 1
+    assert proc.stderr == "error: cannot write the output: No space left on device (files written before are intact)\n"
+
+
+def test_a_closed_stdout_ends_quietly(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "scalesearch", "scale", "--base", "efficientnet-b0", "--phi",
+                             "0-7", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()  # the reader went away (`| head -0`): exit 1 and no traceback, as Unix tools do
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in stderr.decode() and "Exception" not in stderr.decode()
+
+
+@pytest.mark.parametrize("env", [{"HOME": "/nonexistent"}, {"TERM": "dumb"}, {"LANG": "C", "LC_ALL": "C"},
+                                 {"COLUMNS": "20"}, {"SCALESEARCH_CACHE_DIR": "/dev/null/x"}])
+def test_odd_environments_still_work(env, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "scalesearch", "flops", "efficientnet-b0", "--json"],
+                          capture_output=True, text=True, cwd=tmp_path, env={**os.environ, **env})
+    assert proc.returncode == 0 and json.loads(proc.stdout)["macs"] == 385814752, proc.stderr
+
+
+def test_json_output_is_strict():
+    result = runner.invoke(app, ["scale", "--base", "efficientnet-b0", "--phi", "0-2", "--json"])
+    json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+
+
+# ----------------------------------------------------------------------------------------- signals
+
+
+def _wait_for(predicate, timeout: float = 240) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("the command did not get going")
+
+
+@pytest.mark.parametrize("sig, code, line", [(signal.SIGINT, 130, "error: interrupted"),
+                                             (signal.SIGTERM, 143, "error: terminated (SIGTERM)")])
+def test_find_base_stopped_at_a_random_moment_resumes_with_exact_counts(sig, code, line, tmp_path, tiny_search):
+    run = tmp_path / "run"
+    args = tiny_search(6, "--train-images", "768", "--pruner", "none", "--study", "s", "--run-dir", str(run),
+                       "--json", epochs=3)
+    process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    _wait_for(lambda: (run / "study.journal").exists() and any(
+        t.state.name == "COMPLETE" and "slot" in t.user_attrs for t in journal(run, "s").trials))
+    time.sleep(random.Random(int(sig)).uniform(0.0, 3.0))  # a random moment of the search
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("the search finished before the signal")
+    assert process.returncode == code and stderr.strip().splitlines()[-1] == line
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    trials = journal(run, "s").trials
+    evaluated = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL") and "rejected" not in t.user_attrs
+                 and "surplus" not in t.user_attrs and "slot" in t.user_attrs
+                 and t.number not in {r.user_attrs["retry_of"] for r in trials if "retry_of" in r.user_attrs}]
+    assert summary["n_trials"] == len(evaluated) == 6
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_grid_stopped_at_a_random_moment_resumes_with_exact_counts(sig, code, tmp_path, tiny_base):
+    run = tmp_path / "grid"
+    args = ["grid", "--base", str(tiny_base), "--data", "synthetic", "--step", "0.5", "--tolerance", "0.25",
+            "--epochs", "3", "--resolution", "16", "--train-images", "768", "--run-dir", str(run), "--study", "g",
+            "--json"]
+    process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    _wait_for(lambda: (run / "study.journal").exists() and any(
+        t.state.name == "COMPLETE" for t in journal(run, "g").trials))
+    time.sleep(random.Random(int(sig)).uniform(0.0, 2.0))  # a random moment of the grid
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("the grid finished before the signal")
+    assert process.returncode == code, stderr
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    document = json.loads((run / "coefficients.json").read_text())
+    # Every feasible point trained exactly once, none left failed by the interruption.
+    assert len(document["points"]) == document["n_feasible"]
+    assert all(p["val_top1"] is not None for p in document["points"])
+    assert len({(p["alpha"], p["beta"], p["gamma"]) for p in document["points"]}) == document["n_feasible"]
