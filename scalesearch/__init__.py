@@ -38,7 +38,13 @@ _EXPORTS = {
     "scalesearch.train.zero_cost": ("zero_cost_score",),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_HOME)
+__all__ = [
+    "BasicBlock", "Bottleneck", "Coefficients", "Count", "DepthwiseSeparable", "ExportError", "FusedMBConv", "Head",
+    "MBConv", "NetworkSpec", "Objective", "Recipe", "ScalesearchError", "ScalingRecord", "SearchConfig", "SpecError",
+    "Stem", "TrainingError", "UsageError", "analytic_count", "build_model", "builtin_bases", "count", "export_spec",
+    "fvcore_count", "load_data", "load_recipe", "load_space", "load_spec", "parse_macs", "parse_phis", "resolve_spec",
+    "save_spec", "scale", "search", "train", "validate", "zero_cost_score",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,6 +3,7 @@ where the real Fashion-MNIST files are."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -22,10 +23,27 @@ from scalesearch.arch.spec import (
     Stem,
 )
 
-#: Debian's dataset-fashion-mnist package puts the IDX files here (.ci/run installs it).
+#: Debian's dataset-fashion-mnist package puts the IDX files here (.ci/run installs it, and sets
+#: SCALESEARCH_REQUIRE_FASHION=1 so that the tests that read it fail rather than skip without it).
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-needs_fashion = pytest.mark.skipif(not FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed "
-                                                               "(.ci/run installs it)")
+needs_fashion = pytest.mark.needs_fashion
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_fashion: reads the real Fashion-MNIST files in " + str(FASHION))
+
+
+def require_fashion() -> None:
+    """Skip without the Fashion-MNIST files; fail instead where CI promised them."""
+    if not FASHION.is_dir():
+        if os.environ.get("SCALESEARCH_REQUIRE_FASHION"):
+            pytest.fail(f"Fashion-MNIST is required here (SCALESEARCH_REQUIRE_FASHION) but {FASHION} is missing")
+        pytest.skip("Debian package dataset-fashion-mnist not installed (.ci/run installs it)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("needs_fashion"):
+        require_fashion()
 
 
 def random_block(rng: random.Random):

@@ -143,9 +143,15 @@ def test_missing_files_name_what_was_expected(tmp_path):
         load_data(f"fashion-mnist:{tmp_path}")
 
 
-def test_synthetic_is_labelled_and_learnable_shape():
+def test_synthetic_is_labelled_and_learnable():
     data = load_data("synthetic")
     assert data.synthetic and data.name == "synthetic" and data.train.images.shape[1:] == (3, 32, 32)
+    # Learnable: the class means of the training images classify the validation images (nearest
+    # centroid), far above the 10% of chance; pure noise would not.
+    train, val = data.train.images.float().flatten(1), data.val.images.float().flatten(1)
+    centroids = torch.stack([train[data.train.labels == c].mean(0) for c in range(10)])
+    predicted = torch.cdist(val, centroids).argmin(1)
+    assert (predicted == data.val.labels).float().mean() > 0.9
 
 
 def test_cifar_files_copied_from_shared_subset_load_like_official(tmp_path):

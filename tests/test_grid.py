@@ -136,8 +136,16 @@ def test_compare_scaling_matches_macs_and_trains_every_strategy(tiny_base, tmp_p
         assert (r["val_top1"] is not None) == r["matched"]
     single = {r["strategy"]: r for r in rows}
     assert single["depth"]["width_mult"] == single["depth"]["resolution_mult"] == 1.0
+    # "Revisiting ResNets": resolution takes 20% of the log-MACs budget and, at 1 epoch (a short
+    # schedule), width the rest; depth stays. Unlike compound, which grows all three.
+    revisiting = single["revisiting"]
+    assert revisiting["depth_mult"] == 1.0 and revisiting["width_mult"] > revisiting["resolution_mult"] > 1.0
+    x = revisiting["resolution_mult"] ** 10  # resolution = x^(0.2 / 2)
+    assert revisiting["width_mult"] == pytest.approx(x ** 0.4, rel=1e-6)
+    assert single["compound"]["depth_mult"] > 1.0
     assert single["resolution"]["train_resolution"] > 16 and single["width"]["train_resolution"] == 16
     assert all(len(r["per_seed"]) == 2 for r in rows if r["matched"])
+    assert all(r["per_seed"] == [] and r["val_top1"] is None for r in rows if not r["matched"])  # never trained
     assert (tmp_path / "cmp/compare_scaling.png").stat().st_size > 0
     assert "| compound |" in (tmp_path / "cmp/compare_scaling.md").read_text()
 

@@ -119,8 +119,18 @@ def test_latency_table_fills_caches_predicts_and_calibrates(tmp_path: Path):
     reloaded = LatencyTable(FAST_CPU, tmp_path)  # from disk: nothing left to measure
     assert reloaded.missing([spec]) == [] and reloaded.predict(spec) == pytest.approx(predicted)
     assert reloaded.missing([other])  # another resolution means other components
+    # raw: the components' sum, less the per-call overhead each standalone run paid but the whole
+    # network pays once.
+    parts = components(spec)
+    overhead = reloaded.entries["overhead"] if "overhead" in reloaded.entries else None
+    raw = sum(reloaded.entries[c.key] for c in parts) - (len(parts) - 1) * (overhead or 0.0)
+    assert overhead is not None and reloaded.raw(spec) == pytest.approx(raw)
     fit = reloaded.calibrate([(spec, 1.0), (other, 3.0)])
     assert fit["networks"] == 2 and LatencyTable(FAST_CPU, tmp_path).calibration == fit
+    # Relative least squares: argmin_s sum((s * raw / measured - 1)^2) = sum(q) / sum(q^2), q = raw / measured.
+    q = [reloaded.raw(spec) / 1.0, reloaded.raw(other) / 3.0]
+    assert fit["scale"] == pytest.approx(sum(q) / sum(v * v for v in q))
+    assert reloaded.predict(other) == pytest.approx(fit["scale"] * reloaded.raw(other))
     assert "onnxruntime" in table.key and "-t1-" in table.key and "fp32" in table.key and "bs1" in table.key
     assert table_key(BenchConfig(threads=2)) != table_key(FAST_CPU)
 

@@ -15,16 +15,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import FASHION, needs_fashion
+from conftest import FASHION, needs_fashion, require_fashion
 from PIL import Image
+from timm.optim import Lamb
+from torch import nn
+from torchvision.transforms import v2
 from typer.testing import CliRunner
 
 from scalesearch.arch.io import resolve_spec, save_spec
 from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
 from scalesearch.cli import app
 from scalesearch.errors import SpecError, UsageError
+from scalesearch.nn import build_model
+from scalesearch.train.augment import Normalize, TrainAugment
 from scalesearch.train.data import DataSet, load_data
-from scalesearch.train.loop import TrainingError, train
+from scalesearch.train.loop import TrainingError, _loss_fn, _optimizer, epoch_order, train
 from scalesearch.train.recipes import load_recipe, recipe_names
 
 runner = CliRunner()
@@ -45,8 +50,7 @@ def small(data: DataSet, train: int, val: int) -> DataSet:
 
 @pytest.fixture(scope="module")
 def fashion_small() -> DataSet:
-    if not FASHION.is_dir():
-        pytest.skip("Debian package dataset-fashion-mnist not installed (.ci/run installs it)")
+    require_fashion()
     return small(load_data(f"fashion-mnist:{FASHION}"), 1536, 500)
 
 
@@ -136,6 +140,29 @@ def test_rsb_recipes_run_with_lamb_bce_mixup_cutmix_randaugment(name):
     epoch = result.runs[0].epochs[0]
     assert math.isfinite(epoch.train_loss) and 0 <= result.val_top1 <= 1
     assert epoch.img_per_s > 0
+    # Each ingredient, on the code path training uses:
+    recipe = load_recipe(name)
+    assert isinstance(_optimizer(build_model(tiny_spec()), recipe), Lamb)  # LAMB, from timm
+    logits, labels = torch.randn(4, 10), torch.tensor([1, 2, 3, 9])
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, nn.functional.one_hot(labels, 10).float())
+    assert torch.isclose(_loss_fn(recipe, 10)(logits, labels), bce)  # BCE on one-hot targets
+    images = data.train.images[:64]
+    augment = TrainAugment(Normalize(images), 16, 10, recipe.crop_scale_min, recipe.randaugment_magnitude,
+                           recipe.mixup_alpha, recipe.cutmix_alpha)
+    assert [t.magnitude for t in augment.per_image.transforms if isinstance(t, v2.RandAugment)] == [
+        recipe.randaugment_magnitude]
+    torch.manual_seed(0)
+    x, targets = augment(images, data.train.labels[:64])
+    assert x.shape == (64, 3, 16, 16) and targets.shape == (64, 10)
+    assert torch.allclose(targets.sum(1), torch.ones(64)) and (targets.max(1).values < 1).any()  # mixed labels
+
+
+def test_repeated_augmentation_keeps_the_copies_together_and_the_epoch_length():
+    order = epoch_order(100, 96, 3, torch.Generator().manual_seed(0))
+    assert len(order) == 96 and len(set(order.tolist())) == 32
+    assert all(order[i] == order[i + 1] == order[i + 2] for i in range(0, 96, 3))
+    assert torch.equal(epoch_order(100, 96, 1, torch.Generator().manual_seed(0)).sort().values,
+                       torch.randperm(100, generator=torch.Generator().manual_seed(0))[:96].sort().values)
 
 
 def test_nan_loss_stops_the_run_with_the_reason():

@@ -140,7 +140,8 @@ def resolve_specs(names: list[str]) -> list[NetworkSpec]:
             found = [load_spec(p) for p in sorted(folder.iterdir()) if p.suffix in SPEC_SUFFIXES]
             if not found:
                 raise UsageError(f"{folder}: no .yaml/.json spec files in this folder")
-            specs += sorted(found, key=lambda s: (s.scaling.phi if s.scaling else 0.0, s.name))
+            specs += sorted(found, key=lambda s: (s.scaling.phi if s.scaling and s.scaling.phi is not None else 0.0,
+                                                  s.name))
         else:
             specs.append(resolve_spec(name))
     return specs

@@ -131,14 +131,15 @@ def scale_block(block: Block, m: Multipliers) -> Block:
     return dataclasses.replace(block, out_channels=out, repeats=scale_repeats(block.repeats, m.depth))
 
 
-def check_multipliers(base: NetworkSpec, m: Multipliers, phi: float) -> None:
+def check_multipliers(base: NetworkSpec, m: Multipliers, phi: float | None) -> None:
     """Refuse multipliers that would build a network no machine holds (before any is built)."""
+    cause = f"phi {phi:g}" if phi is not None else "these multipliers"
     for what, value in (("depth", m.depth), ("width", m.width)):
         if not (math.isfinite(value) and 0 < value <= MAX_MULTIPLIER):
-            raise UsageError(f"phi {phi:g} gives {base.name} a {what} multiplier of {_number(value)}: at most "
+            raise UsageError(f"{cause} give {base.name} a {what} multiplier of {_number(value)}: at most "
                              f"{MAX_MULTIPLIER:g} (EfficientNet-B7 has depth 3.1, width 2.0)")
-    if not (math.isfinite(m.resolution) and base.resolution * m.resolution <= MAX_RESOLUTION_PX):
-        raise UsageError(f"phi {phi:g} scales {base.name}'s {base.resolution} px input to "
+    if not (math.isfinite(m.resolution) and 0 < base.resolution * m.resolution <= MAX_RESOLUTION_PX):
+        raise UsageError(f"{cause} scale {base.name}'s {base.resolution} px input to "
                          f"{_number(base.resolution * m.resolution)} px: at most {MAX_RESOLUTION_PX} px")
 
 
@@ -151,11 +152,15 @@ def apply_multipliers(base: NetworkSpec, m: Multipliers, *, name: str, record: S
     """A new spec with ``m`` applied to every stage, the stem, the head and the resolution."""
     resolution = scale_resolution(base.resolution, m.resolution)
     if resolution < MIN_SCALED_RESOLUTION_PX:
-        hint = f": phi must be >= {smallest_phi(base.resolution, record.gamma)}" if record.gamma else ""
-        raise UsageError(
-            f"phi {record.phi:g} scales {base.name}'s {base.resolution} px input to {resolution} px, "
-            f"below the {MIN_SCALED_RESOLUTION_PX} px minimum{hint}"
-        )
+        if base.resolution < MIN_SCALED_RESOLUTION_PX:  # no phi helps: the base itself is too small
+            raise UsageError(f"{base.name}'s {base.resolution} px input is below the {MIN_SCALED_RESOLUTION_PX} px "
+                             f"minimum of a scaled network: give the base a resolution of at least "
+                             f"{MIN_SCALED_RESOLUTION_PX} px")
+        hint = (f": phi must be >= {smallest_phi(base.resolution, record.gamma)}"
+                if record.gamma is not None and record.gamma > 1 else "")
+        what = f"phi {record.phi:g}" if record.phi is not None else f"a resolution multiplier of {m.resolution:.3g}"
+        raise UsageError(f"{what} scales {base.name}'s {base.resolution} px input to {resolution} px, "
+                         f"below the {MIN_SCALED_RESOLUTION_PX} px minimum{hint}")
     head = base.head
     if head is not None and (head.scale_below_base or m.width >= 1):
         head = dataclasses.replace(head, out_channels=scale_channels(head.out_channels, m.width))
@@ -173,11 +178,11 @@ def apply_multipliers(base: NetworkSpec, m: Multipliers, *, name: str, record: S
 
 def with_multipliers(base: NetworkSpec, depth: float = 1.0, width: float = 1.0, resolution: float = 1.0,
                      name: str | None = None) -> NetworkSpec:
-    """``base`` with explicit depth/width/resolution multipliers (not a compound phi), recorded as
-    such: single-dimension scaling and custom sizes such as B0 at width 0.5."""
+    """``base`` with explicit depth/width/resolution multipliers (not a compound phi: the record's
+    phi is None), recorded as such: single-dimension scaling and custom sizes such as B0 at width 0.5."""
     m = Multipliers(depth, width, resolution)
-    check_multipliers(base, m, 1.0)
-    record = ScalingRecord(base=base.name, phi=1.0, depth_mult=depth, width_mult=width, resolution_mult=resolution)
+    check_multipliers(base, m, None)
+    record = ScalingRecord(base=base.name, phi=None, depth_mult=depth, width_mult=width, resolution_mult=resolution)
     label = name or f"{base.name}-d{depth:g}-w{width:g}-r{resolution:g}"
     return apply_multipliers(base, m, name=label, record=record)
 

@@ -214,7 +214,7 @@ class ScalingRecord:
     """How a spec was derived: from which base, with which coefficients and phi."""
 
     base: str
-    phi: float
+    phi: float | None  # None: explicit multipliers (single-dimension scaling, custom sizes), no compound phi
     depth_mult: float
     width_mult: float
     resolution_mult: float
@@ -225,7 +225,8 @@ class ScalingRecord:
 
     def __post_init__(self) -> None:
         _check(isinstance(self.base, str) and self.base.isprintable(), "base", self.base, "must be a printable name")
-        _check(_finite(self.phi) and -64 <= self.phi <= 16, "phi", self.phi, "must be a number in [-64, 16]")
+        _check(self.phi is None or _finite(self.phi) and -64 <= self.phi <= 16, "phi", self.phi,
+               "must be a number in [-64, 16]")
         for name in ("depth_mult", "width_mult", "resolution_mult"):
             value = getattr(self, name)
             _check(_finite(value) and 0 < value <= 64, name, value, "must be a number in (0, 64]")

@@ -166,7 +166,15 @@ def _time_torch_cpu(module: torch.nn.Module, shape: tuple[int, ...], config: Ben
 
 
 def _time_torch_cuda(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
-    torch.backends.cudnn.benchmark = True  # autotune conv algorithms during warm-up
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True  # autotune conv algorithms during warm-up; restored after
+    try:
+        return _timed_on_cuda(module, shape, config)
+    finally:
+        torch.backends.cudnn.benchmark = previous
+
+
+def _timed_on_cuda(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
     module = module.eval().cuda().to(memory_format=torch.channels_last)
     x = torch.randn(shape, device="cuda").to(memory_format=torch.channels_last)
     autocast = torch.autocast("cuda", dtype=_DTYPES[config.precision]) if config.precision != "fp32" \
@@ -206,11 +214,17 @@ def time_module(module: torch.nn.Module, input_shape: tuple[int, ...], config: B
     return _time_torch_cpu(module, input_shape, config)
 
 
+def seeded_model(spec: NetworkSpec) -> torch.nn.Module:
+    """``spec`` built with seed 0 (the same weights every time), leaving the caller's random state as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return build_model(spec)
+
+
 def measure(spec: NetworkSpec, config: BenchConfig, resolution: int | None = None) -> LatencyResult:
     """Build ``spec`` and measure its latency under ``config``."""
     size = resolution or spec.resolution
-    torch.manual_seed(0)
-    stats = time_module(build_model(spec), (config.batch, spec.in_channels, size, size), config)
+    stats = time_module(seeded_model(spec), (config.batch, spec.in_channels, size, size), config)
     c = analytic_count(spec, size)
     return LatencyResult(model=spec.name, config=config, resolution=size, stats=stats, macs=c.macs,
                          params=c.params, phi=spec.scaling.phi if spec.scaling else None)

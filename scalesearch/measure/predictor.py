@@ -132,8 +132,10 @@ class LatencyTable:
         return write_json(self.path, {"key": self.key, "calibration": self.calibration, "entries": self.entries})
 
     def _measure(self, build: Callable[[], nn.Module], shape: tuple[int, int, int]) -> float:
-        torch.manual_seed(0)
-        return time_module(build(), (self.config.batch, *shape), self.config).median_ms
+        with torch.random.fork_rng(devices=[]):  # the same weights every time, the caller's RNG untouched
+            torch.manual_seed(0)
+            module = build()
+        return time_module(module, (self.config.batch, *shape), self.config).median_ms
 
     def missing(self, specs: Iterable[NetworkSpec]) -> list[Component]:
         """Distinct components of ``specs`` not yet in the table."""
@@ -181,10 +183,6 @@ class LatencyTable:
         """Predicted latency of ``spec`` in ms; measures (and caches) any missing component first."""
         scale = self.calibration["scale"] if self.calibration else 1.0
         return scale * self.raw(spec)
-
-def predict(spec: NetworkSpec, config: BenchConfig, cache_dir: Path | None = None) -> float:
-    """Predicted latency (ms) of ``spec`` on ``config``'s device, from (and filling) the cached table."""
-    return LatencyTable(config, cache_dir).predict(spec)
 
 
 def build_table(config: BenchConfig, specs: list[NetworkSpec], calibration: list[NetworkSpec],

@@ -107,7 +107,8 @@ def print_scale(records: list[dict[str, Any]], title: str) -> None:
     previous = None
     for r in records:
         ratio = f"{r['macs'] / previous:.2f}" if previous else ""
-        row = [f"{r['phi']:g}", f"{r['depth_mult']:.3f}", f"{r['width_mult']:.3f}", str(r["resolution"]),
+        phi = "-" if r["phi"] is None else f"{r['phi']:g}"
+        row = [phi, f"{r['depth_mult']:.3f}", f"{r['width_mult']:.3f}", str(r["resolution"]),
                millions(r["params"]), millions(r["macs"]), ratio]
         if timed:
             row.append(f"{r['latency_ms']:.2f}")

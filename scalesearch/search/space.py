@@ -140,14 +140,19 @@ class SearchSpace:
         raise UsageError(f"no candidate of search space {self.name!r} was accepted in {tries} draws")
 
 
+def space_names() -> list[str]:
+    """The built-in search spaces."""
+    return sorted(p.stem for p in search_spaces_dir().glob("*.yaml"))
+
+
 def load_space(name_or_path: str | Path = "mnasnet") -> SearchSpace:
-    """A built-in space by name (``search_spaces/NAME.yaml``) or a space file by path."""
-    path = Path(name_or_path)
+    """A built-in space by name (``search_spaces/NAME.yaml``) or a space file by path. As for bases
+    and recipes, a built-in name wins over a file of that name in the working folder."""
     builtin = search_spaces_dir() / f"{name_or_path}.yaml"
-    if not path.is_file() and builtin.is_file():
-        path = builtin
+    path = builtin if str(name_or_path) in space_names() else Path(name_or_path)
     if not path.is_file():
-        raise UsageError(f"search space not found: {name_or_path} (built-in: mnasnet; or a .yaml/.json file)")
+        raise UsageError(f"search space not found: {name_or_path} (built-in: {', '.join(space_names())}; or a "
+                         f".yaml/.json file)")
     try:
         space = decode(SearchSpace, read_data_file(path))
         _ = space.base_spec  # resolve and check the base now, not in the middle of a search

@@ -55,11 +55,6 @@ class TrainAugment:
                   for alpha, mixer in ((mixup_alpha, v2.MixUp), (cutmix_alpha, v2.CutMix)) if alpha > 0]
         self.mix = v2.RandomChoice(mixers) if mixers else None
 
-    @property
-    def soft_targets(self) -> bool:
-        """Whether targets come out as class probabilities (MixUp/CutMix) rather than indices."""
-        return self.mix is not None
-
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         images = self.normalize(torch.stack([self.per_image(img) for img in to_rgb(images)]))
         if self.mix is not None:

@@ -187,8 +187,7 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
         train_split, val_split = _on_device(data.train, dev, recipe), _on_device(data.val, dev, recipe)
         augment = TrainAugment(normalize, recipe.resolution, data.num_classes, recipe.crop_scale_min,
                                recipe.randaugment_magnitude, recipe.mixup_alpha, recipe.cutmix_alpha)
-        # Repeated augmentation: each image appears ``repeated_aug`` times per epoch, augmented independently.
-        steps_per_epoch = max(1, len(train_split) * recipe.repeated_aug // recipe.batch_size)
+        steps_per_epoch = max(1, len(train_split) // recipe.batch_size)
         optimizer = _optimizer(model, recipe)
         scheduler = _schedule(optimizer, recipe, steps_per_epoch)
         loss_fn = _loss_fn(recipe, data.num_classes)
@@ -201,8 +200,7 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
         result = SeedResult(seed=seed, val_top1=0.0, img_per_s=0.0)
         for epoch in range(1, recipe.epochs + 1):
             model.train()
-            order = torch.randperm(len(train_split), generator=generator).repeat_interleave(recipe.repeated_aug)
-            order = order[torch.randperm(len(order), generator=generator)][:steps_per_epoch * recipe.batch_size]
+            order = epoch_order(len(train_split), steps_per_epoch * recipe.batch_size, recipe.repeated_aug, generator)
             loss_sum, seen, started = torch.zeros((), device=dev), 0, time.perf_counter()
             for step, (images, labels) in enumerate(train_split.batches(order, recipe.batch_size), start=1):
                 images, targets = augment(images, labels)
@@ -240,6 +238,14 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
 
 
 _NAN_CHECK_STEPS = 20
+
+
+def epoch_order(images: int, length: int, repeats: int, generator: torch.Generator) -> torch.Tensor:
+    """The image indices of one epoch of ``length`` samples: a fresh permutation, each index
+    ``repeats`` times in a row (repeated augmentation, as timm's RepeatAugSampler: the copies land in
+    the same batch, each augmented on its own, and the epoch keeps its length, so it holds
+    ``length / repeats`` distinct images)."""
+    return torch.randperm(images, generator=generator).repeat_interleave(repeats)[:length]
 
 
 @contextlib.contextmanager
