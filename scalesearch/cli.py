@@ -10,6 +10,7 @@ import contextlib
 import errno
 import os
 import random
+import re
 import sys
 import time
 from enum import Enum
@@ -80,7 +81,18 @@ from scalesearch.train.zero_cost import (
     zero_cost_score,
 )
 
-errors.listeners.append(lambda message: report.log(f"note: {message}"))
+#: Library parameters whose command-line flag is not ``--`` and the name with dashes.
+FLAGS = {"batch_size": "--batch", "heartbeat_s": "--heartbeat", "zero_cost_metric": "--metric", "source": "--from",
+         "latency_budget_s": "--latency-budget", "target_macs": "--flops", "train_device": "--train-device"}
+
+
+def as_flags(message: str) -> str:
+    """A library message as the command line says it: each parameter it names in backticks
+    (```batch_size``` must be ...) becomes the flag that sets it (``--batch must be ...``)."""
+    return re.sub(r"`([a-z_]+)`", lambda m: FLAGS.get(m[1], "--" + m[1].replace("_", "-")), message)
+
+
+errors.listeners.append(lambda message: report.log(f"note: {as_flags(message)}"))
 
 
 class OneLineErrors(TyperGroup):
@@ -102,7 +114,7 @@ class OneLineErrors(TyperGroup):
                 report.error_line(f"{err.format_message()}{hint}")
             code = err.exit_code
         except ScalesearchError as err:
-            report.error_line(str(err))
+            report.error_line(as_flags(str(err)))
             code = err.exit_code
         except (typer.Abort, KeyboardInterrupt):
             line, code = signals.interrupted()
@@ -210,10 +222,10 @@ PrecisionOpt = Annotated[Precision, typer.Option(help="fp32; fp16/bf16 via autoc
 
 def _configs(device: Device, backend: Optional[Backend], batches: list[int], threads: Optional[int],
              precision: Precision, mode: Mode = Mode.eager, budget_s: float = 3.0,
-             flag: str = "--device") -> list[BenchConfig]:
+             parameter: str = "device") -> list[BenchConfig]:
     chosen = backend.value if backend else ("torch" if device is Device.cuda else "onnxruntime")
     configs = [BenchConfig(device.value, chosen, b, threads, precision.value, mode.value, budget_s) for b in batches]
-    configs[0].check_available(flag)
+    configs[0].check_available(parameter)
     return configs
 
 
@@ -296,7 +308,7 @@ def scale_cmd(
     phis = parse_phis(phi)
     bench_config = None
     if bench_device is not None:
-        (bench_config,) = _configs(bench_device, None, [1], None, Precision.fp32, flag="--bench")
+        (bench_config,) = _configs(bench_device, None, [1], None, Precision.fp32, parameter="bench")
     given, how_given = _given_coefficients(alpha, beta, gamma, coefficients_file)
     start = resolve_start(base, given, source, coefficients_source=how_given)
     preset_name = preset.value if preset else None

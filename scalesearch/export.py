@@ -58,7 +58,7 @@ def export_spec(spec: NetworkSpec, fmt: str, out: str | Path, resolution: int | 
         raise UsageError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
     out = Path(out)
     if out.is_dir():
-        raise UsageError(f"--out {out} is a directory: give a file path")
+        raise UsageError(f"`out` {out} is a directory: give a file path")
     check_resolution(resolution)
     out.parent.mkdir(parents=True, exist_ok=True)
     size = resolution or spec.resolution

@@ -77,13 +77,13 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         if any(not float(p).is_integer() for p in self.phis):
-            raise UsageError(f"--phi must be whole numbers for a family, got {self.phis}")
+            raise UsageError(f"`phi` must be whole numbers for a family, got {self.phis}")
         if not any(p > 0 for p in self.phis):
             shown = f"{self.phis[0]}-{self.phis[-1]}" if len(self.phis) > 1 else str(self.phis[0])
-            raise UsageError(f"--phi {shown} has no phi above the found base's own (0): nothing to scale; "
-                             f"e.g. --phi 0-3")
+            raise UsageError(f"`phi` {shown} has no phi above the found base's own (0): nothing to scale; "
+                             f"e.g. `phi` 0-3")
         if self.seeds < 1:
-            raise UsageError(f"--seeds must be >= 1, got {self.seeds}")
+            raise UsageError(f"`seeds` must be >= 1, got {self.seeds}")
         for name in self.baselines:
             if name not in BASELINE_FAMILIES:
                 raise UsageError(f"unknown baseline family {name!r} (known: {', '.join(BASELINE_FAMILIES)})")
@@ -123,7 +123,7 @@ def _open(config: PipelineConfig) -> ResultsFile:
         return ResultsFile(config.run_dir / "pipeline.json", config.settings(), header={"kind": "pipeline"})
     except UsageError:
         raise UsageError(f"{config.run_dir} holds a pipeline started with other settings: use the same command "
-                         f"to resume it, or another --run-dir") from None
+                         f"to resume it, or another `run_dir`") from None
 
 
 def run(config: PipelineConfig, on_stage: Callable[[str], None] | None = None,

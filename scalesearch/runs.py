@@ -100,7 +100,7 @@ def from_run(folder: Path, root: Path = RUNS) -> Start:
     """The start a run folder gives: a grid run's base and coefficients, or a find-base run's best
     base (with the newest grid run of that base under ``root``, else the default coefficients)."""
     if not folder.is_dir():
-        raise UsageError(f"--from {folder}: folder not found")
+        raise UsageError(f"`source` {folder}: folder not found")
     if (folder / COEFFICIENTS).is_file():
         base, coefficients = read_grid_run(folder)
         return Start(base, coefficients, f"the base of grid run {folder}", f"grid run {folder}")
@@ -109,7 +109,7 @@ def from_run(folder: Path, root: Path = RUNS) -> Start:
         found = _grid_for(base, root)
         coefficients, source = found or (Coefficients(), "EfficientNet's defaults: no grid run of this base")
         return Start(base, coefficients, f"find-base run {folder}", source)
-    raise UsageError(f"--from {folder}: not a find-base run ({BEST_BASE}) or a grid run ({COEFFICIENTS})")
+    raise UsageError(f"`source` {folder}: not a find-base run ({BEST_BASE}) or a grid run ({COEFFICIENTS})")
 
 
 def default_start(root: Path = RUNS) -> Start:

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from scalesearch.arch.io import load_spec, resolve_spec, save_spec, spec_to_dict
 from scalesearch.cli import app
+from scalesearch.errors import UsageError
 from scalesearch.nn import build_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,3 +265,20 @@ def test_the_package_imports_without_torch_and_loads_each_name_on_use():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "module 'scalesearch' has no attribute 'no_such_name'\n"
+
+
+def test_the_library_names_parameters_and_the_command_line_names_flags(tmp_path: Path):
+    from scalesearch.search.config import SearchConfig
+    from scalesearch.search.objective import Objective
+    from scalesearch.train.recipes import load_recipe
+
+    with pytest.raises(UsageError, match=r"^`n_trials` must be >= 1, got 0$"):
+        SearchConfig(objective=Objective(400e6, "MACs"), run_dir=tmp_path, study_name="s", n_trials=0)
+    with pytest.raises(UsageError, match=r"^`batch_size`: must be a positive integer, got 0$"):
+        load_recipe("proxy").override(batch_size=0)
+    # One table at the border turns each parameter into its flag.
+    assert invoke("find-base", "--flops", "400M", "--n-trials", "0").stderr == "error: --n-trials must be >= 1, got 0\n"
+    assert invoke("train", "efficientnet-b0", "--data", "synthetic", "--batch", "0").stderr == (
+        "error: --batch: must be a positive integer, got 0\n")
+    assert invoke("train", "efficientnet-b0", "--data", "cifar10").stderr == (
+        "error: --data cifar10 needs a folder: --data cifar10:DIR\n")

@@ -128,7 +128,7 @@ def test_empty_class_folder_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("arg, message", [
     ("cifar11:/tmp", "unknown data kind 'cifar11'"),
-    ("cifar10", "--data cifar10 needs a folder"),
+    ("cifar10", "`data` cifar10 needs a folder"),
     ("cifar10:/no/such/dir", "folder not found: /no/such/dir"),
 ])
 def test_bad_data_arguments(arg, message):

@@ -315,7 +315,7 @@ FLAG_CASES = [
     (["flops", "efficientnet-b0", "--target", "-400M"], 2, "error: invalid MACs quantity"),
     (["export", "efficientnet-b0", "--format", "onnx", "--out", "x.onnx", "--resolution", "100000"], 2,
      "error: resolution must be at most 4096 px"),
-    (["bench", "efficientnet-b0", "--threads", "10000"], 2, "error: threads must be at most"),
+    (["bench", "efficientnet-b0", "--threads", "10000"], 2, "error: --threads must be at most"),
     (["bench", "efficientnet-b0", "--batch", "1,,2"], 2, "error: invalid batch size ''"),
     (["bench", "efficientnet-b0", "--budget", "nan"], 2, "error: time budget must be positive"),
     (["compare-scaling", "--base", "efficientnet-b0", "--data", "synthetic", "--strategy", ",,"], 2,

@@ -67,12 +67,12 @@ def test_repeat_until_stable_stops_early_on_a_steady_signal_and_at_max_runs():
 
 @pytest.mark.parametrize("kwargs, words", [
     (dict(batch=0), "batch size must be a positive integer"),
-    (dict(threads=0), "threads must be a positive integer"),
+    (dict(threads=0), "`threads` must be a positive integer"),
     (dict(precision="fp16"), "precision fp16 is not supported on cpu with onnxruntime"),
     (dict(precision="int4"), "unknown precision"),
     (dict(device="tpu"), "unknown device"),
     (dict(device="cuda", backend="onnxruntime"), "does not run on cuda"),
-    (dict(mode="graph"), "needs --device cuda"),
+    (dict(mode="graph"), "needs `device` cuda"),
     (dict(budget_s=0), "time budget must be positive"),
 ])
 def test_bench_config_rejects(kwargs: dict, words: str):

@@ -64,7 +64,7 @@ def test_builtin_recipes_load_and_validate():
     a2 = load_recipe("rsb-a2")
     assert a2.repeated_aug == 3 and a2.drop_path_rate > 0
     assert all(load_recipe(n).zero_init_residual for n in ("proxy", "rsb-a2", "rsb-a3"))
-    with pytest.raises(UsageError, match="--batch: must be a positive integer, got 0"):
+    with pytest.raises(UsageError, match="`batch_size`: must be a positive integer, got 0"):
         load_recipe("proxy").override(batch_size=0)
     with pytest.raises(UsageError, match="unknown recipe 'fast'"):
         load_recipe("fast")

@@ -117,7 +117,7 @@ def official_multipliers(phi: float) -> Multipliers:
     """The published EfficientNet B0..B7 multipliers for phi in 0..7."""
     table = _official_table()
     if phi not in table:
-        raise UsageError(f"--preset official has phi 0..7 only (EfficientNet-B0..B7), got phi {phi:g}")
+        raise UsageError(f"`preset` official has phi 0..7 only (EfficientNet-B0..B7), got phi {phi:g}")
     row = table[int(phi)]
     return Multipliers(row["depth_mult"], row["width_mult"], row["resolution"] / table[0]["resolution"], row["dropout"])
 
@@ -133,13 +133,13 @@ def scale_block(block: Block, m: Multipliers) -> Block:
 
 def check_multipliers(base: NetworkSpec, m: Multipliers, phi: float | None) -> None:
     """Refuse multipliers that would build a network no machine holds (before any is built)."""
-    cause = f"phi {phi:g}" if phi is not None else "these multipliers"
+    cause, s = (f"phi {phi:g}", "s") if phi is not None else ("these multipliers", "")
     for what, value in (("depth", m.depth), ("width", m.width)):
         if not (math.isfinite(value) and 0 < value <= MAX_MULTIPLIER):
-            raise UsageError(f"{cause} give {base.name} a {what} multiplier of {_number(value)}: at most "
+            raise UsageError(f"{cause} give{s} {base.name} a {what} multiplier of {_number(value)}: at most "
                              f"{MAX_MULTIPLIER:g} (EfficientNet-B7 has depth 3.1, width 2.0)")
     if not (math.isfinite(m.resolution) and 0 < base.resolution * m.resolution <= MAX_RESOLUTION_PX):
-        raise UsageError(f"{cause} scale {base.name}'s {base.resolution} px input to "
+        raise UsageError(f"{cause} scale{s} {base.name}'s {base.resolution} px input to "
                          f"{_number(base.resolution * m.resolution)} px: at most {MAX_RESOLUTION_PX} px")
 
 

@@ -22,13 +22,13 @@ from scalesearch.arch.spec import (
     MAX_RESOLUTION_PX,
     MIN_RESOLUTION_PX,
     BasicBlock,
-    Block,
     Bottleneck,
     DepthwiseSeparable,
     FusedMBConv,
     MBConv,
     NetworkSpec,
 )
+from scalesearch.arch.walk import walk
 from scalesearch.errors import UsageError
 
 #: fvcore operator names that are multiply-accumulate work (conv and matrix products).
@@ -125,31 +125,24 @@ _BLOCK_COUNTERS = {
 }
 
 
-def _stage(t: _Tally, stage: Block, cin: int) -> None:
-    """The first block (it strides and changes the width), then the others, which are identical:
-    counted once and multiplied, so a stage costs the same to count whatever its repeats."""
-    count = _BLOCK_COUNTERS[type(stage)]
-    count(t, stage, cin, stage.stride)
-    if stage.repeats > 1:
-        macs, params = t.macs, t.params
-        count(t, stage, stage.out_channels, 1)  # stride 1: the map keeps its size
-        t.macs += (t.macs - macs) * (stage.repeats - 2)
-        t.params += (t.params - params) * (stage.repeats - 2)
-
-
 def analytic_count(spec: NetworkSpec, resolution: int | None = None) -> Count:
-    """MACs and params from the spec alone (no model is built)."""
+    """MACs and params from the spec alone (no model is built). A stage's first block (it strides
+    and changes the width) is counted, then one of the identical others, times their number: a
+    stage costs the same to count whatever its repeats."""
     resolution = resolution or spec.resolution
+    route = walk(spec, resolution)
     t = _Tally(resolution)
     t.conv(spec.in_channels, spec.stem.out_channels, spec.stem.kernel, spec.stem.stride)
-    if spec.stem.pool:
-        t.size = (t.size - 1) // 2 + 1
-    cin = spec.stem.out_channels
-    for stage in spec.stages:
-        _stage(t, stage, cin)
-        cin = stage.out_channels
+    for i in range(len(spec.stages)):
+        first, *others = route.stage(i)
+        for site, times in ((first, 1), *([(others[0], len(others))] if others else [])):
+            macs, params, t.size = t.macs, t.params, site.size
+            _BLOCK_COUNTERS[type(site.block)](t, site.block, site.in_channels, site.stride)
+            t.macs += (t.macs - macs) * (times - 1)
+            t.params += (t.params - params) * (times - 1)
+    t.size = route.head_size
     if spec.head is not None:
-        t.conv(cin, spec.head.out_channels, 1)
+        t.conv(route.head_channels, spec.head.out_channels, 1)
     t.linear(spec.feature_channels, spec.num_classes)
     return Count(macs=t.macs, params=t.params, resolution=resolution, counter="analytic")
 

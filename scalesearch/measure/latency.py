@@ -70,9 +70,9 @@ class BenchConfig:
             raise UsageError(f"batch size must be a positive integer, got {self.batch!r}")
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
-            raise UsageError(f"threads must be a positive integer, got {self.threads!r}")
+            raise UsageError(f"`threads` must be a positive integer, got {self.threads!r}")
         if self.threads is not None and self.threads > max_threads():
-            raise UsageError(f"threads must be at most {max_threads()} (4 per logical CPU here), got {self.threads}")
+            raise UsageError(f"`threads` must be at most {max_threads()} (4 per logical CPU here), got {self.threads}")
         if not self.budget_s > 0:
             raise UsageError(f"time budget must be positive, got {self.budget_s!r} s")
         pair = (self.device, self.backend)
@@ -82,17 +82,19 @@ class BenchConfig:
             raise UsageError(f"precision {self.precision} is not supported on {self.device} with {self.backend} "
                              f"(supported: {_supported_text()})")
         if self.mode == "graph" and self.device != "cuda":
-            raise UsageError("--mode graph captures a CUDA graph: it needs --device cuda")
+            raise UsageError("`mode` graph captures a CUDA graph: it needs `device` cuda")
 
     @property
     def cpu_threads(self) -> int:
         """Intra-op threads actually used on the CPU."""
         return self.threads or physical_cores()
 
-    def check_available(self, flag: str = "--device") -> None:
-        """Fail with one line when the device is missing (e.g. ``--device cuda`` without CUDA)."""
+    def check_available(self, parameter: str = "device") -> None:
+        """Fail with one line when the device is missing (CUDA asked for, none here), naming the
+        ``parameter`` that asked for it."""
         if self.device == "cuda" and not torch.cuda.is_available():
-            raise UsageError(f"{flag} cuda: no CUDA device is available here (torch.cuda.is_available() is False)")
+            raise UsageError(f"`{parameter}` cuda: no CUDA device is available here "
+                             f"(torch.cuda.is_available() is False)")
 
 
 @dataclass(frozen=True)

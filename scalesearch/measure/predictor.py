@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from scalesearch.arch.spec import NetworkSpec
+from scalesearch.arch.walk import walk
 from scalesearch.errors import notify
 from scalesearch.files import write_json
 from scalesearch.measure.environment import cpu_model
@@ -68,18 +69,13 @@ def components(spec: NetworkSpec, resolution: int | None = None) -> list[Compone
     act = spec.activation
     out: list[Component] = [Component(f"stem|{act}|in={spec.in_channels}|{_fields_key(spec.stem)}|hw={size}",
                                       (spec.in_channels, size, size), lambda: build_stem(spec))]
-    size = (size - 1) // spec.stem.stride + 1
-    if spec.stem.pool:
-        size = (size - 1) // 2 + 1
-    cin = spec.stem.out_channels
-    for stage in spec.stages:
-        for i in range(stage.repeats):
-            block_in, stride = (cin, stage.stride) if i == 0 else (stage.out_channels, 1)
-            key = f"{stage.kind}|{act}|{_fields_key(stage)}|in={block_in}|stride={stride}|hw={size}"
-            out.append(Component(key, (block_in, size, size),
-                                 lambda s=stage, c=block_in, st=stride: build_block(spec, s, c, st)))
-            size = (size - 1) // stride + 1
-        cin = stage.out_channels
+    route = walk(spec, size)
+    for site in route.sites:
+        key = (f"{site.block.kind}|{act}|{_fields_key(site.block)}|in={site.in_channels}|stride={site.stride}"
+               f"|hw={site.size}")
+        out.append(Component(key, (site.in_channels, site.size, site.size),
+                             lambda s=site: build_block(spec, s.block, s.in_channels, s.stride)))
+    cin, size = route.head_channels, route.head_size
     head = "none" if spec.head is None else spec.head.out_channels
     out.append(Component(f"head|{act}|in={cin}|head={head}|classes={spec.num_classes}|hw={size}", (cin, size, size),
                          lambda c=cin: _Head(build_head_conv(spec, c), build_classifier(spec))))

@@ -10,6 +10,7 @@ from torch import nn
 from torchvision.ops.misc import Conv2dNormActivation
 
 from scalesearch.arch.spec import Block, NetworkSpec
+from scalesearch.arch.walk import walk
 from scalesearch.nn.blocks import BLOCK_BUILDERS, Layer, activation_layer
 
 
@@ -57,19 +58,13 @@ class Network(nn.Module):
         super().__init__()
         self.spec = spec
         layers: list[nn.Module] = [build_stem(spec)]
-        in_channels = spec.stem.out_channels
-        block_id = 0
-        for stage in spec.stages:
-            blocks = []
-            for i in range(stage.repeats):
-                # Stochastic depth grows linearly with block index, as in EfficientNet.
-                drop_path = spec.drop_path_rate * block_id / spec.num_blocks
-                blocks.append(build_block(spec, stage, in_channels if i == 0 else stage.out_channels,
-                                          stage.stride if i == 0 else 1, drop_path))
-                block_id += 1
-            layers.append(nn.Sequential(*blocks))
-            in_channels = stage.out_channels
-        head = build_head_conv(spec, in_channels)
+        route = walk(spec)
+        for i in range(len(spec.stages)):
+            # Stochastic depth grows linearly with the block's number in the network, as in EfficientNet.
+            layers.append(nn.Sequential(*(
+                build_block(spec, site.block, site.in_channels, site.stride,
+                            spec.drop_path_rate * site.number / spec.num_blocks) for site in route.stage(i))))
+        head = build_head_conv(spec, route.head_channels)
         if head is not None:
             layers.append(head)
         self.features = nn.Sequential(*layers)

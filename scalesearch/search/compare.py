@@ -101,7 +101,7 @@ def plan(base: NetworkSpec, multipliers: list[float], strategies: list[str],
     """Every (multiplier, variant) pair, solved and checked before any training."""
     for m in multipliers:
         if not m > 1:
-            raise UsageError(f"--flops-multiplier must be > 1, got {m:g}")
+            raise UsageError(f"`flops_multiplier` must be > 1, got {m:g}")
     return [(m, variant(base, s, m, epochs)) for m in multipliers for s in strategies]
 
 

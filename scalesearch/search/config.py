@@ -70,25 +70,25 @@ class SearchConfig:
     heartbeat_s: int = HEARTBEAT_S
 
     def __post_init__(self) -> None:
-        _at_least(self.n_trials, 1, "--n-trials")
-        _at_least(self.workers, 1, "--workers")
-        _at_least(self.prescreen, 1, "--prescreen")
+        _at_least(self.n_trials, 1, "n_trials")
+        _at_least(self.workers, 1, "workers")
+        _at_least(self.prescreen, 1, "prescreen")
         if self.finalists is not None:
-            _at_least(self.finalists, 1, "--finalists")
-        _at_least(self.final_seeds, 1, "--final-seeds")
+            _at_least(self.finalists, 1, "finalists")
+        _at_least(self.final_seeds, 1, "final_seeds")
         if self.final_epochs is not None:
-            _at_least(self.final_epochs, 1, "--final-epochs")
+            _at_least(self.final_epochs, 1, "final_epochs")
         check_heartbeat(self.heartbeat_s)
         if not 0 <= self.seed < 2**32:
-            raise UsageError(f"--seed must be in [0, 2**32 - 1], got {self.seed}")
+            raise UsageError(f"`seed` must be in [0, 2**32 - 1], got {self.seed}")
         if self.zero_cost_metric not in METRICS:
-            raise UsageError(f"--metric must be one of {', '.join(METRICS)}, got {self.zero_cost_metric!r}")
+            raise UsageError(f"`zero_cost_metric` must be one of {', '.join(METRICS)}, got {self.zero_cost_metric!r}")
         if self.sampler is not None and self.sampler not in SAMPLERS:
-            raise UsageError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+            raise UsageError(f"`sampler` must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         if self.sampler == "nsga2" and not self.multi_objective:
-            raise UsageError("--sampler nsga2 optimises several objectives: add --multi-objective")
+            raise UsageError("`sampler` nsga2 optimises several objectives: add `multi_objective`")
         if self.pruner not in PRUNERS:
-            raise UsageError(f"--pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
+            raise UsageError(f"`pruner` must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
         if (self.latency is None) != (self.objective.unit == "MACs"):
             raise UsageError("a latency target needs a latency configuration, a MACs target none")
 
@@ -121,9 +121,9 @@ def search_recipe(config: SearchConfig) -> Recipe:
     return load_recipe(config.recipe).override(**config.recipe_overrides)
 
 
-def _at_least(value: int, low: int, flag: str) -> None:
+def _at_least(value: int, low: int, parameter: str) -> None:
     if value < low:
-        raise UsageError(f"{flag} must be >= {low}, got {value}")
+        raise UsageError(f"`{parameter}` must be >= {low}, got {value}")
 
 
 def describe(config: SearchConfig) -> dict[str, Any]:

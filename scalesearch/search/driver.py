@@ -43,7 +43,7 @@ def open_or_resume(storage: optuna.storages.BaseStorage, study_name: str, direct
                          | {k for k in existing if k not in settings})
         if changed:
             raise UsageError(f"study {study_name!r} was started with other settings ({', '.join(changed)}); "
-                             f"use the same command to resume, or another --study name")
+                             f"use the same command to resume, or another `study` name")
     return study
 
 

@@ -82,7 +82,7 @@ def search(config: SearchConfig, on_trial: Callable[[optuna.Study], None] | None
     measure_leaders(study, config)
     if "gave_up" in study.user_attrs and not scored(study.get_trials(deepcopy=False)):
         raise ScalesearchError(f"no candidate reached the target window: {study.user_attrs['gave_up']}; "
-                               f"widen --reject-outside")
+                               f"widen `reject_outside`")
     if config.n_finalists and scored(study.get_trials(deepcopy=False)):
         finalists.run(study, config, on_finalist)
     return study

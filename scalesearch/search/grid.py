@@ -73,11 +73,11 @@ def grid_points(step: float, target_ratio: float, tolerance: float) -> list[Grid
     """Every (alpha, beta, gamma) >= 1 on the grid whose alpha * beta^2 * gamma^2 is within
     ``tolerance`` (a fraction) of ``target_ratio``."""
     if not 0 < step <= 1:
-        raise UsageError(f"--step must be in (0, 1], got {step:g}")
+        raise UsageError(f"`step` must be in (0, 1], got {step:g}")
     if not target_ratio >= 1:
-        raise UsageError(f"--target-ratio must be >= 1 (1 means no growth), got {target_ratio:g}")
+        raise UsageError(f"`target_ratio` must be >= 1 (1 means no growth), got {target_ratio:g}")
     if not 0 < tolerance < 1:
-        raise UsageError(f"--tolerance must be in (0, 1), got {tolerance:g}")
+        raise UsageError(f"`tolerance` must be in (0, 1), got {tolerance:g}")
     high = target_ratio * (1 + tolerance)
 
     def axis(limit: float) -> list[float]:
@@ -119,8 +119,8 @@ def feasible(config: GridConfig) -> tuple[list[tuple[GridPoint, float]], list[tu
         (kept if abs(ratio / config.target_ratio - 1) <= config.tolerance else rejected).append((point, ratio))
     if not kept:
         raise UsageError(f"no grid point's phi = 1 network has a MACs ratio within {config.tolerance:g} of "
-                         f"{config.target_ratio:g} after rounding ({len(rejected)} tried); try --tolerance "
-                         f"{min(0.95, config.tolerance * 2):g} or a smaller --step")
+                         f"{config.target_ratio:g} after rounding ({len(rejected)} tried); try `tolerance` "
+                         f"{min(0.95, config.tolerance * 2):g} or a smaller `step`")
     return kept, rejected
 
 
@@ -131,11 +131,11 @@ def phi_one(base: NetworkSpec, point: GridPoint) -> NetworkSpec:
 def validate(config: GridConfig) -> list[tuple[GridPoint, float]]:
     """All input checks, before the study is touched; returns the feasible points."""
     if config.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {config.workers}")
+        raise UsageError(f"`workers` must be >= 1, got {config.workers}")
     check_heartbeat(config.heartbeat_s)
     kept, _ = feasible(config)
     if config.seeds < 1:
-        raise UsageError(f"--seeds must be >= 1, got {config.seeds}")
+        raise UsageError(f"`seeds` must be >= 1, got {config.seeds}")
     load_recipe(config.recipe).override(**config.recipe_overrides)
     resolve_device(config.device)
     load_data(config.data, train_images=config.train_images)

@@ -30,11 +30,11 @@ class Objective:
         if not (math.isfinite(self.target) and self.target > 0):
             raise UsageError(f"the target must be positive, got {self.target:g} {self.unit}")
         if self.constraint not in CONSTRAINTS:
-            raise UsageError(f"--constraint must be one of {', '.join(CONSTRAINTS)}, got {self.constraint!r}")
+            raise UsageError(f"`constraint` must be one of {', '.join(CONSTRAINTS)}, got {self.constraint!r}")
         if not self.w < 0:
             raise UsageError(f"the exponent w must be negative (EfficientNet: -0.07), got {self.w:g}")
         if not 0 < self.reject_outside:
-            raise UsageError(f"--reject-outside must be > 0 (a fraction of the target), got {self.reject_outside:g}")
+            raise UsageError(f"`reject_outside` must be > 0 (a fraction of the target), got {self.reject_outside:g}")
 
     def exponent(self, value: float) -> float:
         """w on the value's side of the target."""

@@ -40,7 +40,7 @@ def redact(url: str) -> str:
 
 def check_heartbeat(seconds: int) -> None:
     if seconds < 1:
-        raise UsageError(f"--heartbeat must be >= 1 second, got {seconds}")
+        raise UsageError(f"`heartbeat_s` must be >= 1 second, got {seconds}")
 
 
 def open_storage(run_dir: Path, url: str | None, heartbeat_s: int = HEARTBEAT_S) -> optuna.storages.BaseStorage:
@@ -72,7 +72,7 @@ def repair_journal(path: Path) -> int:
                 json.loads(line)
             except ValueError as err:
                 raise UsageError(f"{path}: line {number} is not a journal record ({err}); the study cannot be "
-                                 f"read: restore the file from a copy, or start another --study") from None
+                                 f"read: restore the file from a copy, or start another `study`") from None
         if torn:
             with path.open("r+b") as f:
                 f.truncate(len(data) - len(torn))
@@ -96,7 +96,7 @@ def open_storage_url(url: str, heartbeat_s: int = HEARTBEAT_S) -> optuna.storage
     Every worker's running trial beats every ``heartbeat_s``; one silent for three beats (its worker
     was killed, or its machine died) is failed by a surviving worker and its candidate queued again."""
     if not url.startswith(("postgresql://", "postgresql+", "sqlite:///", "mysql://", "mysql+")):
-        raise UsageError(f"--storage must be an RDB URL (postgresql://USER:PASS@HOST/DB or sqlite:///FILE), "
+        raise UsageError(f"`storage` must be an RDB URL (postgresql://USER:PASS@HOST/DB or sqlite:///FILE), "
                          f"got {url!r}")
     # The driver the 'postgres' extra installs, whatever SQLAlchemy's default for postgresql:// is.
     engine_url = "postgresql+psycopg://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url

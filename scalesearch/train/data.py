@@ -85,15 +85,15 @@ def parse_data_arg(text: str) -> tuple[str, Path | None]:
     """``"cifar10:/data/cifar"`` -> ("cifar10", Path); ``"synthetic"`` -> ("synthetic", None)."""
     kind, _, path = text.partition(":")
     if kind not in KINDS:
-        raise UsageError(f"unknown data kind {kind!r} in --data {text!r} (known: {', '.join(KINDS)}; "
+        raise UsageError(f"unknown data kind {kind!r} in `data` {text!r} (known: {', '.join(KINDS)}; "
                          f"e.g. cifar10:DIR or synthetic)")
     if kind == "synthetic":
         return kind, None
     if not path:
-        raise UsageError(f"--data {kind} needs a folder: --data {kind}:DIR")
+        raise UsageError(f"`data` {kind} needs a folder: `data` {kind}:DIR")
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        raise UsageError(f"--data {text}: folder not found: {folder}")
+        raise UsageError(f"`data` {text}: folder not found: {folder}")
     return kind, folder
 
 
@@ -284,9 +284,9 @@ def load_data(text: str, val_fraction: float = 0.1, seed: int = 0, train_images:
     ``train_images``, only that many (seeded, random) of the training split are kept, for quick
     proxies (validation is untouched, so accuracies stay comparable)."""
     if not 0 < val_fraction < 1:
-        raise UsageError(f"--val-fraction must be in (0, 1), got {val_fraction}")
+        raise UsageError(f"`val_fraction` must be in (0, 1), got {val_fraction}")
     if train_images is not None and train_images < 1:
-        raise UsageError(f"--train-images must be >= 1, got {train_images}")
+        raise UsageError(f"`train_images` must be >= 1, got {train_images}")
     kind, folder = parse_data_arg(text)
     skipped, val = 0, None
     if kind == "synthetic":

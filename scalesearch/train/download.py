@@ -30,14 +30,14 @@ def download(text: str) -> bool:
     if kind not in DOWNLOADABLE:
         if kind not in KINDS:
             parse_data_arg(text)  # the usual message for an unknown kind
-        raise UsageError(f"--download: {kind} cannot be downloaded (only {', '.join(DOWNLOADABLE)})")
+        raise UsageError(f"`download`: {kind} cannot be downloaded (only {', '.join(DOWNLOADABLE)})")
     if not path:
-        raise UsageError(f"--data {kind} needs a folder to download into: --data {kind}:DIR --download")
+        raise UsageError(f"`data` {kind} needs a folder to download into: `data` {kind}:DIR `download`")
     folder = Path(path).expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UsageError(f"--download: cannot create {folder}: {err.strerror}") from None
+        raise UsageError(f"`download`: cannot create {folder}: {err.strerror}") from None
     if training_files_present(kind, folder):
         return False
     import torchvision.datasets
@@ -51,5 +51,5 @@ def download(text: str) -> bool:
     except (OSError, RuntimeError) as err:  # urllib's URLError is an OSError
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         raise DownloadError(f"could not download {kind} into {folder}: {lines[-1] if lines else type(err).__name__} "
-                            f"(copy the files there yourself and run without --download)") from None
+                            f"(copy the files there yourself and run without `download`)") from None
     return True

@@ -174,7 +174,7 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
     """One training run with one seed; returns final validation (and, with ``test``, test) top-1.
     Evaluates every ``recipe.eval_every`` epochs from epoch ``eval_from`` on, and after the last."""
     if test and data.test is None:
-        raise UsageError(f"--test: {data.name} has no test split")
+        raise UsageError(f"`test`: {data.name} has no test split")
     torch.manual_seed(seed)
     dev = resolve_device(device)
     net_spec = recipe.network(spec, data.num_classes)
@@ -264,13 +264,13 @@ def _out_of_memory_ends_the_run(device: torch.device, batch_size: int):
             amount = f"{int(size[1]) / 2**20:,.0f} MiB" if size[2] == "bytes" else f"{size[1]} {size[2]}"
             failed = f"an allocation of {amount} failed; "
         raise TrainingError(f"out of memory on {device.type} at batch size {batch_size} "
-                            f"({failed}try a smaller --batch)", "out of memory") from None
+                            f"({failed}try a smaller `batch_size`)", "out of memory") from None
 
 
 def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
     if not torch.isfinite(loss_sum):
         raise TrainingError(f"loss became {float(loss_sum)} by epoch {epoch}, step {step} "
-                            f"(try a lower --lr or another recipe)", "loss not finite")
+                            f"(try a lower `lr` or another recipe)", "loss not finite")
 
 
 def _on_device(split: Split | FileSplit, device: torch.device, recipe: Recipe) -> Split | FileSplit:
@@ -317,9 +317,9 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise UsageError(f"--device {name}: no CUDA device on this machine (use --device cpu)")
+            raise UsageError(f"`device` {name}: no CUDA device on this machine (use `device` cpu)")
         return torch.device(name)
-    raise UsageError(f"--device must be cpu or cuda, got {name!r}")
+    raise UsageError(f"`device` must be cpu or cuda, got {name!r}")
 
 
 def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], device: str = "cpu",

@@ -19,8 +19,6 @@ LOSSES = ("ce", "bce")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: Below this input side a stride-2 stem (and ResNet's max pool) shrinks the map too early.
 LOW_RES_PX = 64
-#: Command-line flags whose names differ from the recipe field they override.
-_FLAGS = {"batch_size": "batch"}
 
 
 def _require(ok: bool, field: str, value: Any, requirement: str) -> None:
@@ -90,12 +88,12 @@ class Recipe:
                  "must be in [0, 1)")
 
     def override(self, **changes: Any) -> "Recipe":
-        """A copy with the non-None ``changes`` applied (command-line flags), validated again."""
+        """A copy with the non-None ``changes`` applied (overrides), validated again; an error names the
+        field in backticks, as every parameter error does."""
         try:
             return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
         except SpecError as err:
-            flag = _FLAGS.get(err.field, err.field.replace("_", "-"))
-            raise UsageError(f"--{flag}: {err.reason}") from None
+            raise UsageError(f"`{err.field}`: {err.reason}") from None
 
     def network(self, spec: NetworkSpec, num_classes: int) -> NetworkSpec:
         """The spec as this recipe trains it: the data's classes, the recipe's resolution and
