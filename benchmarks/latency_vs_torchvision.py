@@ -40,8 +40,14 @@ def main() -> None:
     shape = (1, 3, 224, 224)
     rounds = []
     for i in range(args.rounds):
-        theirs_ms = time_module(reference, shape, config).median_ms
-        ours_ms = time_module(ours, shape, config).median_ms
+        # Alternate which runs first: a machine that speeds up or slows down within a round (turbo,
+        # caches, a neighbour) must not favour one side in every round.
+        if i % 2 == 0:
+            theirs_ms = time_module(reference, shape, config).median_ms
+            ours_ms = time_module(ours, shape, config).median_ms
+        else:
+            ours_ms = time_module(ours, shape, config).median_ms
+            theirs_ms = time_module(reference, shape, config).median_ms
         rounds.append({"ours_ms": ours_ms, "torchvision_ms": theirs_ms, "ratio": ours_ms / theirs_ms})
         print(f"round {i + 1}: ours {ours_ms:.3f} ms  torchvision {theirs_ms:.3f} ms  ratio {ours_ms / theirs_ms:.3f}",
               flush=True)

@@ -20,6 +20,13 @@ T = TypeVar("T")
 TAG_KEY = "block"
 
 
+def check(ok: bool, field: str, value: Any, requirement: str) -> None:
+    """The one validation step of every data class: unless ``ok``, a :class:`SpecError` naming
+    ``field``, the ``requirement`` and (cut short) the ``value``."""
+    if not ok:
+        raise SpecError(field, f"{requirement}, got {shown(value)}")
+
+
 def _decode_scalar(tp: type, value: Any) -> Any:
     if tp is bool:
         if not isinstance(value, bool):

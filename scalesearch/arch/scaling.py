@@ -12,7 +12,6 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from scalesearch.arch.rounding import make_divisible
 from scalesearch.arch.spec import MAX_RESOLUTION_PX, Block, Bottleneck, NetworkSpec, ScalingRecord
@@ -102,12 +101,31 @@ def compound_multipliers(phi: float, coefficients: Coefficients) -> Multipliers:
     return Multipliers(coefficients.alpha**phi, coefficients.beta**phi, coefficients.gamma**phi)
 
 
-@lru_cache(maxsize=None)
-def _official_table() -> dict[int, dict[str, Any]]:
-    from scalesearch.arch.io import read_data_file, search_spaces_dir
+@dataclass(frozen=True)
+class PresetRow:
+    """One published network of a preset table: its phi and multipliers, resolution (px, for a
+    224 px base) and dropout."""
 
-    rows = read_data_file(search_spaces_dir() / "presets" / "official.yaml")["phis"]
-    return {row["phi"]: row for row in rows}
+    phi: int
+    width_mult: float
+    depth_mult: float
+    resolution: int
+    dropout: float
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    phis: tuple[PresetRow, ...]
+
+
+@lru_cache(maxsize=None)
+def _official_table() -> dict[int, PresetRow]:
+    from scalesearch.arch.io import read_data_file, search_spaces_dir
+    from scalesearch.typed_data import decode
+
+    preset = decode(Preset, read_data_file(search_spaces_dir() / "presets" / "official.yaml"))
+    return {row.phi: row for row in preset.phis}
 
 
 PRESETS = ("official",)
@@ -119,7 +137,7 @@ def official_multipliers(phi: float) -> Multipliers:
     if phi not in table:
         raise UsageError(f"`preset` official has phi 0..7 only (EfficientNet-B0..B7), got phi {phi:g}")
     row = table[int(phi)]
-    return Multipliers(row["depth_mult"], row["width_mult"], row["resolution"] / table[0]["resolution"], row["dropout"])
+    return Multipliers(row.depth_mult, row.width_mult, row.resolution / table[0].resolution, row.dropout)
 
 
 def scale_block(block: Block, m: Multipliers) -> Block:

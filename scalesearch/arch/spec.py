@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Union
+from typing import ClassVar, Union
 
 from scalesearch.arch.rounding import make_divisible
-from scalesearch.errors import SpecError, shown
+from scalesearch.typed_data import check
 
 ACTIVATIONS = ("silu", "relu", "relu6", "hardswish")
 STRIDES = (1, 2)
@@ -32,23 +32,18 @@ MAX_CHANNELS = 16384
 MAX_CLASSES = 100_000
 
 
-def _check(ok: bool, field: str, value: Any, requirement: str) -> None:
-    if not ok:
-        raise SpecError(field, f"{requirement}, got {shown(value)}")
-
-
 def _positive_int(field: str, value: int, upper: int | None = None) -> None:
-    _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, field, value,
+    check(isinstance(value, int) and not isinstance(value, bool) and value > 0, field, value,
            "must be a positive integer")
     if upper is not None:
-        _check(value <= upper, field, value, f"must be at most {upper:,}")
+        check(value <= upper, field, value, f"must be at most {upper:,}")
 
 
 def _ratio(field: str, value: float, *, upper: float = 1.0, upper_inclusive: bool = False) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
     ok = ok and (value <= upper if upper_inclusive else value < upper)
     bound = "]" if upper_inclusive else ")"
-    _check(ok, field, value, f"must be in [0, {upper:g}{bound}")
+    check(ok, field, value, f"must be in [0, {upper:g}{bound}")
 
 
 def _finite(value: object) -> bool:
@@ -56,12 +51,12 @@ def _finite(value: object) -> bool:
 
 
 def _kernel(value: int) -> None:
-    _check(value in KERNELS and not isinstance(value, bool), "kernel", value,
+    check(value in KERNELS and not isinstance(value, bool), "kernel", value,
            f"must be an odd kernel size in {KERNELS}")
 
 
 def _stride(value: int) -> None:
-    _check(value in STRIDES and not isinstance(value, bool), "stride", value, f"must be one of {STRIDES}")
+    check(value in STRIDES and not isinstance(value, bool), "stride", value, f"must be one of {STRIDES}")
 
 
 def _common(block: "Block") -> None:
@@ -72,7 +67,7 @@ def _common(block: "Block") -> None:
 
 def _expand(value: float) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 1 <= value <= 16
-    _check(ok, "expand_ratio", value, "must be a number in [1, 16]")
+    check(ok, "expand_ratio", value, "must be a number in [1, 16]")
 
 
 @dataclass(frozen=True)
@@ -93,7 +88,7 @@ class _InvertedResidual:
         _kernel(self.kernel)
         _expand(self.expand_ratio)
         _ratio("se_ratio", self.se_ratio)
-        _check(isinstance(self.skip, bool), "skip", self.skip, "must be true or false")
+        check(isinstance(self.skip, bool), "skip", self.skip, "must be true or false")
 
     def hidden_channels(self, in_channels: int) -> int:
         """Width after expansion: ``in * expand_ratio`` rounded to a multiple of 8 (``in`` when the
@@ -164,7 +159,7 @@ class Bottleneck:
     def __post_init__(self) -> None:
         _common(self)
         _positive_int("expansion", self.expansion)
-        _check(self.out_channels % self.expansion == 0, "out_channels", self.out_channels,
+        check(self.out_channels % self.expansion == 0, "out_channels", self.out_channels,
                f"must be a multiple of expansion ({self.expansion})")
 
     @property
@@ -192,7 +187,7 @@ class Stem:
         _positive_int("out_channels", self.out_channels, MAX_CHANNELS)
         _kernel(self.kernel)
         _stride(self.stride)
-        _check(isinstance(self.pool, bool), "pool", self.pool, "must be true or false")
+        check(isinstance(self.pool, bool), "pool", self.pool, "must be true or false")
 
 
 @dataclass(frozen=True)
@@ -205,7 +200,7 @@ class Head:
 
     def __post_init__(self) -> None:
         _positive_int("out_channels", self.out_channels, MAX_CHANNELS)
-        _check(isinstance(self.scale_below_base, bool), "scale_below_base", self.scale_below_base,
+        check(isinstance(self.scale_below_base, bool), "scale_below_base", self.scale_below_base,
                "must be true or false")
 
 
@@ -224,16 +219,16 @@ class ScalingRecord:
     preset: str | None = None
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.base, str) and self.base.isprintable(), "base", self.base, "must be a printable name")
-        _check(self.phi is None or _finite(self.phi) and -64 <= self.phi <= 16, "phi", self.phi,
+        check(isinstance(self.base, str) and self.base.isprintable(), "base", self.base, "must be a printable name")
+        check(self.phi is None or _finite(self.phi) and -64 <= self.phi <= 16, "phi", self.phi,
                "must be a number in [-64, 16]")
         for name in ("depth_mult", "width_mult", "resolution_mult"):
             value = getattr(self, name)
-            _check(_finite(value) and 0 < value <= 64, name, value, "must be a number in (0, 64]")
+            check(_finite(value) and 0 < value <= 64, name, value, "must be a number in (0, 64]")
         for name in ("alpha", "beta", "gamma"):
             value = getattr(self, name)
-            _check(value is None or _finite(value) and 1 <= value <= 4, name, value, "must be a number in [1, 4]")
-        _check(self.preset is None or isinstance(self.preset, str), "preset", self.preset, "must be a name")
+            check(value is None or _finite(value) and 1 <= value <= 4, name, value, "must be a number in [1, 4]")
+        check(self.preset is None or isinstance(self.preset, str), "preset", self.preset, "must be a name")
 
 
 @dataclass(frozen=True)
@@ -254,22 +249,22 @@ class NetworkSpec:
     scaling: ScalingRecord | None = None
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.name, str) and self.name.strip() != "", "name", self.name, "must be a non-empty string")
-        _check(len(self.name) <= MAX_NAME and self.name.isprintable(), "name", self.name,
+        check(isinstance(self.name, str) and self.name.strip() != "", "name", self.name, "must be a non-empty string")
+        check(len(self.name) <= MAX_NAME and self.name.isprintable(), "name", self.name,
                f"must be printable (no control characters) and at most {MAX_NAME} characters")
-        _check(isinstance(self.resolution, int) and not isinstance(self.resolution, bool)
+        check(isinstance(self.resolution, int) and not isinstance(self.resolution, bool)
                and MIN_RESOLUTION_PX <= self.resolution <= MAX_RESOLUTION_PX, "resolution", self.resolution,
                f"must be an integer in [{MIN_RESOLUTION_PX}, {MAX_RESOLUTION_PX}] (pixels)")
-        _check(isinstance(self.stages, tuple) and len(self.stages) > 0, "stages", self.stages,
+        check(isinstance(self.stages, tuple) and len(self.stages) > 0, "stages", self.stages,
                "must be a non-empty list of stages")
         for i, stage in enumerate(self.stages):
-            _check(type(stage) in BLOCK_KINDS.values(), f"stages[{i}]", stage, "must be a block spec")
+            check(type(stage) in BLOCK_KINDS.values(), f"stages[{i}]", stage, "must be a block spec")
         _positive_int("num_classes", self.num_classes, MAX_CLASSES)
         _positive_int("in_channels", self.in_channels, MAX_CHANNELS)
-        _check(self.activation in ACTIVATIONS, "activation", self.activation, f"must be one of {ACTIVATIONS}")
+        check(self.activation in ACTIVATIONS, "activation", self.activation, f"must be one of {ACTIVATIONS}")
         _ratio("dropout", self.dropout)
         _ratio("drop_path_rate", self.drop_path_rate)
-        _check(isinstance(self.bn_eps, (int, float)) and not isinstance(self.bn_eps, bool) and 0 < self.bn_eps < 1,
+        check(isinstance(self.bn_eps, (int, float)) and not isinstance(self.bn_eps, bool) and 0 < self.bn_eps < 1,
                "bn_eps", self.bn_eps, "must be in (0, 1)")
 
     @property

@@ -17,6 +17,7 @@ from scalesearch.report.words import (
     value,
     verdict,
 )
+from scalesearch.search.compare import paper_figures
 
 
 def write_bench_report(path: Path, records: list[dict[str, Any]], environment: dict[str, Any]) -> list[Path]:
@@ -117,17 +118,6 @@ def write_search_report(run_dir: Path, summary: dict[str, Any], rows: list[dict[
     return [write_atomic(run_dir / "report.md", "\n".join(lines)), history_png, scatter_png]
 
 
-#: EfficientNet (Tan & Le, 2019) Figure 3 / Table 3, ImageNet top-1 (%), to set beside ours.
-PAPER_SCALING = {
-    "mobilenet-v2": {"base": (0.3, 72.0), "depth": (1.2, 76.8), "width": (1.1, 76.4), "resolution": (1.2, 74.8),
-                     "compound": (1.3, 77.4)},
-    "resnet50": {"base": (4.1, 76.0), "depth": (None, 78.1), "width": (None, 77.7), "resolution": (None, 77.5),
-                 "compound": (16.7, 78.8)},
-    "efficientnet-b0": {"base": (0.4, 77.3), "depth": (None, 79.0), "width": (None, 78.9),
-                        "resolution": (None, 79.1), "compound": (1.8, 81.1)},
-}
-
-
 def write_compare_report(run_dir: Path, document: dict[str, Any]) -> list[Path]:
     """``compare_scaling.md`` and ``compare_scaling.png`` (accuracy against MACs per strategy)."""
     rows = document["rows"]
@@ -140,10 +130,10 @@ def write_compare_report(run_dir: Path, document: dict[str, Any]) -> list[Path]:
     for r in rows:
         lines.append(f"| {r['strategy']} | {r['macs_ratio']:.2f} | {r['depth_mult']:.2f} | {r['width_mult']:.2f} | "
                      f"{r['resolution_mult']:.2f} | {r['train_resolution']} | {millions(r['macs'])} | {top1(r)} |")
-    paper = PAPER_SCALING.get(document["base"])
+    source, paper = paper_figures(document["base"])
     if paper:
-        lines += ["", "EfficientNet's ImageNet figures for this base (G MACs, top-1 %):", "",
-                  *(f"- {k}: {'' if g is None else f'{g} G, '}{acc}%" for k, (g, acc) in paper.items())]
+        lines += ["", f"{source}, for this base (G MACs where given):", "",
+                  *(f"- {r.strategy}: {'' if r.gmacs is None else f'{r.gmacs} G, '}{r.top1}%" for r in paper)]
     lines += ["", f"![accuracy vs MACs]({png.name})", ""]
     return [write_atomic(run_dir / "compare_scaling.md", "\n".join(lines)), png]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from scalesearch.arch.io import spec_to_dict
+from scalesearch.arch.io import read_data_file, search_spaces_dir, spec_to_dict
 from scalesearch.arch.scaling import Coefficients, Multipliers, with_multipliers
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
@@ -29,6 +29,7 @@ from scalesearch.resumable import ResultsFile
 from scalesearch.train.data import DataSet
 from scalesearch.train.loop import train
 from scalesearch.train.recipes import Recipe
+from scalesearch.typed_data import decode
 
 STRATEGIES = ("depth", "width", "resolution", "compound", "revisiting")
 MATCH_TOLERANCE = 0.05
@@ -36,6 +37,30 @@ MATCH_TOLERANCE = 0.05
 REVISITING_RESOLUTION_SHARE = 0.2
 #: Epochs at or below which "revisiting" scales width rather than depth.
 REVISITING_SHORT_EPOCHS = 30
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """One published figure: a base scaled by ``strategy`` (or not: ``base``), its top-1 (%) and,
+    where the paper gives them, its G multiply-adds."""
+
+    base: str
+    strategy: str
+    top1: float
+    gmacs: float | None = None
+
+
+@dataclass(frozen=True)
+class PaperFigures:
+    source: str
+    rows: tuple[PaperRow, ...]
+
+
+def paper_figures(base: str) -> tuple[str, list[PaperRow]]:
+    """EfficientNet's ImageNet figures for ``base`` (``search_spaces/papers/efficientnet_scaling.yaml``)
+    and where they come from; none for other bases."""
+    figures = decode(PaperFigures, read_data_file(search_spaces_dir() / "papers" / "efficientnet_scaling.yaml"))
+    return figures.source, [r for r in figures.rows if r.base == base]
 
 
 @dataclass(frozen=True)

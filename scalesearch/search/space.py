@@ -20,7 +20,7 @@ from scalesearch.arch.io import read_data_file, resolve_spec, search_spaces_dir
 from scalesearch.arch.rounding import make_divisible
 from scalesearch.arch.spec import KERNELS, FusedMBConv, MBConv, NetworkSpec, _InvertedResidual
 from scalesearch.errors import SpecError, UsageError, shown
-from scalesearch.typed_data import decode
+from scalesearch.typed_data import check, decode
 
 _KINDS = {cls.kind: cls for cls in (MBConv, FusedMBConv)}
 
@@ -29,8 +29,7 @@ def _options(field: str, values: tuple, ok, requirement: str) -> None:
     if not values:
         raise SpecError(field, "must list at least one option")
     for v in values:
-        if isinstance(v, bool) and field != "skip" or not ok(v):
-            raise SpecError(field, f"{requirement}, got {shown(v)}")
+        check(not (isinstance(v, bool) and field != "skip") and ok(v), field, v, requirement)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from typing import Any
 
 from scalesearch.arch.io import read_data_file, search_spaces_dir
 from scalesearch.arch.spec import MAX_RESOLUTION_PX, NetworkSpec
-from scalesearch.errors import SpecError, UsageError, shown
-from scalesearch.typed_data import decode
+from scalesearch.errors import SpecError, UsageError
+from scalesearch.typed_data import check, decode
 
 OPTIMIZERS = ("sgd", "lamb")
 LOSSES = ("ce", "bce")
@@ -19,11 +19,6 @@ LOSSES = ("ce", "bce")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: Below this input side a stride-2 stem (and ResNet's max pool) shrinks the map too early.
 LOW_RES_PX = 64
-
-
-def _require(ok: bool, field: str, value: Any, requirement: str) -> None:
-    if not ok:
-        raise SpecError(field, f"{requirement}, got {shown(value)}")
 
 
 @dataclass(frozen=True)
@@ -54,37 +49,37 @@ class Recipe:
     zero_init_residual: bool = False  # every residual block starts as the identity (see nn.zero_init_residuals)
 
     def __post_init__(self) -> None:
-        _require(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", self.epochs, "must be a positive integer")
-        _require(isinstance(self.resolution, int) and 16 <= self.resolution <= MAX_RESOLUTION_PX, "resolution",
+        check(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", self.epochs, "must be a positive integer")
+        check(isinstance(self.resolution, int) and 16 <= self.resolution <= MAX_RESOLUTION_PX, "resolution",
                  self.resolution, f"must be an integer in [16, {MAX_RESOLUTION_PX}] (pixels)")
-        _require(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", self.batch_size,
+        check(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", self.batch_size,
                  "must be a positive integer")
-        _require(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, f"must be one of {OPTIMIZERS}")
-        _require(self.loss in LOSSES, "loss", self.loss, f"must be one of {LOSSES}")
-        _require(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {PRECISIONS}")
-        _require(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "must be positive")
-        _require(math.isfinite(self.weight_decay) and 0 <= self.weight_decay < 1, "weight_decay", self.weight_decay,
+        check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, f"must be one of {OPTIMIZERS}")
+        check(self.loss in LOSSES, "loss", self.loss, f"must be one of {LOSSES}")
+        check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {PRECISIONS}")
+        check(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "must be positive")
+        check(math.isfinite(self.weight_decay) and 0 <= self.weight_decay < 1, "weight_decay", self.weight_decay,
                  "must be in [0, 1)")
-        _require(math.isfinite(self.momentum) and 0 <= self.momentum < 1, "momentum", self.momentum,
+        check(math.isfinite(self.momentum) and 0 <= self.momentum < 1, "momentum", self.momentum,
                  "must be in [0, 1)")
-        _require(math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs, "warmup_epochs",
+        check(math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs, "warmup_epochs",
                  self.warmup_epochs, "must be in [0, epochs]")
-        _require(0 <= self.label_smoothing < 1, "label_smoothing", self.label_smoothing, "must be in [0, 1)")
-        _require(0 < self.crop_scale_min <= 1, "crop_scale_min", self.crop_scale_min, "must be in (0, 1]")
-        _require(0 <= self.randaugment_magnitude <= 30, "randaugment_magnitude", self.randaugment_magnitude,
+        check(0 <= self.label_smoothing < 1, "label_smoothing", self.label_smoothing, "must be in [0, 1)")
+        check(0 < self.crop_scale_min <= 1, "crop_scale_min", self.crop_scale_min, "must be in (0, 1]")
+        check(0 <= self.randaugment_magnitude <= 30, "randaugment_magnitude", self.randaugment_magnitude,
                  "must be in [0, 30]")
-        _require(math.isfinite(self.mixup_alpha + self.cutmix_alpha) and self.mixup_alpha >= 0
+        check(math.isfinite(self.mixup_alpha + self.cutmix_alpha) and self.mixup_alpha >= 0
                  and self.cutmix_alpha >= 0, "mixup_alpha", (self.mixup_alpha, self.cutmix_alpha),
                  "mixup_alpha and cutmix_alpha must be >= 0")
-        _require(isinstance(self.repeated_aug, int) and self.repeated_aug >= 1, "repeated_aug", self.repeated_aug,
+        check(isinstance(self.repeated_aug, int) and self.repeated_aug >= 1, "repeated_aug", self.repeated_aug,
                  "must be a positive integer")
-        _require(isinstance(self.precise_bn_images, int) and self.precise_bn_images >= 0, "precise_bn_images",
+        check(isinstance(self.precise_bn_images, int) and self.precise_bn_images >= 0, "precise_bn_images",
                  self.precise_bn_images, "must be an integer >= 0")
-        _require(isinstance(self.zero_init_residual, bool), "zero_init_residual", self.zero_init_residual,
+        check(isinstance(self.zero_init_residual, bool), "zero_init_residual", self.zero_init_residual,
                  "must be true or false")
-        _require(isinstance(self.eval_every, int) and self.eval_every >= 1, "eval_every", self.eval_every,
+        check(isinstance(self.eval_every, int) and self.eval_every >= 1, "eval_every", self.eval_every,
                  "must be a positive integer")
-        _require(self.drop_path_rate is None or 0 <= self.drop_path_rate < 1, "drop_path_rate", self.drop_path_rate,
+        check(self.drop_path_rate is None or 0 <= self.drop_path_rate < 1, "drop_path_rate", self.drop_path_rate,
                  "must be in [0, 1)")
 
     def override(self, **changes: Any) -> "Recipe":
