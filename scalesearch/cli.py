@@ -33,7 +33,6 @@ from scalesearch.arch.io import (
 from scalesearch.arch.scaling import Coefficients, scale_family
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.export import export_spec
-from scalesearch.files import write_json
 from scalesearch.measure.environment import machine_info
 from scalesearch.measure.flops import analytic_count, count
 from scalesearch.measure.latency import BenchConfig, measure
@@ -44,7 +43,8 @@ from scalesearch.pipeline import run as run_pipeline
 from scalesearch.pipeline import validate as validate_pipeline
 from scalesearch.quantities import parse_batches, parse_latency, parse_macs, parse_phis
 from scalesearch.runs import resolve_start
-from scalesearch.search.analysis import best_trial, evaluate_baselines
+from scalesearch.search.analysis import baselines as known_baselines
+from scalesearch.search.analysis import best_trial
 from scalesearch.search.compare import plan as plan_scaling
 from scalesearch.search.compare import run_comparison
 from scalesearch.search.config import PRUNERS, SAMPLERS, SearchConfig, validate
@@ -52,9 +52,9 @@ from scalesearch.search.driver import local_workers
 from scalesearch.search.find_base import open_study, search
 from scalesearch.search.grid import (
     GridConfig,
-    coefficients_document,
     load_coefficients,
     run_grid,
+    save_coefficients,
 )
 from scalesearch.search.grid import validate as validate_grid
 from scalesearch.search.objective import Objective
@@ -641,9 +641,7 @@ def find_base(
                 _summarise_search(config)
             raise
     if include_baselines:
-        baselines = config.run_dir / "baselines.json"
-        if not baselines.exists():
-            write_json(baselines, evaluate_baselines(config))
+        known_baselines(config)
     summary = _summarise_search(config, found)
     if json_out:
         report.print_json(summary)
@@ -702,8 +700,7 @@ def grid_cmd(
     with report.progress((f"grid {name}", len(points)), enabled=not json_out) as (update,):
         with local_workers(run_grid, [(config,)] * (workers - 1)):
             finished = run_grid(config, on_trial=lambda done, _total: update(done))
-    document = coefficients_document(finished, config)
-    write_json(config.run_dir / "coefficients.json", document)
+    document = save_coefficients(finished, config)
     heatmap = report.write_grid_heatmap(config.run_dir / "grid_heatmap.png", document)
     record = {k: document[k] for k in ("alpha", "beta", "gamma", "val_top1", "macs_ratio", "n_feasible")}
     record.update(points_trained=len(document["points"]), coefficients_file=str(config.run_dir / "coefficients.json"),

@@ -20,7 +20,7 @@ from scalesearch.arch.io import load_spec, save_spec, spec_file_name
 from scalesearch.arch.scaling import Coefficients, scale_family
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
-from scalesearch.files import write_atomic, write_json
+from scalesearch.files import write_atomic
 from scalesearch.measure.flops import analytic_count
 from scalesearch.report import markdown, plots
 from scalesearch.resumable import ResultsFile
@@ -28,7 +28,7 @@ from scalesearch.search.config import SearchConfig
 from scalesearch.search.config import validate as validate_search
 from scalesearch.search.driver import local_workers
 from scalesearch.search.find_base import search
-from scalesearch.search.grid import GridConfig, coefficients_document, grid_points, run_grid
+from scalesearch.search.grid import GridConfig, grid_points, run_grid, save_coefficients
 from scalesearch.search.grid import validate as validate_grid
 from scalesearch.search.objective import Objective
 from scalesearch.search.results import summarise, trial_rows
@@ -188,8 +188,7 @@ def _grid(config: PipelineConfig, base: NetworkSpec, progress: Progress) -> dict
     validate_grid(grid_config)
     with local_workers(run_grid, [(grid_config,)] * (config.workers - 1)):
         study = run_grid(grid_config, on_trial=lambda done, total: progress("grid", done, total))
-    document = coefficients_document(study, grid_config)
-    write_json(grid_config.run_dir / "coefficients.json", document)
+    document = save_coefficients(study, grid_config)
     plots.grid_heatmap(grid_config.run_dir / "grid_heatmap.png", document)
     return {k: document[k] for k in ("alpha", "beta", "gamma", "val_top1", "macs_ratio", "n_feasible")}
 

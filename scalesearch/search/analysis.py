@@ -3,6 +3,7 @@ measured latency of the leaders, and known networks under the same evaluator."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import optuna
@@ -10,6 +11,7 @@ import optuna
 from scalesearch.arch.io import resolve_spec
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError
+from scalesearch.files import write_json
 from scalesearch.measure.flops import analytic_count
 from scalesearch.measure.latency import measure
 from scalesearch.measure.predictor import LatencyTable
@@ -78,6 +80,17 @@ def measure_leaders(study: optuna.Study, config: SearchConfig, k: int = MEASURED
 def measured_latency(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> float | None:
     """The trial's measured latency (ms), if it was among the leaders."""
     return study.user_attrs.get("measured_latency_ms", {}).get(str(trial.number))
+
+
+def baselines(config: SearchConfig) -> list[dict[str, Any]]:
+    """The known networks' rows, from ``baselines.json`` in the run folder; evaluated (and saved
+    there) the first time."""
+    path = config.run_dir / "baselines.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    rows = evaluate_baselines(config)
+    write_json(path, rows)
+    return rows
 
 
 def evaluate_baselines(config: SearchConfig) -> list[dict[str, Any]]:

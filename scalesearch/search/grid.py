@@ -26,6 +26,7 @@ from scalesearch.arch.io import read_data_file, spec_to_dict
 from scalesearch.arch.scaling import Coefficients, scale
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
+from scalesearch.files import write_json
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.search.driver import open_or_resume
 from scalesearch.search.workers import (
@@ -256,6 +257,13 @@ def coefficients_document(study: optuna.Study, config: GridConfig) -> dict[str, 
             "points": sorted(rows, key=lambda r: (r["alpha"], r["beta"], r["gamma"])),
             "rejected_after_rounding": [{**dataclasses.asdict(p), "macs_ratio": r} for p, r in rejected],
             "n_feasible": len(kept)}
+
+
+def save_coefficients(study: optuna.Study, config: GridConfig) -> dict[str, Any]:
+    """Write ``coefficients.json`` (:func:`coefficients_document`) into the run folder; returns it."""
+    document = coefficients_document(study, config)
+    write_json(config.run_dir / "coefficients.json", document)
+    return document
 
 
 def load_coefficients(path: Path) -> Coefficients:

@@ -168,6 +168,83 @@ def evaluate(model: nn.Module, split: Split | FileSplit, normalize: Normalize, r
     return correct / len(split)
 
 
+@dataclass
+class _Run:
+    """One seed's training in progress: the network and everything that steps it."""
+
+    spec: NetworkSpec  # as the recipe trains it (classes, resolution, stem)
+    model: nn.Module
+    device: torch.device
+    train_split: Split | FileSplit
+    val_split: Split | FileSplit
+    augment: TrainAugment
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    autocast: contextlib.AbstractContextManager
+    generator: torch.Generator
+    steps_per_epoch: int
+
+
+def _build(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normalize: Normalize,
+           device: torch.device) -> _Run:
+    """The network (seeded), the data on the device, the optimiser, schedule and precision."""
+    torch.manual_seed(seed)
+    net_spec = recipe.network(spec, data.num_classes)
+    model = build_model(net_spec)
+    if recipe.zero_init_residual:
+        zero_init_residuals(model)
+    # channels_last: 15-20% faster convolutions on the CPU (AVX2, 2 threads) as on CUDA.
+    model = model.to(device, memory_format=torch.channels_last)
+    train_split = _on_device(data.train, device, recipe)
+    steps_per_epoch = max(1, len(train_split) // recipe.batch_size)
+    optimizer = _optimizer(model, recipe)
+    dtype = autocast_dtype(recipe.precision, device)
+    return _Run(
+        spec=net_spec, model=model, device=device, train_split=train_split,
+        val_split=_on_device(data.val, device, recipe),
+        augment=TrainAugment(normalize, recipe.resolution, data.num_classes, recipe.crop_scale_min,
+                             recipe.randaugment_magnitude, recipe.mixup_alpha, recipe.cutmix_alpha),
+        optimizer=optimizer, scheduler=_schedule(optimizer, recipe, steps_per_epoch),
+        # fp16's narrow range underflows small gradients: scale the loss, and skip a step whose
+        # gradients overflowed (bf16 has fp32's range and needs neither).
+        scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
+        loss_fn=_loss_fn(recipe, data.num_classes),
+        autocast=torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext(),
+        generator=torch.Generator().manual_seed(seed), steps_per_epoch=steps_per_epoch)
+
+
+def _train_epoch(run: _Run, recipe: Recipe, epoch: int) -> tuple[float, float]:
+    """One pass over the epoch's order; returns the mean training loss and images per second."""
+    run.model.train()
+    order = epoch_order(len(run.train_split), run.steps_per_epoch * recipe.batch_size, recipe.repeated_aug,
+                        run.generator)
+    loss_sum, seen, started = torch.zeros((), device=run.device), 0, time.perf_counter()
+    for step, (images, labels) in enumerate(run.train_split.batches(order, recipe.batch_size), start=1):
+        images, targets = run.augment(images, labels)
+        images = images.contiguous(memory_format=torch.channels_last)
+        with run.autocast:
+            loss = run.loss_fn(run.model(images), targets)
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        run.scheduler.step()
+        loss_sum += loss.detach()
+        seen += len(labels)
+        # Checking every step would synchronise a GPU each step; a NaN stays NaN in the sum.
+        if step % _NAN_CHECK_STEPS == 0 or step == run.steps_per_epoch:
+            _check_finite(loss_sum, epoch, step)
+    return float(loss_sum) / run.steps_per_epoch, seen / (time.perf_counter() - started)
+
+
+def _validate(run: _Run, recipe: Recipe, normalize: Normalize) -> float:
+    """Validation top-1 after re-estimating the BatchNorm statistics (see :func:`precise_bn`)."""
+    precise_bn(run.model, run.train_split, normalize, recipe.resolution, recipe.precise_bn_images, recipe.batch_size)
+    return evaluate(run.model, run.val_split, normalize, recipe.resolution)
+
+
 def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normalize: Normalize,
                device: str = "cpu", run_dir: Path | None = None, test: bool = False,
                on_epoch: Callable[[EpochMetrics], None] | None = None, eval_from: int = 1) -> SeedResult:
@@ -175,65 +252,24 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
     Evaluates every ``recipe.eval_every`` epochs from epoch ``eval_from`` on, and after the last."""
     if test and data.test is None:
         raise UsageError(f"`test`: {data.name} has no test split")
-    torch.manual_seed(seed)
     dev = resolve_device(device)
-    net_spec = recipe.network(spec, data.num_classes)
     with _out_of_memory_ends_the_run(dev, recipe.batch_size):
-        model = build_model(net_spec)
-        if recipe.zero_init_residual:
-            zero_init_residuals(model)
-        # channels_last: 15-20% faster convolutions on the CPU (AVX2, 2 threads) as on CUDA.
-        model = model.to(dev, memory_format=torch.channels_last)
-        train_split, val_split = _on_device(data.train, dev, recipe), _on_device(data.val, dev, recipe)
-        augment = TrainAugment(normalize, recipe.resolution, data.num_classes, recipe.crop_scale_min,
-                               recipe.randaugment_magnitude, recipe.mixup_alpha, recipe.cutmix_alpha)
-        steps_per_epoch = max(1, len(train_split) // recipe.batch_size)
-        optimizer = _optimizer(model, recipe)
-        scheduler = _schedule(optimizer, recipe, steps_per_epoch)
-        loss_fn = _loss_fn(recipe, data.num_classes)
-        generator = torch.Generator().manual_seed(seed)
-        dtype = autocast_dtype(recipe.precision, dev)
-        autocast = torch.autocast(dev.type, dtype=dtype) if dtype else contextlib.nullcontext()
-        # fp16's narrow range underflows small gradients: scale the loss, and skip a step whose
-        # gradients overflowed (bf16 has fp32's range and needs neither).
-        scaler = torch.amp.GradScaler(dev.type, enabled=dtype == torch.float16)
+        run = _build(spec, data, recipe, seed, normalize, dev)
         result = SeedResult(seed=seed, val_top1=0.0, img_per_s=0.0)
         for epoch in range(1, recipe.epochs + 1):
-            model.train()
-            order = epoch_order(len(train_split), steps_per_epoch * recipe.batch_size, recipe.repeated_aug, generator)
-            loss_sum, seen, started = torch.zeros((), device=dev), 0, time.perf_counter()
-            for step, (images, labels) in enumerate(train_split.batches(order, recipe.batch_size), start=1):
-                images, targets = augment(images, labels)
-                images = images.contiguous(memory_format=torch.channels_last)
-                with autocast:
-                    loss = loss_fn(model(images), targets)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                loss_sum += loss.detach()
-                seen += len(labels)
-                # Checking every step would synchronise a GPU each step; a NaN stays NaN in the sum.
-                if step % _NAN_CHECK_STEPS == 0 or step == steps_per_epoch:
-                    _check_finite(loss_sum, epoch, step)
-            elapsed = time.perf_counter() - started
-            val = None
-            if (epoch >= eval_from and epoch % recipe.eval_every == 0) or epoch == recipe.epochs:
-                precise_bn(model, train_split, normalize, recipe.resolution, recipe.precise_bn_images,
-                           recipe.batch_size)
-                val = evaluate(model, val_split, normalize, recipe.resolution)
-            metrics = EpochMetrics(seed, epoch, float(loss_sum) / steps_per_epoch, val, seen / elapsed,
-                                   optimizer.param_groups[0]["lr"])
+            loss, img_per_s = _train_epoch(run, recipe, epoch)
+            evaluated = (epoch >= eval_from and epoch % recipe.eval_every == 0) or epoch == recipe.epochs
+            metrics = EpochMetrics(seed, epoch, loss, _validate(run, recipe, normalize) if evaluated else None,
+                                   img_per_s, run.optimizer.param_groups[0]["lr"])
             result.epochs.append(metrics)
             if run_dir is not None:
-                _record(run_dir, seed, metrics, model, net_spec)
+                _record(run_dir, seed, metrics, run.model, run.spec)
             if on_epoch:
                 on_epoch(metrics)
         result.val_top1 = result.epochs[-1].val_top1
         result.img_per_s = statistics.fmean(m.img_per_s for m in result.epochs)
         if test:
-            result.test_top1 = evaluate(model, _on_device(data.test, dev, recipe), normalize, recipe.resolution)
+            result.test_top1 = evaluate(run.model, _on_device(data.test, dev, recipe), normalize, recipe.resolution)
     return result
 
 
