@@ -30,12 +30,12 @@ from scalesearch.arch.io import (
     save_spec,
     spec_file_name,
 )
-from scalesearch.arch.scaling import Coefficients, scale_family
+from scalesearch.arch.scaling import PRESETS, Coefficients, scale_family
 from scalesearch.errors import ScalesearchError, UsageError
-from scalesearch.export import export_spec
+from scalesearch.export import FORMATS, export_spec
 from scalesearch.measure.environment import machine_info
-from scalesearch.measure.flops import analytic_count, count
-from scalesearch.measure.latency import BenchConfig, measure
+from scalesearch.measure.flops import COUNTERS, analytic_count, count
+from scalesearch.measure.latency import BACKENDS, DEVICES, MODES, PRECISIONS, BenchConfig, measure
 from scalesearch.measure.predictor import LatencyTable, build_table
 from scalesearch.pipeline import STAGES as PIPELINE_STAGES
 from scalesearch.pipeline import PipelineConfig
@@ -57,7 +57,7 @@ from scalesearch.search.grid import (
     save_coefficients,
 )
 from scalesearch.search.grid import validate as validate_grid
-from scalesearch.search.objective import Objective
+from scalesearch.search.objective import CONSTRAINTS, Objective
 from scalesearch.search.results import summarise, trial_rows
 from scalesearch.search.space import load_space
 from scalesearch.search.workers import HEARTBEAT_S, evaluated
@@ -177,39 +177,19 @@ def _fetch(data: str | None, download: bool) -> None:
         report.log(f"downloaded {data}")
 
 
-class Counter(str, Enum):
-    analytic = "analytic"
-    fvcore = "fvcore"
+def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A command-line choice whose values are the library's own tuple (one list per choice)."""
+    return Enum(name, {v: v for v in values}, type=str)
 
 
-class Preset(str, Enum):
-    official = "official"
-
-
-class ExportFormat(str, Enum):
-    onnx = "onnx"
-    torchscript = "torchscript"
-
-
-class Device(str, Enum):
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class Backend(str, Enum):
-    onnxruntime = "onnxruntime"
-    torch = "torch"
-
-
-class Precision(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
-
-
-class Mode(str, Enum):
-    eager = "eager"
-    graph = "graph"
+Counter = _choices("Counter", COUNTERS)
+Preset = _choices("Preset", PRESETS)
+ExportFormat = _choices("ExportFormat", FORMATS)
+Device = _choices("Device", DEVICES)
+Backend = _choices("Backend", BACKENDS)
+Precision = _choices("Precision", PRECISIONS)
+Mode = _choices("Mode", MODES)
+Constraint = _choices("Constraint", CONSTRAINTS)
 
 
 DeviceOpt = Annotated[Device, typer.Option(help="cpu or cuda.")]
@@ -394,11 +374,6 @@ class Evaluation(str, Enum):
     zero_cost = "zero-cost"
 
 
-def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
-    """A command-line choice whose values are the library's own tuple."""
-    return Enum(name, {v: v for v in values}, type=str)
-
-
 ZeroCostMetric = _choices("ZeroCostMetric", METRICS)
 
 
@@ -529,11 +504,6 @@ def _train_family(members: list[Any], dataset: Any, recipe: Any, seeds: list[int
 HeartbeatOpt = Annotated[int, typer.Option(
     help="With --storage: seconds between a worker's heartbeats; a trial silent for three is failed and its "
          "candidate retried by another worker.")]
-
-
-class Constraint(str, Enum):
-    soft = "soft"
-    hard = "hard"
 
 
 Pruner = _choices("Pruner", PRUNERS)

@@ -59,10 +59,19 @@ def _stride(value: int) -> None:
     check(value in STRIDES and not isinstance(value, bool), "stride", value, f"must be one of {STRIDES}")
 
 
-def _common(block: "Block") -> None:
-    _positive_int("out_channels", block.out_channels, MAX_CHANNELS)
-    _positive_int("repeats", block.repeats, MAX_REPEATS)
-    _stride(block.stride)
+@dataclass(frozen=True)
+class _Stage:
+    """What every stage has: its width, how many blocks, and the first block's stride."""
+
+    kind: ClassVar[str]
+    out_channels: int
+    repeats: int
+    stride: int
+
+    def __post_init__(self) -> None:
+        _positive_int("out_channels", self.out_channels, MAX_CHANNELS)
+        _positive_int("repeats", self.repeats, MAX_REPEATS)
+        _stride(self.stride)
 
 
 def _expand(value: float) -> None:
@@ -71,20 +80,16 @@ def _expand(value: float) -> None:
 
 
 @dataclass(frozen=True)
-class _InvertedResidual:
+class _InvertedResidual(_Stage):
     """Fields shared by MBConv and fused-MBConv: expand, (depthwise or full) conv, SE, project."""
 
-    kind: ClassVar[str]
-    out_channels: int
-    repeats: int
-    stride: int
     kernel: int
     expand_ratio: float
     se_ratio: float = 0.0
     skip: bool = True
 
     def __post_init__(self) -> None:
-        _common(self)
+        super().__post_init__()
         _kernel(self.kernel)
         _expand(self.expand_ratio)
         _ratio("se_ratio", self.se_ratio)
@@ -119,45 +124,33 @@ class FusedMBConv(_InvertedResidual):
 
 
 @dataclass(frozen=True)
-class DepthwiseSeparable:
+class DepthwiseSeparable(_Stage):
     """Depthwise conv then pointwise conv, each with norm and activation (MobileNetV1)."""
 
     kind: ClassVar[str] = "depthwise_separable"
-    out_channels: int
-    repeats: int
-    stride: int
     kernel: int = 3
 
     def __post_init__(self) -> None:
-        _common(self)
+        super().__post_init__()
         _kernel(self.kernel)
 
 
 @dataclass(frozen=True)
-class BasicBlock:
+class BasicBlock(_Stage):
     """Two 3x3 convs with an identity or projection shortcut (ResNet-18/34)."""
 
     kind: ClassVar[str] = "basic"
-    out_channels: int
-    repeats: int
-    stride: int
-
-    def __post_init__(self) -> None:
-        _common(self)
 
 
 @dataclass(frozen=True)
-class Bottleneck:
+class Bottleneck(_Stage):
     """1x1 reduce, 3x3, 1x1 expand by ``expansion``, with a shortcut (ResNet-50/101/152)."""
 
     kind: ClassVar[str] = "bottleneck"
-    out_channels: int
-    repeats: int
-    stride: int
     expansion: int = 4
 
     def __post_init__(self) -> None:
-        _common(self)
+        super().__post_init__()
         _positive_int("expansion", self.expansion)
         check(self.out_channels % self.expansion == 0, "out_channels", self.out_channels,
                f"must be a multiple of expansion ({self.expansion})")
