@@ -43,6 +43,10 @@ def _supported_text() -> str:
     return "; ".join(f"{d}/{b}: {', '.join(p)}" for (d, b), p in SUPPORTED_PRECISIONS.items())
 
 
+#: The largest batch a latency measurement takes (deployment batches are far smaller).
+MAX_BATCH = 4096
+
+
 def max_threads() -> int:
     """The most intra-op threads a measurement may ask for: 4 per logical CPU (more only queue up,
     and thousands of them take the machine down before timing starts)."""
@@ -68,6 +72,8 @@ class BenchConfig:
                 raise UsageError(f"unknown {field} {value!r} (known: {', '.join(known)})")
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
             raise UsageError(f"batch size must be a positive integer, got {self.batch!r}")
+        if self.batch > MAX_BATCH:
+            raise UsageError(f"batch size must be at most {MAX_BATCH}, got {self.batch}")
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
             raise UsageError(f"`threads` must be a positive integer, got {self.threads!r}")

@@ -33,6 +33,8 @@ from scalesearch.typed_data import decode
 
 STRATEGIES = ("depth", "width", "resolution", "compound", "revisiting")
 MATCH_TOLERANCE = 0.05
+#: The most growth compare-scaling matches (B7 is about 100x B0's MACs).
+MAX_FLOPS_MULTIPLIER = 256.0
 #: Share of the log-MACs budget that resolution gets under the "revisiting" rule.
 REVISITING_RESOLUTION_SHARE = 0.2
 #: Epochs at or below which "revisiting" scales width rather than depth.
@@ -127,6 +129,8 @@ def plan(base: NetworkSpec, multipliers: list[float], strategies: list[str],
     for m in multipliers:
         if not m > 1:
             raise UsageError(f"`flops_multiplier` must be > 1, got {m:g}")
+        if not m <= MAX_FLOPS_MULTIPLIER:
+            raise UsageError(f"`flops_multiplier` must be at most {MAX_FLOPS_MULTIPLIER:g}, got {m:g}")
     return [(m, variant(base, s, m, epochs)) for m in multipliers for s in strategies]
 
 

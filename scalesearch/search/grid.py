@@ -46,6 +46,9 @@ from scalesearch.train.data import load_data
 from scalesearch.train.loop import TrainingError, resolve_device, train
 from scalesearch.train.recipes import load_recipe
 
+#: The finest grid step and the largest growth per unit of phi: beyond them the grid has millions of points.
+MIN_STEP = 0.01
+MAX_TARGET_RATIO = 16.0
 #: How long a trial waits for lower-numbered running trials to declare their grid point.
 CLAIM_WAIT_S = 30.0
 
@@ -75,8 +78,13 @@ def grid_points(step: float, target_ratio: float, tolerance: float) -> list[Grid
     ``tolerance`` (a fraction) of ``target_ratio``."""
     if not 0 < step <= 1:
         raise UsageError(f"`step` must be in (0, 1], got {step:g}")
+    if step < MIN_STEP:
+        raise UsageError(f"`step` must be at least {MIN_STEP:g} (a finer grid has millions of points), got {step:g}")
     if not target_ratio >= 1:
         raise UsageError(f"`target_ratio` must be >= 1 (1 means no growth), got {target_ratio:g}")
+    if target_ratio > MAX_TARGET_RATIO:
+        raise UsageError(f"`target_ratio` must be at most {MAX_TARGET_RATIO:g} (EfficientNet's is 2), "
+                         f"got {target_ratio:g}")
     if not 0 < tolerance < 1:
         raise UsageError(f"`tolerance` must be in (0, 1), got {tolerance:g}")
     high = target_ratio * (1 + tolerance)
