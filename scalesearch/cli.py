@@ -457,7 +457,7 @@ def train_cmd(
         return
     spec = specs[0]
     if evaluation is Evaluation.zero_cost:
-        images, labels = data_batch(dataset, chosen.resolution)
+        images, labels = data_batch(dataset, chosen.resolution, channels=spec.in_channels)
         score = zero_cost_score(chosen.network(spec, dataset.num_classes), metric.value, images, labels)
         report.emit({"model": spec.name, "eval": "zero-cost", "metric": metric.value, "score": score,
                      "data": dataset.name, "synthetic_data": dataset.synthetic, "resolution": chosen.resolution},

@@ -392,6 +392,27 @@ def test_numeric_edges_are_one_line(args, code, expected, tmp_path, monkeypatch)
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("data", ["synthetic", "fashion-mnist"])
+def test_a_one_channel_network_trains_and_scores_on_rgb_and_grayscale_data(data, tmp_path, tiny_base):
+    if data == "fashion-mnist":
+        from conftest import FASHION, require_fashion
+
+        require_fashion()
+        data = f"fashion-mnist:{FASHION}"
+    spec = yaml.safe_load(tiny_base.read_text())
+    spec["in_channels"] = 1
+    path = tmp_path / "gray.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    trained = runner.invoke(app, ["train", str(path), "--data", data, "--epochs", "1", "--resolution", "16",
+                                  "--train-images", "128", "--run-dir", str(tmp_path / "run"), "--json"])
+    assert trained.exit_code == 0, trained.output
+    assert 0 <= json.loads(trained.stdout)["val_top1"] <= 1
+    for metric in ("naswot", "zico", "zen", "synflow"):
+        scored = runner.invoke(app, ["train", str(path), "--data", data, "--eval", "zero-cost", "--metric", metric,
+                                     "--train-images", "128", "--json"])
+        assert scored.exit_code == 0, scored.output
+
+
 # ----------------------------------------------------------------------------------- study folders
 
 

@@ -38,7 +38,8 @@ class Evaluator:
         self.recipe: Recipe = search_recipe(config)
         self.data: DataSet | None = load_data(config.data, train_images=config.train_images) if config.data else None
         self.num_classes = self.data.num_classes if self.data else 10
-        self.batch = data_batch(self.data, self.recipe.resolution) if self.data else None
+        channels = load_space(config.space).base_spec.in_channels
+        self.batch = data_batch(self.data, self.recipe.resolution, channels=channels) if self.data else None
 
     @property
     def key(self) -> str:

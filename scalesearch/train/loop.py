@@ -372,7 +372,7 @@ def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], de
         run_dir.mkdir(parents=True, exist_ok=True)
         save_spec(recipe.network(spec, data.num_classes), run_dir / "spec.yaml")
         write_json(run_dir / "recipe.json", dataclasses.asdict(recipe))
-    normalize = Normalize.of(_on_device(data.train, dev, recipe))  # the same for every seed
+    normalize = Normalize.of(_on_device(data.train, dev, recipe), spec.in_channels)  # the same for every seed
     runs = [train_seed(spec, data, recipe, seed, normalize, device, run_dir, test, on_epoch, eval_from)
             for seed in seeds]
     val_top1, val_top1_std = _mean_std([r.val_top1 for r in runs])

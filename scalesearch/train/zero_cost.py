@@ -177,9 +177,10 @@ def zero_cost_score(spec: NetworkSpec, metric: str = DEFAULT_METRIC, images: tor
     return zico(model, images, labels)
 
 
-def data_batch(data: DataSet, resolution: int, size: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A seeded batch of normalised training images at ``resolution``, as the networks see them,
-    and their labels."""
+def data_batch(data: DataSet, resolution: int, size: int = 64, seed: int = 0,
+               channels: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded batch of normalised training images at ``resolution``, as networks of ``channels``
+    inputs see them, and their labels."""
     order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(seed))[:size]
     images, labels = next(data.train.batches(order, size))
-    return Normalize.of(data.train)(eval_resize(images, resolution)), labels
+    return Normalize.of(data.train, channels)(eval_resize(images, resolution)), labels
