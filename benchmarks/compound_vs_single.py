@@ -8,11 +8,12 @@ variants at --multiplier x its MACs (matched within 5% after rounding), each tra
 `proxy` recipe (variants at its resolution times their resolution multiplier) and --seeds seeds.
 `b0-small` is EfficientNet-B0 at width 0.5 (CPU-sized). On a 2-core CPU use --train-images and
 --epochs to keep it to a few hours; on a GPU machine use the defaults or larger.
-Writes benchmarks/results/compound_vs_single.json after each trained variant (mean, std, per seed,
-each base's wall time so far); rows measured earlier with the same settings are kept, so bases can
-be run one at a time and an interrupted run goes on where it stopped. Each base records the full
-recipe its rows were trained with (`recipe_settings`); a base run again with another recipe is
-trained again from scratch. compound_vs_single_gpu.json was measured with one process per base
+Writes benchmarks/results/compound_vs_single.json (a scalesearch.resumable results file: settings,
+one row per base with its variants' mean, std and per-seed accuracy and its wall time so far)
+after each trained variant; bases measured earlier with the same settings are kept, so bases can be
+run one at a time and an interrupted run goes on where it stopped. Each base records the full
+recipe its variants were trained with (`recipe_settings`); a base run again with another recipe
+is trained again from scratch. compound_vs_single_gpu.json was measured with one process per base
 (--bases B --out FILE each) side by side on one H100, the three files then merged.
 """
 
@@ -33,6 +34,7 @@ import torch  # noqa: E402
 from scalesearch.arch.io import resolve_spec  # noqa: E402
 from scalesearch.arch.scaling import with_multipliers  # noqa: E402
 from scalesearch.measure.environment import machine_info  # noqa: E402
+from scalesearch.resumable import ResultsFile  # noqa: E402
 from scalesearch.search.compare import compare, plan  # noqa: E402
 from scalesearch.train.data import load_data  # noqa: E402
 from scalesearch.train.recipes import load_recipe  # noqa: E402
@@ -66,34 +68,28 @@ def main() -> None:
     settings = {"device": args.device, "recipe": {"name": recipe.name, "epochs": recipe.epochs,
                                                   "resolution": recipe.resolution},
                 "train_images": len(data.train), "multiplier": args.multiplier, "seeds": args.seeds}
-    # Rows measured earlier with the same settings stay in the file; other settings start it afresh.
-    earlier = json.loads(args.out.read_text()) if args.out.exists() else {}
-    same = all(earlier.get(key) == value for key, value in settings.items())
-    document = {"benchmark": "compound_vs_single", "machine": machine_info(), **settings,
-                "bases": earlier.get("bases", {}) if same else {}, "wall_s": earlier.get("wall_s", {}) if same else {},
-                "torch_threads": earlier.get("torch_threads", {}) if same else {},
-                "eval_every": earlier.get("eval_every", {}) if same else {},
-                "recipe_settings": earlier.get("recipe_settings", {}) if same else {}}
+    results = ResultsFile(args.out, settings, header={"benchmark": "compound_vs_single"}, on_mismatch="restart")
+    results.update(machine=machine_info())
     for name in names:
         started = time.perf_counter()
         base = base_network(name)
         planned = plan(base, [args.multiplier], ["depth", "width", "resolution", "compound"], recipe.epochs)
-        resumes = document["recipe_settings"].get(name) == trained_with
-        finished = document["bases"].get(name, []) if resumes else []
-        document["bases"][name], document["recipe_settings"][name] = [], trained_with
+        earlier = results.rows.get(name, {})
+        resumes = earlier.get("recipe_settings") == trained_with
         # Training time up to the last saved row, summed over the processes that trained this base.
-        spent = (document["wall_s"].get(name) or 0) if resumes else 0
-        document["torch_threads"][name], document["eval_every"][name] = args.threads, recipe.eval_every
+        spent = (earlier.get("wall_s") or 0) if resumes else 0
+        entry = {"recipe_settings": trained_with, "torch_threads": args.threads, "eval_every": recipe.eval_every,
+                 "wall_s": spent, "variants": []}
 
-        def save(row: dict, name: str = name, spent: float = spent, started: float = started) -> None:
+        def save(row: dict, name: str = name, entry: dict = entry, spent: float = spent,
+                 started: float = started) -> None:
             print(name, json.dumps(row), flush=True)
-            document["bases"][name].append(row)
-            document["wall_s"][name] = round(spent + time.perf_counter() - started, 1)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(document, indent=2) + "\n")
+            entry["variants"].append(row)
+            entry["wall_s"] = round(spent + time.perf_counter() - started, 1)
+            results.add(name, entry)
 
-        compare(base, data, recipe, planned, list(range(args.seeds)), args.device, finished, save)
-
+        compare(base, data, recipe, planned, list(range(args.seeds)), args.device,
+                earlier.get("variants", []) if resumes else [], save)
 
 if __name__ == "__main__":
     main()

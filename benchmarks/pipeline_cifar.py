@@ -1,12 +1,14 @@
 """EfficientNet's Figure 1 at proxy scale: does the searched family sit above the hand-designed ones?
 
-Run (CPU-sized, the defaults; a few hours on a 2-vCPU VM):
+Run (CPU-sized, the defaults; about 2 hours on a 2-vCPU VM, estimated from the proxy's 70 s per
+training there: find-base 17 trainings, the grid 20, the family and references 30):
     python benchmarks/pipeline_cifar.py [--data ../shared/data/cifar-10] [--phi 0-2] [--n-trials 8]
-        [--train-images 1000] [--seeds 3] [--baselines efficientnet,mobilenet-v2]
+        [--train-images 1000] [--seeds 3] [--step 0.1] [--tolerance 0.05]
+        [--baselines efficientnet,mobilenet-v2]
 GPU-sized (a ready command: every training image, phi 0..3, all reference families):
     python benchmarks/pipeline_cifar.py --device cuda --workers 4 --phi 0-3 --n-trials 100
-        --train-images 0 --baselines efficientnet,resnet,mobilenet-v2 --run-dir runs/pipeline-cifar-gpu
-        --out benchmarks/results/pipeline_cifar_gpu.json
+        --train-images 0 --step 0.05 --tolerance 0.1 --baselines efficientnet,resnet,mobilenet-v2
+        --run-dir runs/pipeline-cifar-gpu --out benchmarks/results/pipeline_cifar_gpu.json
 This is `scalesearch pipeline --flops 400M --data cifar10:DIR` with the budget above, run through
 the library exactly as the command runs it, in --run-dir (the same command resumes it). Then it
 reads the result against EfficientNet's Figure 1: at equal MACs, and at equal CPU latency, is the
@@ -73,7 +75,8 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=1000, help="0: all")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--step", type=float, default=0.05)
+    parser.add_argument("--step", type=float, default=0.1, help="grid step (0.05: 218 points, 0.1: 20)")
+    parser.add_argument("--tolerance", type=float, default=0.05, help="grid: |alpha beta^2 gamma^2 / 2 - 1|")
     parser.add_argument("--baselines", default="efficientnet,mobilenet-v2")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--workers", type=int, default=1)
@@ -83,7 +86,8 @@ def main() -> None:
     try:
         config = PipelineConfig(target_macs=400e6, data=f"cifar10:{args.data}", phis=parse_phis(args.phi),
                                 run_dir=args.run_dir, baselines=parse_baselines(args.baselines),
-                                n_trials=args.n_trials, finalists=args.finalists, step=args.step, seeds=args.seeds,
+                                n_trials=args.n_trials, finalists=args.finalists, step=args.step,
+                                tolerance=args.tolerance, seeds=args.seeds,
                                 epochs=args.epochs, train_images=args.train_images or None, device=args.device,
                                 workers=args.workers)
         validate(config)

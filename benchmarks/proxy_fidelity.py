@@ -13,8 +13,9 @@ accuracies (goal >= 0.8), with both orderings and the known ordering B0 > Mobile
 77.1% vs 72.0%) under each.
 Cost: 13 networks x 5 proxy-equivalents: 1 h 23 min with --train-images 1000 on a 2-vCPU VM
 (2 threads); the whole subset on a GPU has not been timed yet.
-Writes benchmarks/results/proxy_fidelity.json after every network; networks measured earlier with
-the same settings are kept, so an interrupted run goes on where it stopped.
+Writes benchmarks/results/proxy_fidelity.json (a scalesearch.resumable results file: settings, one
+row per network) after every network; networks measured earlier with the same settings are kept,
+so an interrupted run goes on where it stopped, and other settings start the file afresh.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from scalesearch.arch.io import resolve_spec  # noqa: E402
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.measure.flops import analytic_macs  # noqa: E402
 from scalesearch.measure.ranking import spearman  # noqa: E402
+from scalesearch.resumable import ResultsFile  # noqa: E402
 from scalesearch.search.space import load_space  # noqa: E402
 from scalesearch.train.data import load_data  # noqa: E402
 from scalesearch.train.loop import train  # noqa: E402
@@ -89,27 +91,20 @@ def main() -> None:
     settings = {"device": args.device, "proxy": dataclasses.asdict(proxy), "reference": dataclasses.asdict(reference),
                 "train_images": len(data.train), "val_images": len(data.val), "seeds": args.seeds,
                 "candidate_window_macs_224px": [args.target * (1 - args.window), args.target * (1 + args.window)]}
-    earlier = json.loads(args.out.read_text()) if args.out.exists() else {}
-    same = all(earlier.get(key) == value for key, value in settings.items())
-    done = {r["model"]: r for r in earlier.get("rows", [])} if same else {}
-    document = {"benchmark": "proxy_fidelity", "machine": machine_info(), "torch_threads": args.threads,
-                **settings, "rows": []}
+    results = ResultsFile(args.out, settings, header={"benchmark": "proxy_fidelity"}, on_mismatch="restart")
+    results.update(machine=machine_info(), torch_threads=args.threads)
     seeds = list(range(args.seeds))
     for spec in networks:
-        row = done.get(spec.name)
-        if row is None:
+        if spec.name not in results:
             row, started = {"model": spec.name, "macs_224px": analytic_macs(spec)}, time.perf_counter()
             for label, recipe in (("proxy", proxy), ("reference", reference)):
                 result = train(spec, data, recipe, seeds, device=args.device)
                 row.update({f"{label}_top1": result.val_top1, f"{label}_std": result.val_top1_std,
                             f"{label}_per_seed": [r.val_top1 for r in result.runs]})
             row.update(wall_s=round(time.perf_counter() - started, 1), measured=time.strftime("%Y-%m-%d"))
-        document["rows"].append(row)
-        document.update(summary(document["rows"]))
-        print(json.dumps(row), f"spearman {document.get('spearman')}", flush=True)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(document, indent=2) + "\n")
-
+            results.add(spec.name, row)
+        results.update(**summary(list(results.rows.values())))
+        print(json.dumps(results.rows[spec.name]), f"spearman {results.document.get('spearman')}", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -20,9 +20,12 @@ itself), the finalist-stage margin, wall time. Goal, per data set, all of which 
   - every TPE search returns a network that is not B0, at <= 400M MACs;
   - TPE winners beat B0 by >= 1 point under the reference (mean over search seeds);
   - TPE >= random at equal budget (mean reference accuracy of their winners).
-Searches run --jobs at a time (one thread each on the CPU); every search resumes from its own
-study, and every finished search or reference run is saved to the results file at once, so the
-same command goes on where it stopped. Cost on a 2-vCPU VM: see wall_s in the results.
+One data set at a time (so that a partial run holds whole data sets): its searches and the three
+hand-designed networks' reference runs, --jobs at a time (one thread each on the CPU), then the
+winners' reference runs. Every search resumes from its own study, and every finished search or
+reference run is saved to the results file at once, so the same command goes on where it
+stopped. Cost on a 2-vCPU VM: about 80 minutes per data set at the defaults (see trial_s and
+wall_s in the results).
 """
 
 from __future__ import annotations
@@ -67,9 +70,13 @@ def search_config(args: argparse.Namespace, label: str, data: str, sampler: str,
                         finalists=args.finalists, final_seeds=args.final_seeds)
 
 
-def run_search(job: tuple[str, SearchConfig]) -> dict:
+def run_job(job: tuple) -> dict:
+    """A search or a reference training, by the job's first field."""
+    return run_search(job[2]) if job[0] == "search" else run_reference(job[1:])
+
+
+def run_search(config: SearchConfig) -> dict:
     """One whole find-base run (resumed from its study if it was started before)."""
-    _, config = job
     started = time.perf_counter()
     study = search(config)
     summary = summarise(study, config)
@@ -118,6 +125,8 @@ def summarise_benchmark(rows: dict, data_sets: dict, samplers: list[str], seeds:
     random, and the goal's three clauses."""
     out = {}
     for label in data_sets:
+        if not any(key.split("|")[1] == label for key in rows):
+            continue  # not run yet
         reference = {}
         for key, row in rows.items():
             kind, *rest = key.split("|")
@@ -167,7 +176,7 @@ def main() -> None:
     parser.add_argument("--cifar", default=str(ROOT.parent / "shared/data/cifar-10"))
     parser.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist",
                         help="the official IDX files; the first 10,000 training images are used")
-    parser.add_argument("--data-sets", default="cifar10,fashion-mnist")
+    parser.add_argument("--data-sets", default="cifar10,fashion-mnist", help="which to run now (the file holds all)")
     parser.add_argument("--samplers", default="tpe,random")
     parser.add_argument("--search-seeds", default="0,1")
     parser.add_argument("--n-trials", type=int, default=8)
@@ -200,7 +209,8 @@ def main() -> None:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    settings = {"target_macs": TARGET, "constraint": "hard", "data": data_sets, "samplers": samplers,
+    # Every data set's path, whichever --data-sets runs now: a file can be filled one data set at a time.
+    settings = {"target_macs": TARGET, "constraint": "hard", "data": paths, "samplers": samplers,
                 "search_seeds": seeds, "n_trials": args.n_trials, "train_images": args.train_images,
                 "proxy": dataclasses.asdict(proxy), "finalists": args.finalists, "final_seeds": args.final_seeds,
                 "reference": dataclasses.asdict(reference), "reference_images": args.reference_images,
@@ -214,36 +224,39 @@ def main() -> None:
     started = time.perf_counter()
 
     def save_summary() -> None:
-        results.update(summary=summarise_benchmark(results.rows, data_sets, samplers, seeds, reference_seeds),
+        results.update(summary=summarise_benchmark(results.rows, paths, samplers, seeds, reference_seeds),
                        wall_s_this_run=round(time.perf_counter() - started, 1))
 
-    def searched(job: tuple[str, SearchConfig], row: dict) -> None:
-        key, _ = job
-        results.add(key, row)
+    def done(job: tuple, row: dict) -> None:
+        if job[0] == "search":
+            _, key, _ = job
+            results.add(key, row)
+            print(f"{key}: {row['winner']} {row['macs'] / 1e6:.0f}M MACs, finalist margin over the base "
+                  f"{row['finalist_margin_vs_base']}, {row['wall_s_last_run']} s", flush=True)
+        else:
+            _, _, _, _, label, name, _, seed, _ = job
+            results.add(f"reference|{label}|{name}|{seed}", row)
+            print(f"reference {label} {name} seed {seed}: {row['val_top1']:.3f} ({row['wall_s']} s)", flush=True)
         save_summary()
-        print(f"{key}: {row['winner']} {row['macs'] / 1e6:.0f}M MACs, finalist margin over the base "
-              f"{row['finalist_margin_vs_base']}, {row['wall_s_last_run']} s", flush=True)
 
-    keys = {k: f"search|{k[0]}|{k[1]}|{k[2]}" for k in configs}
-    run_jobs(run_search, [(keys[k], c) for k, c in configs.items() if keys[k] not in results], args.jobs, searched)
-    jobs = []
-    for label, data in data_sets.items():  # each network once: a search that kept B0 shares B0's runs
-        networks = {name: spec_to_dict(resolve_spec(name)) for name in KNOWN}
-        for sampler in samplers:
-            for seed in seeds:
-                found = results.rows[f"search|{label}|{sampler}|{seed}"]
-                networks.setdefault(reference_name(found), found["winner_spec"])
-        jobs += [(data, args.reference_images, dataclasses.asdict(reference), label, name, spec, seed, args.device)
-                 for name, spec in networks.items() for seed in reference_seeds
-                 if f"reference|{label}|{name}|{seed}" not in results]
+    def references(label: str, data: str, networks: dict) -> list[tuple]:
+        return [("reference", data, args.reference_images, dataclasses.asdict(reference), label, name, spec, seed,
+                 args.device) for name, spec in networks.items() for seed in reference_seeds
+                if f"reference|{label}|{name}|{seed}" not in results]
 
-    def trained(job: tuple, row: dict) -> None:
-        _, _, _, label, name, _, seed, _ = job
-        results.add(f"reference|{label}|{name}|{seed}", row)
-        save_summary()
-        print(f"reference {label} {name} seed {seed}: {row['val_top1']:.3f} ({row['wall_s']} s)", flush=True)
-
-    run_jobs(run_reference, jobs, args.jobs, trained)
+    # One data set at a time, so that a partial run holds whole data sets: first its searches with
+    # the hand-designed networks' reference runs beside them, then the winners' reference runs.
+    for label, data in data_sets.items():
+        searches = [("search", f"search|{label}|{sampler}|{seed}", configs[label, sampler, seed])
+                    for sampler in samplers for seed in seeds]
+        known = {name: spec_to_dict(resolve_spec(name)) for name in KNOWN}
+        run_jobs(run_job, [j for j in searches if j[1] not in results] + references(label, data, known),
+                 args.jobs, done)
+        winners = {}  # each network once: a search that kept B0 shares B0's runs
+        for _, key, _ in searches:
+            found = results.rows[key]
+            winners.setdefault(reference_name(found), found["winner_spec"])
+        run_jobs(run_job, references(label, data, winners), args.jobs, done)
     save_summary()
 
 

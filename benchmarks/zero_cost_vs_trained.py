@@ -76,8 +76,11 @@ def fisher_interval(r: float, n: int) -> list[float] | None:
     return [round(math.tanh(z - half), 3), round(math.tanh(z + half), 3)]
 
 
-def summarise(rows: dict, names: list[str], datasets: dict[str, str], seeds: list[int]) -> dict:
-    """Spearman of every score with the mean trained accuracy, per data set and averaged."""
+def summarise(rows: dict, networks: list, datasets: dict[str, str], seeds: list[int]) -> dict:
+    """Spearman of every score with the mean trained accuracy, per data set and averaged; beside
+    them, as diagnostics, MACs and depth (the number of blocks)."""
+    names = [n.name for n in networks]
+    blocks = {n.name: sum(stage.repeats for stage in n.stages) for n in networks}
     per_data: dict = {}
     for label in datasets:
         done = [n for n in names if all(f"train|{label}|{n}|{s}" in rows for s in seeds)]
@@ -85,6 +88,7 @@ def summarise(rows: dict, names: list[str], datasets: dict[str, str], seeds: lis
             continue
         accuracy = [statistics.fmean(rows[f"train|{label}|{n}|{s}"]["val_top1"] for s in seeds) for n in done]
         scores = {m: [rows[f"score|{n}"][m] for n in done] for m in (*METRICS, "macs")}
+        scores["blocks"] = [blocks[n] for n in done]
         scores.update({f"{m}_data": [rows[f"score|{label}|{n}"][m] for n in done] for m in DATA_METRICS})
         entry = {"candidates": len(done), "val_top1_mean": statistics.fmean(accuracy),
                  "val_top1_range": [min(accuracy), max(accuracy)], "spearman": {}, "interval_95": {}}
@@ -150,7 +154,7 @@ def main() -> None:
     def on_result(job: tuple, row: dict) -> None:
         _, _, _, _, label, spec, seed = job
         results.add(f"train|{label}|{spec.name}|{seed}", {**row, "measured": time.strftime("%Y-%m-%d")})
-        summary = summarise(results.rows, names, datasets, seeds)
+        summary = summarise(results.rows, networks, datasets, seeds)
         results.update(**summary, wall_s_this_run=round(time.perf_counter() - started, 1),
                        trainings_done=sum(k.startswith("train|") for k in results.rows),
                        trainings_planned=len(names) * len(datasets) * len(seeds))
@@ -158,6 +162,7 @@ def main() -> None:
               f"mean spearman {summary.get('mean_spearman')}", flush=True)
 
     run_jobs(train_job, jobs, args.jobs, on_result)
+    results.update(**summarise(results.rows, networks, datasets, seeds))
 
 
 if __name__ == "__main__":

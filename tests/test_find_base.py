@@ -13,6 +13,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -20,6 +21,8 @@ from scalesearch.arch.io import load_spec, resolve_spec
 from scalesearch.cli import app
 from scalesearch.errors import UsageError
 from scalesearch.measure.flops import analytic_macs
+from scalesearch.search.config import SearchConfig
+from scalesearch.search.find_base import search
 from scalesearch.search.objective import Objective
 
 runner = CliRunner()
@@ -265,3 +268,16 @@ def test_prescreening_trains_the_best_zero_cost_candidate(tmp_path, tiny_search)
             assert ("trained_params" in t.user_attrs) == (screened["chosen"] != 0)
     assert invoke("find-base", "--flops", "400M", "--prescreen", "0", "--run-dir",
                   str(tmp_path / "r2")).stderr.startswith("error: --prescreen must be >= 1, got 0")
+
+
+def test_one_worker_keeps_the_threads_its_caller_set(tmp_path, tiny_space):
+    """Searches run side by side (a benchmark's processes) each set their own thread count: a
+    one-worker search must not raise it to every core, which oversubscribes the machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        search(SearchConfig(objective=Objective(1.5e6, "MACs", reject_outside=0.9), run_dir=tmp_path / "run",
+                            study_name="t", n_trials=2, space=str(tiny_space)))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(previous)

@@ -256,5 +256,8 @@ def fail_stale_trials(study: optuna.Study) -> list[int]:
 
 
 def share_cpu(workers: int) -> None:
-    """Give each of ``workers`` local processes an equal share of the physical cores."""
-    torch.set_num_threads(max(1, physical_cores() // workers))
+    """Give each of ``workers`` (> 1) local processes an equal share of the physical cores. One
+    worker keeps the threads its caller chose (a benchmark running searches side by side sets
+    them per process; overriding them would put more threads than cores on the machine)."""
+    if workers > 1:
+        torch.set_num_threads(max(1, physical_cores() // workers))
