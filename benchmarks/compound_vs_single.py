@@ -33,6 +33,7 @@ import torch  # noqa: E402
 
 from scalesearch.arch.io import resolve_spec  # noqa: E402
 from scalesearch.arch.scaling import with_multipliers  # noqa: E402
+from scalesearch.errors import UsageError  # noqa: E402
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.resumable import ResultsFile  # noqa: E402
 from scalesearch.search.compare import compare, plan  # noqa: E402
@@ -68,7 +69,10 @@ def main() -> None:
     settings = {"device": args.device, "recipe": {"name": recipe.name, "epochs": recipe.epochs,
                                                   "resolution": recipe.resolution},
                 "train_images": len(data.train), "multiplier": args.multiplier, "seeds": args.seeds}
-    results = ResultsFile(args.out, settings, header={"benchmark": "compound_vs_single"}, on_mismatch="restart")
+    try:
+        results = ResultsFile(args.out, settings, header={"benchmark": "compound_vs_single"})
+    except UsageError as err:  # results made with other settings are never overwritten
+        sys.exit(f"error: {err}")
     results.update(machine=machine_info())
     for name in names:
         started = time.perf_counter()

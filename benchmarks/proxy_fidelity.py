@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from scalesearch.arch.io import resolve_spec  # noqa: E402
+from scalesearch.errors import UsageError  # noqa: E402
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.measure.flops import analytic_macs  # noqa: E402
 from scalesearch.measure.ranking import spearman  # noqa: E402
@@ -91,7 +92,10 @@ def main() -> None:
     settings = {"device": args.device, "proxy": dataclasses.asdict(proxy), "reference": dataclasses.asdict(reference),
                 "train_images": len(data.train), "val_images": len(data.val), "seeds": args.seeds,
                 "candidate_window_macs_224px": [args.target * (1 - args.window), args.target * (1 + args.window)]}
-    results = ResultsFile(args.out, settings, header={"benchmark": "proxy_fidelity"}, on_mismatch="restart")
+    try:
+        results = ResultsFile(args.out, settings, header={"benchmark": "proxy_fidelity"})
+    except UsageError as err:  # results made with other settings are never overwritten
+        sys.exit(f"error: {err}")
     results.update(machine=machine_info(), torch_threads=args.threads)
     seeds = list(range(args.seeds))
     for spec in networks:

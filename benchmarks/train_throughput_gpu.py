@@ -60,7 +60,7 @@ def main() -> None:
     spec = recipe.network(resolve_spec("efficientnet-b0"), data.num_classes)
     images, labels = data.train.images.to(device), data.train.labels.to(device)
     normalize = Normalize.of(data.train)
-    augment = TrainAugment(normalize, recipe.resolution, data.num_classes, recipe.crop_scale_min, 0, 0, 0)
+    augment = TrainAugment(normalize, recipe, data.num_classes)
     generator = torch.Generator(device=device).manual_seed(0)
 
     def pipeline():

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from scalesearch.errors import UsageError  # noqa: E402
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.measure.flops import analytic_macs  # noqa: E402
 from scalesearch.measure.ranking import spearman  # noqa: E402
@@ -78,7 +79,7 @@ def fisher_interval(r: float, n: int) -> list[float] | None:
 
 def summarise(rows: dict, networks: list, datasets: dict[str, str], seeds: list[int]) -> dict:
     """Spearman of every score with the mean trained accuracy, per data set and averaged; beside
-    them, as diagnostics, MACs and depth (the number of blocks)."""
+    them, as diagnostics, MACs and depth (the number of blocks), and each score's Spearman with depth."""
     names = [n.name for n in networks]
     blocks = {n.name: sum(stage.repeats for stage in n.stages) for n in networks}
     per_data: dict = {}
@@ -96,6 +97,9 @@ def summarise(rows: dict, networks: list, datasets: dict[str, str], seeds: list[
             r = spearman(values, accuracy)
             entry["spearman"][metric] = round(r, 3)
             entry["interval_95"][metric] = fisher_interval(r, len(done))
+        # Why a score ranks as it does: how closely it follows depth alone.
+        entry["spearman_with_blocks"] = {m: round(spearman(values, scores["blocks"]), 3)
+                                         for m, values in scores.items() if m != "blocks"}
         if len(seeds) > 1:  # how well one seed's accuracy ranks like another's: the ceiling
             first, second = ([rows[f"train|{label}|{n}|{seed}"]["val_top1"] for n in done] for seed in seeds[:2])
             entry["seed_vs_seed"] = round(spearman(first, second), 3)
@@ -131,7 +135,10 @@ def main() -> None:
     settings = {"candidates": names, "window_macs_224px": [360e6, 440e6], "recipe": dataclasses.asdict(recipe),
                 "train_images": args.train_images, "val_images": args.val_images, "seeds": seeds,
                 "data": datasets, "metrics": [*METRICS, *(f"{m}_data" for m in DATA_METRICS)]}
-    results = ResultsFile(args.out, settings, header={"benchmark": "zero_cost_vs_trained"}, on_mismatch="restart")
+    try:
+        results = ResultsFile(args.out, settings, header={"benchmark": "zero_cost_vs_trained"})
+    except UsageError as err:  # results made with other settings are never overwritten
+        sys.exit(f"error: {err}")
     results.update(machine=machine_info(), jobs=args.jobs)
     # Scores first (seconds each): data-free at the proxy's network and resolution, and on real images.
     for spec in networks:

@@ -18,12 +18,11 @@ from scalesearch.files import write_json
 class ResultsFile:
     """Rows keyed by a string, saved after every change, under fixed ``settings``.
 
-    An existing file with other settings is refused (``on_mismatch="refuse"``, for user commands:
-    never overwrite finished work) or started afresh (``"restart"``, for benchmarks whose settings
-    were changed on purpose)."""
+    An existing file with other settings is refused, never overwritten: finished work is only
+    ever removed by hand. ``words`` names settings in that message as a person knows them."""
 
     def __init__(self, path: Path, settings: dict[str, Any], header: dict[str, Any] | None = None,
-                 on_mismatch: str = "refuse", words: dict[str, str] | None = None) -> None:
+                 words: dict[str, str] | None = None) -> None:
         self.path, self.settings = Path(path), json.loads(json.dumps(settings, default=str))
         self.document: dict[str, Any] = {**(header or {}), "settings": self.settings, "rows": {}}
         if not self.path.exists():
@@ -35,13 +34,11 @@ class ResultsFile:
                              f"folder, or remove it to start again") from None
         stored = earlier.get("settings") if isinstance(earlier, dict) else None
         if stored != self.settings:
-            if on_mismatch == "refuse":
-                stored = stored if isinstance(stored, dict) else {}
-                changed = sorted(k for k in set(self.settings) | set(stored) if stored.get(k) != self.settings.get(k))
-                named = ", ".join((words or {}).get(k, k) for k in changed)
-                raise UsageError(f"{self.path} holds results made with another {named}: use another run folder, "
-                                 f"or remove it to start again")
-            return
+            stored = stored if isinstance(stored, dict) else {}
+            changed = sorted(k for k in set(self.settings) | set(stored) if stored.get(k) != self.settings.get(k))
+            named = ", ".join((words or {}).get(k, k) for k in changed)
+            raise UsageError(f"{self.path} holds results made with another {named}: use another run folder, "
+                             f"or remove it to start again")
         self.document["rows"] = dict(earlier.get("rows", {}))
         for key, value in earlier.items():
             if key not in ("settings", "rows"):

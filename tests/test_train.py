@@ -66,6 +66,8 @@ def test_builtin_recipes_load_and_validate():
     assert all(load_recipe(n).zero_init_residual for n in ("proxy", "rsb-a2", "rsb-a3"))
     with pytest.raises(UsageError, match="`batch_size`: must be a positive integer, got 0"):
         load_recipe("proxy").override(batch_size=0)
+    with pytest.raises(UsageError, match=r"`crop`: must be one of \('resized', 'translate'\), got 'zoom'"):
+        load_recipe("proxy").override(crop="zoom")
     with pytest.raises(UsageError, match="unknown recipe 'fast'"):
         load_recipe("fast")
 
@@ -147,14 +149,48 @@ def test_rsb_recipes_run_with_lamb_bce_mixup_cutmix_randaugment(name):
     bce = nn.functional.binary_cross_entropy_with_logits(logits, nn.functional.one_hot(labels, 10).float())
     assert torch.isclose(_loss_fn(recipe, 10)(logits, labels), bce)  # BCE on one-hot targets
     images = data.train.images[:64]
-    augment = TrainAugment(Normalize(images), 16, 10, recipe.crop_scale_min, recipe.randaugment_magnitude,
-                           recipe.mixup_alpha, recipe.cutmix_alpha)
+    augment = TrainAugment(Normalize(images), recipe.override(resolution=16), 10)
     assert [t.magnitude for t in augment.per_image.transforms if isinstance(t, v2.RandAugment)] == [
         recipe.randaugment_magnitude]
     torch.manual_seed(0)
     x, targets = augment(images, data.train.labels[:64])
     assert x.shape == (64, 3, 16, 16) and targets.shape == (64, 10)
     assert torch.allclose(targets.sum(1), torch.ones(64)) and (targets.max(1).values < 1).any()  # mixed labels
+
+
+def _placement(original: np.ndarray, seen: np.ndarray) -> tuple[int, int, bool] | None:
+    """The shift (and mirroring) under which every pixel of ``seen`` that came from the image equals
+    the original's exactly; None when there is none (the image was rescaled or changed)."""
+    side = original.shape[-1]
+    for mirrored in (False, True):
+        source = original[..., ::-1] if mirrored else original
+        for dy in range(-side // 8, side // 8 + 1):
+            for dx in range(-side // 8, side // 8 + 1):
+                ys, xs = slice(max(0, dy), side + min(0, dy)), slice(max(0, dx), side + min(0, dx))
+                yo, xo = slice(max(0, -dy), side + min(0, -dy)), slice(max(0, -dx), side + min(0, -dx))
+                if np.array_equal(seen[:, ys, xs], source[:, yo, xo]):
+                    return dy, dx, mirrored
+    return None
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_translate_crop_shifts_whole_pixels_and_flip_false_never_mirrors(flip):
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (48, 3, 16, 16), dtype=torch.uint8, generator=generator)
+    normalize = Normalize(images)
+    recipe = load_recipe("proxy").override(resolution=16, crop="translate", flip=flip)
+    torch.manual_seed(0)
+    x, _ = TrainAugment(normalize, recipe, 10)(images, torch.zeros(48, dtype=torch.long))
+    pixels = ((x * normalize.std + normalize.mean) * 255).round().to(torch.uint8).numpy()
+    placed = [_placement(image.numpy(), seen) for image, seen in zip(images, pixels)]
+    assert all(p is not None for p in placed)  # shifted by whole pixels, never rescaled
+    assert any(p[:2] != (0, 0) for p in placed)  # and shifted at all
+    assert any(p[2] for p in placed) == flip  # mirrored only when asked
+    # The ImageNet crop rescales: its images are not shifted copies.
+    torch.manual_seed(0)
+    x, _ = TrainAugment(normalize, recipe.override(crop="resized"), 10)(images, torch.zeros(48, dtype=torch.long))
+    pixels = ((x * normalize.std + normalize.mean) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+    assert sum(_placement(image.numpy(), seen) is None for image, seen in zip(images, pixels)) > 24
 
 
 def test_repeated_augmentation_keeps_the_copies_together_and_the_epoch_length():

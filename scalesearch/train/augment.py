@@ -58,19 +58,28 @@ class Normalize:
 
 
 class TrainAugment:
-    """RandomResizedCrop + horizontal flip (+ RandAugment) per uint8 image, normalisation, then
-    MixUp/CutMix per batch (on floats: mixing uint8 pixels would truncate)."""
+    """A recipe's per-image transforms on uint8 images (a crop, an optional horizontal flip, an
+    optional RandAugment), normalisation, then MixUp/CutMix per batch (on floats: mixing uint8
+    pixels would truncate).
 
-    def __init__(self, normalize: Normalize, resolution: int, num_classes: int, crop_scale_min: float,
-                 randaugment_magnitude: int, mixup_alpha: float, cutmix_alpha: float) -> None:
+    Crops (``recipe.crop``): ``resized`` is RandomResizedCrop over ``crop_scale_min``..1 of the
+    area (ImageNet's); ``translate`` resizes to the resolution, pads an eighth of it on each side
+    and crops back at random, a shift of up to 12.5% with every pixel kept at its scale (CIFAR's)."""
+
+    def __init__(self, normalize: Normalize, recipe: Any, num_classes: int) -> None:
         self.normalize = normalize
-        steps: list[v2.Transform] = [v2.RandomResizedCrop(resolution, scale=(crop_scale_min, 1.0), antialias=True),
-                                     v2.RandomHorizontalFlip()]
-        if randaugment_magnitude > 0:
-            steps.append(v2.RandAugment(magnitude=randaugment_magnitude))
+        size = recipe.resolution
+        steps: list[v2.Transform] = (
+            [v2.RandomResizedCrop(size, scale=(recipe.crop_scale_min, 1.0), antialias=True)]
+            if recipe.crop == "resized" else
+            [v2.Resize([size, size], antialias=True), v2.RandomCrop(size, padding=max(1, size // 8))])
+        if recipe.flip:
+            steps.append(v2.RandomHorizontalFlip())
+        if recipe.randaugment_magnitude > 0:
+            steps.append(v2.RandAugment(magnitude=recipe.randaugment_magnitude))
         self.per_image = v2.Compose(steps)
         mixers = [mixer(alpha=alpha, num_classes=num_classes)
-                  for alpha, mixer in ((mixup_alpha, v2.MixUp), (cutmix_alpha, v2.CutMix)) if alpha > 0]
+                  for alpha, mixer in ((recipe.mixup_alpha, v2.MixUp), (recipe.cutmix_alpha, v2.CutMix)) if alpha > 0]
         self.mix = v2.RandomChoice(mixers) if mixers else None
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

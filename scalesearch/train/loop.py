@@ -204,8 +204,7 @@ def _build(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normaliz
     return _Run(
         spec=net_spec, model=model, device=device, train_split=train_split,
         val_split=_on_device(data.val, device, recipe),
-        augment=TrainAugment(normalize, recipe.resolution, data.num_classes, recipe.crop_scale_min,
-                             recipe.randaugment_magnitude, recipe.mixup_alpha, recipe.cutmix_alpha),
+        augment=TrainAugment(normalize, recipe, data.num_classes),
         optimizer=optimizer, scheduler=_schedule(optimizer, recipe, steps_per_epoch),
         # fp16's narrow range underflows small gradients: scale the loss, and skip a step whose
         # gradients overflowed (bf16 has fp32's range and needs neither).

@@ -15,6 +15,8 @@ from scalesearch.typed_data import check, decode
 
 OPTIMIZERS = ("sgd", "lamb")
 LOSSES = ("ce", "bce")
+#: Training crops (see :class:`scalesearch.train.augment.TrainAugment`).
+CROPS = ("resized", "translate")
 #: Training arithmetic: ``auto`` is bf16 autocast on CUDA and fp32 on the CPU; ``fp16`` adds loss scaling.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: Below this input side a stride-2 stem (and ResNet's max pool) shrinks the map too early.
@@ -36,7 +38,9 @@ class Recipe:
     loss: str
     momentum: float = 0.9
     label_smoothing: float = 0.0
-    crop_scale_min: float = 0.35
+    crop: str = "resized"  # one of CROPS
+    crop_scale_min: float = 0.35  # with crop "resized"
+    flip: bool = True  # random horizontal flips (off for data whose mirror image is another class)
     randaugment_magnitude: int = 0
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
@@ -65,7 +69,9 @@ class Recipe:
         check(math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs, "warmup_epochs",
                  self.warmup_epochs, "must be in [0, epochs]")
         check(0 <= self.label_smoothing < 1, "label_smoothing", self.label_smoothing, "must be in [0, 1)")
+        check(self.crop in CROPS, "crop", self.crop, f"must be one of {CROPS}")
         check(0 < self.crop_scale_min <= 1, "crop_scale_min", self.crop_scale_min, "must be in (0, 1]")
+        check(isinstance(self.flip, bool), "flip", self.flip, "must be true or false")
         check(0 <= self.randaugment_magnitude <= 30, "randaugment_magnitude", self.randaugment_magnitude,
                  "must be in [0, 30]")
         check(math.isfinite(self.mixup_alpha + self.cutmix_alpha) and self.mixup_alpha >= 0

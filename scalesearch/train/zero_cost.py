@@ -36,7 +36,7 @@ from scalesearch.train.augment import Normalize, eval_resize
 from scalesearch.train.data import DataSet
 
 #: Every metric a search can rank by; ``DEFAULT_METRIC`` is the one with the best measured rank
-#: correlation with proxy-trained accuracy (benchmarks/results/zero_cost_ranking.json).
+#: correlation with proxy-trained accuracy (benchmarks/results/zero_cost_vs_trained.json).
 METRICS = ("params", "naswot", "synflow", "zen", "zico")
 DEFAULT_METRIC = "naswot"
 _ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish)
