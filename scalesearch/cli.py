@@ -396,7 +396,7 @@ def train_cmd(
     data: Annotated[str, typer.Option(help="KIND:PATH with KIND cifar10, cifar100, fashion-mnist, mnist or "
                                            "imagefolder; or 'synthetic' (generated, for smoke runs).",
                                       show_default=False)],
-    recipe: Annotated[str, typer.Option(help="proxy, rsb-a3, rsb-a2, or a recipe .yaml file.")] = "proxy",
+    recipe: Annotated[str, typer.Option(help="standard, proxy, rsb-a3, rsb-a2, or a recipe .yaml file.")] = "standard",
     epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
     resolution: Annotated[Optional[int], typer.Option(help="Override the recipe's input size (px).",
                                                       show_default=False)] = None,

@@ -64,6 +64,9 @@ def test_builtin_recipes_load_and_validate():
     a2 = load_recipe("rsb-a2")
     assert a2.repeated_aug == 3 and a2.drop_path_rate > 0
     assert all(load_recipe(n).zero_init_residual for n in ("proxy", "rsb-a2", "rsb-a3"))
+    # train's default is the search's proxy with torch's own initialisation (benchmarks/train_defaults.py).
+    assert load_recipe("standard") == dataclasses.replace(load_recipe("proxy"), name="standard",
+                                                          zero_init_residual=False)
     with pytest.raises(UsageError, match="`batch_size`: must be a positive integer, got 0"):
         load_recipe("proxy").override(batch_size=0)
     with pytest.raises(UsageError, match=r"`crop`: must be one of \('resized', 'translate'\), got 'zoom'"):
@@ -254,6 +257,7 @@ def test_train_command_json(tmp_path):
     assert {"val_top1", "val_top1_std", "seeds", "epochs", "img_per_s", "test_top1"} <= set(record)
     assert record["seeds"] == [0, 1] and record["synthetic_data"] is True and record["epochs"] == 1
     assert len(list(csv.DictReader((tmp_path / "run/metrics.csv").open()))) == 2
+    assert json.loads((tmp_path / "run/recipe.json").read_text())["name"] == "standard"  # the default recipe
 
 
 def test_eval_every_skips_evaluation_but_never_after_the_last_epoch(tmp_path):

@@ -137,14 +137,16 @@ class DepthwiseSeparable(_Stage):
 
 @dataclass(frozen=True)
 class BasicBlock(_Stage):
-    """Two 3x3 convs with an identity or projection shortcut (ResNet-18/34)."""
+    """Two 3x3 convs with an identity shortcut, or a 1x1 projection where the stride or width
+    changes (ResNet-18/34)."""
 
     kind: ClassVar[str] = "basic"
 
 
 @dataclass(frozen=True)
 class Bottleneck(_Stage):
-    """1x1 reduce, 3x3, 1x1 expand by ``expansion``, with a shortcut (ResNet-50/101/152)."""
+    """1x1 reduce, 3x3, 1x1 expand by ``expansion``, with a shortcut (ResNet-50/101/152); the 3x3
+    carries the stride, as in torchvision's ResNet (v1.5)."""
 
     kind: ClassVar[str] = "bottleneck"
     expansion: int = 4
