@@ -24,8 +24,8 @@ One data set at a time (so that a partial run holds whole data sets): its search
 hand-designed networks' reference runs, --jobs at a time (one thread each on the CPU), then the
 winners' reference runs. Every search resumes from its own study, and every finished search or
 reference run is saved to the results file at once, so the same command goes on where it
-stopped. Cost on a 2-vCPU VM: about 80 minutes per data set at the defaults (see trial_s and
-wall_s in the results).
+stopped. Cost on a 2-vCPU VM: about 40 minutes per data set with --epochs 4 (the run in
+benchmarks/results; see trial_s and wall_s there), about twice that at the default 8 epochs.
 """
 
 from __future__ import annotations

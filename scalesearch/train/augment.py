@@ -12,6 +12,7 @@ import torch
 from torchvision.transforms import v2
 
 from scalesearch.errors import UsageError
+from scalesearch.train.recipes import Recipe
 
 #: ITU-R BT.601 luma weights: RGB images feeding a one-channel network.
 _LUMA = (0.299, 0.587, 0.114)
@@ -66,7 +67,7 @@ class TrainAugment:
     area (ImageNet's); ``translate`` resizes to the resolution, pads an eighth of it on each side
     and crops back at random, a shift of up to 12.5% with every pixel kept at its scale (CIFAR's)."""
 
-    def __init__(self, normalize: Normalize, recipe: Any, num_classes: int) -> None:
+    def __init__(self, normalize: Normalize, recipe: Recipe, num_classes: int) -> None:
         self.normalize = normalize
         size = recipe.resolution
         steps: list[v2.Transform] = (
