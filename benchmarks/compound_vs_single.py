@@ -95,5 +95,6 @@ def main() -> None:
         compare(base, data, recipe, planned, list(range(args.seeds)), args.device,
                 earlier.get("variants", []) if resumes else [], save)
 
+
 if __name__ == "__main__":
     main()

@@ -15,7 +15,8 @@ Cost: 13 networks x 5 proxy-equivalents: 1 h 23 min with --train-images 1000 on 
 (2 threads); the whole subset on a GPU has not been timed yet.
 Writes benchmarks/results/proxy_fidelity.json (a scalesearch.resumable results file: settings, one
 row per network) after every network; networks measured earlier with the same settings are kept,
-so an interrupted run goes on where it stopped, and other settings start the file afresh.
+so an interrupted run goes on where it stopped; a file made with other settings is refused, never
+overwritten.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def main() -> None:
             results.add(spec.name, row)
         results.update(**summary(list(results.rows.values())))
         print(json.dumps(results.rows[spec.name]), f"spearman {results.document.get('spearman')}", flush=True)
+
 
 if __name__ == "__main__":
     main()
