@@ -74,6 +74,8 @@ from scalesearch.train.family import (
 from scalesearch.train.family import default_run_dir as default_family_dir
 from scalesearch.train.loop import EpochMetrics, check_run_dir, resolve_device, train
 from scalesearch.train.recipes import load_recipe
+from scalesearch.train.self_train import LABELS, SelfTrainConfig
+from scalesearch.train.self_train import run as run_self_train
 from scalesearch.train.zero_cost import (
     DEFAULT_METRIC,
     METRICS,
@@ -781,6 +783,82 @@ def pipeline_cmd(
     else:
         report.log(f"wrote {summary['report']}")
         report.print_pipeline(summary)
+
+
+Labels = _choices("Labels", LABELS)
+
+
+@app.command("self-train")
+def self_train_cmd(
+    data: Annotated[str, typer.Option(help="KIND:PATH of the labelled data (see 'train').", show_default=False)],
+    unlabeled: Annotated[Optional[str], typer.Option(
+        help="KIND:PATH of unlabelled images: a data set (its labels are not read) or imagefolder:DIR (every "
+             "image below it).", show_default=False)] = None,
+    labeled_fraction: Annotated[Optional[float], typer.Option(
+        help="Instead of --unlabeled: keep a seeded fraction of the training split labelled and hide the rest's "
+             "labels (read only to report pseudo-label accuracy).", show_default=False)] = None,
+    teacher: Annotated[Optional[Path], typer.Option(
+        help="A trained teacher: a 'train' run folder, or a checkpoint file with --teacher-spec. Default: round 0 "
+             "trains one on the labelled images.", show_default=False)] = None,
+    teacher_spec: Annotated[Optional[str], typer.Option(
+        help="The teacher's network (a base or spec file). Default: the newest found base under ./runs, else "
+             "efficientnet-b0.", show_default=False)] = None,
+    student: Annotated[Optional[str], typer.Option(help="The student's network. Default: the teacher's scaled by "
+                                                        "--student-phi per round.", show_default=False)] = None,
+    student_phi: Annotated[float, typer.Option(help="Phi steps per round from the teacher's network (0: equal "
+                                                    "size).")] = 1.0,
+    rounds: Annotated[int, typer.Option(help="Students in a row; each round's student teaches the next.")] = 1,
+    labels: Annotated[Labels, typer.Option(help="soft (teacher's softmax) or hard (one-hot, smoothed).")]
+    = Labels["soft"],
+    temperature: Annotated[float, typer.Option(help="Softmax temperature of soft labels.")] = 1.0,
+    threshold: Annotated[float, typer.Option(help="Drop unlabelled images whose top probability is below this.")]
+    = 0.3,
+    per_class: Annotated[Optional[int], typer.Option(
+        help="Keep at most this many images per class, the most confident first; 0: no cap. Default: labelled "
+             "images per class x --unlabeled-ratio.", show_default=False)] = None,
+    balance: Annotated[bool, typer.Option("--balance/--no-balance", help="Repeat the images of classes with fewer "
+                                                                          "than the cap up to it.")] = True,
+    unlabeled_ratio: Annotated[float, typer.Option(help="Pseudo-labelled images per labelled image in a batch.")]
+    = 3.0,
+    noise: Annotated[bool, typer.Option("--noise/--no-noise", help="Noise the student: RandAugment, dropout, "
+                                                                    "stochastic depth.")] = True,
+    randaugment_magnitude: Annotated[Optional[int], typer.Option(
+        help="The student's RandAugment magnitude (0-30). Default: by the student's size, 15 at phi 0 to 30.",
+        show_default=False)] = None,
+    dropout: Annotated[Optional[float], typer.Option(help="The student's dropout. Default: EfficientNet's by size.",
+                                                     show_default=False)] = None,
+    recipe: Annotated[str, typer.Option(help="standard, proxy, rsb-a3, rsb-a2, or a recipe .yaml file.")] = "standard",
+    epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
+    resolution: Annotated[Optional[int], typer.Option(help="Override the recipe's input size (px).",
+                                                      show_default=False)] = None,
+    batch: Annotated[Optional[int], typer.Option(help="Override the recipe's batch size.", show_default=False)] = None,
+    seeds: Annotated[int, typer.Option(help="Independent chains (teacher and students), each its own seed.")] = 1,
+    first_seed: Annotated[int, typer.Option(help="The first seed; the others follow it.")] = 0,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    train_images: Annotated[Optional[int], typer.Option(help="Use this many (seeded) training images only.",
+                                                        show_default=False)] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Default: runs/self-train-<digest of the settings>, which "
+                                                         "the same command resumes.", show_default=False)] = None,
+    download: DownloadOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Noisy Student: a teacher labels unlabelled images; a noised, equal-or-larger student learns from both."""
+    chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution, batch_size=batch)
+    config = SelfTrainConfig(data=data, recipe=chosen, seeds=_seed_list(seeds, first_seed), run_dir=run_dir,
+                             teacher=teacher, teacher_spec=teacher_spec, student=student, student_phi=student_phi,
+                             labeled_fraction=labeled_fraction, unlabeled=unlabeled, threshold=threshold,
+                             per_class=per_class, balance=balance, labels=labels.value, temperature=temperature,
+                             unlabeled_ratio=unlabeled_ratio, rounds=rounds, noise=noise,
+                             randaugment_magnitude=randaugment_magnitude, dropout=dropout, device=device,
+                             train_images=train_images)
+    _fetch(data, download)
+    with report.progress(("self-training", len(config.seeds) * (rounds + 1)), enabled=not json_out) as (update,):
+        document = run_self_train(config, on_done=lambda done, total, what: update(done, f"self-training: {what}"))
+    if json_out:
+        report.print_json({"run_dir": document["run_dir"], "report": document["report"],
+                           "rounds": document["summary"], "runs": list(document["rows"].values())})
+    else:
+        report.print_self_train(document)
 
 
 latency_table = typer.Typer(no_args_is_help=True, help="Per-device latency lookup tables for the search loop.")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from scalesearch.arch.spec import NetworkSpec
+from scalesearch.arch.spec import Spec
 from scalesearch.errors import ExportError, UsageError
 from scalesearch.measure.flops import check_resolution
 from scalesearch.nn import build_model
@@ -52,7 +52,7 @@ def export_torchscript(model: torch.nn.Module, example: torch.Tensor, out: Path)
     return out
 
 
-def export_spec(spec: NetworkSpec, fmt: str, out: str | Path, resolution: int | None = None) -> Path:
+def export_spec(spec: Spec, fmt: str, out: str | Path, resolution: int | None = None) -> Path:
     """Build ``spec`` (freshly initialised) and export it as ``fmt`` to ``out``."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")

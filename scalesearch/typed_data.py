@@ -124,7 +124,7 @@ def encode(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {}
         kind = getattr(type(obj), "kind", None)
-        if isinstance(kind, str):
+        if isinstance(kind, str) and "kind" not in {f.name for f in dataclasses.fields(obj)}:  # a tagged block
             out[TAG_KEY] = kind
         for f in dataclasses.fields(obj):
             out[f.name] = encode(getattr(obj, f.name))

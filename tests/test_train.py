@@ -79,7 +79,7 @@ def test_recipe_file_errors_name_the_field(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text((Path(__file__).parents[1] / "search_spaces/recipes/proxy.yaml").read_text()
                     .replace("optimizer: sgd", "optimizer: adam"))
-    with pytest.raises(SpecError, match=r"r.yaml: optimizer: must be one of \('sgd', 'lamb'\), got 'adam'"):
+    with pytest.raises(SpecError, match=r"r.yaml: optimizer: must be one of \('sgd', 'lamb', 'adamw'\), got 'adam'"):
         load_recipe(str(path))
     path.write_text((Path(__file__).parents[1] / "search_spaces/recipes/proxy.yaml").read_text()
                     .replace("zero_init_residual: true", "zero_init_residual: 1"))

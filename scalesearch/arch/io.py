@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from scalesearch.arch.spec import NetworkSpec
+from scalesearch.arch.spec import NetworkSpec, Spec, ViTSpec
 from scalesearch.errors import SpecError, UsageError, shown
 from scalesearch.files import write_atomic
 from scalesearch.typed_data import decode, encode
@@ -78,10 +78,11 @@ def read_data_file(path: Path) -> Any:
         raise UsageError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {first_line[:200]}") from None
 
 
-def spec_from_dict(data: Any, source: str | None = None) -> NetworkSpec:
-    """Validate a plain mapping as a :class:`NetworkSpec`."""
+def spec_from_dict(data: Any, source: str | None = None) -> Spec:
+    """Validate a plain mapping as a :class:`NetworkSpec`, or with ``kind: vit`` a :class:`ViTSpec`."""
+    kind = ViTSpec if isinstance(data, dict) and data.get("kind") == "vit" else NetworkSpec
     try:
-        return decode(NetworkSpec, data)
+        return decode(kind, data)
     except SpecError as err:
         raise err.in_file(source) if source else err from None
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from scalesearch.arch.rounding import make_divisible
-from scalesearch.arch.spec import MAX_RESOLUTION_PX, Block, Bottleneck, NetworkSpec, ScalingRecord
+from scalesearch.arch.spec import MAX_RESOLUTION_PX, Block, Bottleneck, NetworkSpec, ScalingRecord, Spec, ViTSpec
 from scalesearch.errors import UsageError, shown
 
 MIN_SCALED_RESOLUTION_PX = 32
@@ -166,8 +166,28 @@ def _number(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
-def apply_multipliers(base: NetworkSpec, m: Multipliers, *, name: str, record: ScalingRecord) -> NetworkSpec:
-    """A new spec with ``m`` applied to every stage, the stem, the head and the resolution."""
+#: A scaled ViT's head width: heads = width / 64, as ViT-Ti/S/B (192/3, 384/6, 768/12).
+VIT_HEAD_DIM = 64
+
+
+def scale_vit(base: ViTSpec, m: Multipliers, *, name: str, record: ScalingRecord) -> ViTSpec:
+    """A ViT with ``m`` applied: depth x d (rounded up), width x w rounded to a multiple of 64
+    (at least 64) with heads = width / 64 and MLP = 4 x width, and the resolution x r rounded to a
+    multiple of the patch (the patch stays; the tokens grow, position embeddings are resampled)."""
+    width = max(VIT_HEAD_DIM, round(base.width * m.width / VIT_HEAD_DIM) * VIT_HEAD_DIM)
+    resolution = max(base.patch, round(base.resolution * m.resolution / base.patch) * base.patch)
+    if resolution < MIN_SCALED_RESOLUTION_PX:
+        raise UsageError(f"{name} would take {resolution} px: below the {MIN_SCALED_RESOLUTION_PX} px minimum")
+    return dataclasses.replace(base, name=name, resolution=resolution, depth=scale_repeats(base.depth, m.depth),
+                               width=width, heads=width // VIT_HEAD_DIM, mlp_dim=4 * width,
+                               dropout=base.dropout if m.dropout is None else m.dropout, scaling=record)
+
+
+def apply_multipliers(base: Spec, m: Multipliers, *, name: str, record: ScalingRecord) -> Spec:
+    """A new spec with ``m`` applied to every stage, the stem, the head and the resolution
+    (a ViT's depth, width and tokens: :func:`scale_vit`)."""
+    if isinstance(base, ViTSpec):
+        return scale_vit(base, m, name=name, record=record)
     resolution = scale_resolution(base.resolution, m.resolution)
     if resolution < MIN_SCALED_RESOLUTION_PX:
         if base.resolution < MIN_SCALED_RESOLUTION_PX:  # no phi helps: the base itself is too small

@@ -271,3 +271,87 @@ class NetworkSpec:
     def feature_channels(self) -> int:
         """Channels entering the classifier."""
         return self.head.out_channels if self.head is not None else self.stages[-1].out_channels
+
+
+POOLS = ("gap", "token")
+POSEMBS = ("sincos2d", "learned")
+#: The most encoder blocks of a ViT (ViT-G has 48).
+MAX_DEPTH = 256
+
+
+@dataclass(frozen=True)
+class ViTSpec:
+    """A plain Vision Transformer (Dosovitskiy et al.; big_vision's "Better plain ViT baselines"):
+    patch embedding -> position embedding -> ``depth`` pre-norm encoder blocks (``heads``-head
+    self-attention, a GELU MLP of ``mlp_dim``) -> LayerNorm -> pool -> [pre-logits] -> linear.
+
+    ``pool`` is ``gap`` (mean over patch tokens) or ``token`` (a class token); ``posemb`` is
+    ``sincos2d`` (fixed, big_vision's ``posemb_sincos_2d``) or ``learned``; ``rep_size`` adds a
+    tanh pre-logits layer; ``zero_head`` starts the classifier at zero. The defaults are big_vision's
+    S/16 choices. Written with ``kind: vit`` in a spec file."""
+
+    name: str
+    resolution: int
+    patch: int
+    width: int
+    depth: int
+    heads: int
+    mlp_dim: int
+    kind: str = "vit"
+    pool: str = "gap"
+    posemb: str = "sincos2d"
+    rep_size: int | None = None
+    zero_head: bool = True
+    num_classes: int = 1000
+    in_channels: int = 3
+    dropout: float = 0.0
+    drop_path_rate: float = 0.0
+    scaling: ScalingRecord | None = None
+
+    def __post_init__(self) -> None:
+        check(self.kind == "vit", "kind", self.kind, "must be vit")
+        check(isinstance(self.name, str) and self.name.strip() != "" and len(self.name) <= MAX_NAME
+              and self.name.isprintable(), "name", self.name,
+              f"must be a printable, non-empty string of at most {MAX_NAME} characters")
+        check(isinstance(self.resolution, int) and not isinstance(self.resolution, bool)
+              and MIN_RESOLUTION_PX <= self.resolution <= MAX_RESOLUTION_PX, "resolution", self.resolution,
+              f"must be an integer in [{MIN_RESOLUTION_PX}, {MAX_RESOLUTION_PX}] (pixels)")
+        _positive_int("patch", self.patch, self.resolution)
+        check(self.resolution % self.patch == 0, "resolution", self.resolution,
+              f"must be divisible by the patch size ({self.patch} px)")
+        _positive_int("width", self.width, MAX_CHANNELS)
+        _positive_int("depth", self.depth, MAX_DEPTH)
+        _positive_int("heads", self.heads, self.width)
+        check(self.width % self.heads == 0, "width", self.width, f"must be divisible by heads ({self.heads})")
+        _positive_int("mlp_dim", self.mlp_dim, 4 * MAX_CHANNELS)
+        check(self.pool in POOLS, "pool", self.pool, f"must be one of {POOLS}")
+        check(self.posemb in POSEMBS, "posemb", self.posemb, f"must be one of {POSEMBS}")
+        if self.posemb == "sincos2d":
+            check(self.width % 4 == 0 and self.width >= 8, "width", self.width,
+                  "must be a multiple of 4 and at least 8 for sincos2d position embeddings")
+        if self.rep_size is not None:
+            _positive_int("rep_size", self.rep_size, MAX_CHANNELS)
+        check(isinstance(self.zero_head, bool), "zero_head", self.zero_head, "must be true or false")
+        _positive_int("num_classes", self.num_classes, MAX_CLASSES)
+        _positive_int("in_channels", self.in_channels, MAX_CHANNELS)
+        _ratio("dropout", self.dropout)
+        _ratio("drop_path_rate", self.drop_path_rate)
+
+    @property
+    def num_blocks(self) -> int:
+        """Encoder blocks."""
+        return self.depth
+
+    @property
+    def tokens(self) -> int:
+        """Tokens the encoder sees: one per patch, plus the class token with ``pool: token``."""
+        return (self.resolution // self.patch) ** 2 + (self.pool == "token")
+
+    @property
+    def feature_channels(self) -> int:
+        """Channels entering the classifier."""
+        return self.rep_size or self.width
+
+
+#: Any network a spec file describes.
+Spec = Union[NetworkSpec, ViTSpec]

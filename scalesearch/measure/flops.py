@@ -26,7 +26,8 @@ from scalesearch.arch.spec import (
     DepthwiseSeparable,
     FusedMBConv,
     MBConv,
-    NetworkSpec,
+    Spec,
+    ViTSpec,
 )
 from scalesearch.arch.walk import walk
 from scalesearch.errors import UsageError
@@ -125,10 +126,35 @@ _BLOCK_COUNTERS = {
 }
 
 
-def analytic_count(spec: NetworkSpec, resolution: int | None = None) -> Count:
+def vit_count(spec: ViTSpec, resolution: int | None = None) -> Count:
+    """A ViT's MACs and params: the patch embedding, and per encoder block the QKV and output
+    projections, the two attention products (Q K^T and A V, tokens^2 x width each) and the MLP;
+    then the pre-logits and the head. LayerNorm, softmax, GELU, the position embedding and the
+    pooling are not counted (as batch norm and activations are not for CNNs). A resolution other
+    than the spec's changes the tokens, not the parameters."""
+    resolution = resolution or spec.resolution
+    t = _Tally(resolution)
+    w, m = spec.width, spec.mlp_dim
+    t.conv(spec.in_channels, w, spec.patch, spec.patch, bias=True, norm=False)  # stride = kernel: no padding
+    t.size = resolution // spec.patch
+    tokens = t.size * t.size + (spec.pool == "token")
+    block_params = 2 * 2 * w + (3 * w * w + 3 * w) + (w * w + w) + (w * m + m) + (m * w + w)
+    t.macs += spec.depth * (tokens * (3 * w * w + w * w + 2 * w * m) + 2 * tokens * tokens * w)
+    t.params += spec.depth * block_params + 2 * w + (w if spec.pool == "token" else 0)
+    if spec.posemb == "learned":
+        t.params += (spec.resolution // spec.patch) ** 2 * w
+    if spec.rep_size:
+        t.linear(w, spec.rep_size)
+    t.linear(spec.feature_channels, spec.num_classes)
+    return Count(macs=t.macs, params=t.params, resolution=resolution, counter="analytic")
+
+
+def analytic_count(spec: Spec, resolution: int | None = None) -> Count:
     """MACs and params from the spec alone (no model is built). A stage's first block (it strides
     and changes the width) is counted, then one of the identical others, times their number: a
-    stage costs the same to count whatever its repeats."""
+    stage costs the same to count whatever its repeats. ViTs: :func:`vit_count`."""
+    if isinstance(spec, ViTSpec):
+        return vit_count(spec, resolution)
     resolution = resolution or spec.resolution
     route = walk(spec, resolution)
     t = _Tally(resolution)
@@ -147,7 +173,7 @@ def analytic_count(spec: NetworkSpec, resolution: int | None = None) -> Count:
     return Count(macs=t.macs, params=t.params, resolution=resolution, counter="analytic")
 
 
-def analytic_macs(spec: NetworkSpec, resolution: int | None = None) -> int:
+def analytic_macs(spec: Spec, resolution: int | None = None) -> int:
     """Multiply-adds from the spec alone; see :func:`analytic_count`."""
     return analytic_count(spec, resolution).macs
 
@@ -177,7 +203,7 @@ def check_resolution(resolution: int | None) -> None:
         raise UsageError(f"resolution must be at most {MAX_RESOLUTION_PX} px, got {resolution}")
 
 
-def count(spec: NetworkSpec, resolution: int | None = None, counter: str = "analytic") -> Count:
+def count(spec: Spec, resolution: int | None = None, counter: str = "analytic") -> Count:
     """MACs and params of ``spec`` at ``resolution`` (default: the spec's) with the chosen counter."""
     if counter not in COUNTERS:
         raise UsageError(f"unknown counter {counter!r} (known: {', '.join(COUNTERS)})")

@@ -9,9 +9,10 @@ import torch
 from torch import nn
 from torchvision.ops.misc import Conv2dNormActivation
 
-from scalesearch.arch.spec import Block, NetworkSpec
+from scalesearch.arch.spec import Block, NetworkSpec, Spec, ViTSpec
 from scalesearch.arch.walk import walk
 from scalesearch.nn.blocks import BLOCK_BUILDERS, Layer, activation_layer
+from scalesearch.nn.vit import VisionTransformer
 
 
 def _layers(spec: NetworkSpec) -> tuple[Layer, Layer]:
@@ -95,8 +96,10 @@ class Network(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-def build_model(spec: NetworkSpec) -> Network:
-    """A freshly initialised model for ``spec``."""
+def build_model(spec: Spec) -> nn.Module:
+    """A freshly initialised model for ``spec``: a :class:`Network`, or a ViT for a :class:`ViTSpec`."""
+    if isinstance(spec, ViTSpec):
+        return VisionTransformer(spec)
     return Network(spec)
 
 

@@ -8,6 +8,7 @@ from scalesearch.report.markdown import (
     write_compare_report,
     write_family_report,
     write_search_report,
+    write_self_train_report,
 )
 from scalesearch.report.plots import grid_heatmap as write_grid_heatmap
 from scalesearch.report.terminal import (
@@ -25,6 +26,7 @@ from scalesearch.report.terminal import (
     print_pipeline,
     print_scale,
     print_search,
+    print_self_train,
     progress,
     scale_record,
 )
@@ -32,6 +34,6 @@ from scalesearch.report.terminal import (
 __all__ = [
     "count_record", "emit", "err_console", "error_line", "finalist_lines", "log", "print_bases", "print_bench",
     "print_compare", "print_count", "print_family", "print_json", "print_pipeline", "print_scale", "print_search",
-    "progress", "scale_record", "write_bench_report", "write_compare_report", "write_family_report",
-    "write_grid_heatmap", "write_search_report",
+    "print_self_train", "progress", "scale_record", "write_bench_report", "write_compare_report",
+    "write_family_report", "write_grid_heatmap", "write_search_report", "write_self_train_report",
 ]

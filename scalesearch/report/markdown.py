@@ -1,5 +1,5 @@
 """Reports written to disk for people: Markdown beside its PNG figures (:mod:`.plots`), for a
-latency run, a find-base study, a scaling comparison and a trained family."""
+latency run, a find-base study, a scaling comparison, a trained family and a self-training run."""
 
 from __future__ import annotations
 
@@ -171,3 +171,35 @@ def write_family_report(run_dir: Path, document: dict[str, Any], title: str = "T
                      f"{len(r['per_seed'])} |{latency}")
     lines += ["", *(f"![{f.stem.replace('_', ' ')}]({f.name})" for f in figures), ""]
     return [write_atomic(run_dir / "family.md", "\n".join(lines)), *figures]
+
+
+def write_self_train_report(run_dir: Path, document: dict[str, Any]) -> list[Path]:
+    """``report.md`` of a self-training run: the per-round table and its plot."""
+    settings = document["settings"]
+    figure = plots.self_training(run_dir / "rounds.png", list(document["rows"].values()))
+    kept = "filtered at confidence {threshold:g}, {cap}, {balance}".format(
+        threshold=settings["threshold"],
+        cap=f"at most {document['per_class']:,} per class" if document["per_class"] else "no cap per class",
+        balance="classes below the cap repeated up to it" if settings["balance"] else "no repeating")
+    c = document["coefficients"]
+    lines = ["# Self-training (Noisy Student)", "",
+             f"`{document['data']}`: {document['labeled_images']:,} labelled and {document['unlabeled_images']:,} "
+             f"unlabelled training images, {document['val_images']:,} validation images. Teacher "
+             f"{document['teacher']}; {settings['labels']} pseudo-labels at temperature {settings['temperature']:g}, "
+             f"{kept}; {settings['unlabeled_ratio']:g} pseudo-labelled images per labelled image in a batch; "
+             f"student noise {'on' if settings['noise'] else 'off'}. Students are scaled with alpha={c['alpha']:g}, "
+             f"beta={c['beta']:g}, gamma={c['gamma']:g} ({document['coefficients_source']}). "
+             f"Recipe {settings['recipe']['name']}, {settings['recipe']['epochs']} epochs; seeds {settings['seeds']}.",
+             "",
+             "| round | network | teacher val top-1 | val top-1 (mean +- std) | seeds | images kept per class | "
+             "mean confidence | pseudo-label accuracy (kept / all) |",
+             "|---:|---|---:|---:|---:|---|---:|---:|"]
+    for r in document.get("summary", []):
+        kept_counts = ", ".join(f"{k:.0f}" for k in r["kept_per_class"]) if r.get("kept_per_class") else "-"
+        accuracy = (f"{value(r['pseudo_label_accuracy'], True)} / {value(r['pseudo_label_accuracy_all'], True)}"
+                    if r["pseudo_label_accuracy"] is not None else "-")
+        lines.append(f"| {'teacher' if r['round'] == 0 else r['round']} | {r['network']} | "
+                     f"{value(r['teacher_val_top1'], True)} | {top1(r, '-')} | {r['seeds']} | {kept_counts} | "
+                     f"{value(r['mean_confidence'], True)} | {accuracy} |")
+    lines += ["", f"![{figure.stem}]({figure.name})", ""]
+    return [write_atomic(run_dir / "report.md", "\n".join(lines)), figure]

@@ -161,3 +161,23 @@ def family_accuracy(path: Path, rows: list[dict[str, Any]], x_of, x_label: str, 
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def self_training(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Validation top-1 per round (round 0 is the teacher), one line per seed and the mean."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    seeds = sorted({r["seed"] for r in rows})
+    for seed in seeds:
+        chain = sorted((r["round"], r["val_top1"]) for r in rows if r["seed"] == seed)
+        ax.plot([x for x, _ in chain], [y for _, y in chain], marker="o", alpha=0.4, label=f"seed {seed}")
+    rounds = sorted({r["round"] for r in rows})
+    means = [sum(r["val_top1"] for r in rows if r["round"] == k) / sum(1 for r in rows if r["round"] == k)
+             for k in rounds]
+    ax.plot(rounds, means, marker="s", color="black", linewidth=2, label="mean")
+    ax.set_xticks(rounds, [("teacher" if k == 0 else f"round {k}") for k in rounds])
+    ax.set_ylabel("validation top-1")
+    ax.set_title("Noisy Student: each round's student teaches the next", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

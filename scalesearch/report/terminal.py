@@ -267,3 +267,17 @@ def print_pipeline(summary: dict[str, Any]) -> None:
     stages = summary["stages"].items()
     console.print("wall time: " + ", ".join(f"{name} {row['wall_s']:,.0f} s" for name, row in stages), highlight=False)
     console.print(f"report: {summary['report']}", highlight=False)
+
+
+def print_self_train(document: dict[str, Any]) -> None:
+    """A self-training run for people: one row per round, over seeds."""
+    table = Table(title="Self-training (val top-1, mean +- std over seeds)")
+    for header in ("round", "network", "val top-1", "its teacher", "kept / class", "confidence", "label acc"):
+        table.add_column(header, justify="left" if header == "network" else "right")
+    for r in document["summary"]:
+        kept = f"{sum(r['kept_per_class']) / len(r['kept_per_class']):,.0f}" if r.get("kept_per_class") else "-"
+        table.add_row("teacher" if r["round"] == 0 else str(r["round"]), r["network"], top1(r, "-"),
+                      value(r["teacher_val_top1"], True), kept, value(r["mean_confidence"], True),
+                      value(r["pseudo_label_accuracy"], True))
+    Console().print(table)
+    Console().print(f"report: {document['report']}", highlight=False)

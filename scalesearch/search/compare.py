@@ -188,7 +188,7 @@ def compare(base: NetworkSpec, data: DataSet, recipe: Recipe, planned: list[tupl
         row: dict[str, Any] = {"strategy": strategy, "flops_multiplier": m, "depth_mult": mult.depth,
                                "width_mult": mult.width, "resolution_mult": mult.resolution,
                                "macs": analytic_macs(spec), "macs_ratio": 1.0 if v is None else v.macs_ratio,
-                               "train_resolution": max(16, round(recipe.resolution * mult.resolution))}
+                               "train_resolution": recipe.scaled_resolution(spec, mult.resolution)}
         row["matched"] = v is None or matched(v, m)
         earlier = next((r for r in finished if all(r.get(k) == value for k, value in row.items())), None)
         if earlier is not None:

@@ -210,7 +210,7 @@ def run_grid(config: GridConfig, on_trial: Callable[[int, int], None] | None = N
         spec = phi_one(config.base, point)
         trial.set_user_attr("macs", analytic_macs(spec))
         trial.set_user_attr("macs_ratio", ratios[label])
-        trained_at = max(16, round(recipe.resolution * point.gamma))
+        trained_at = recipe.scaled_resolution(spec, point.gamma)
         trial.set_user_attr("resolution", trained_at)
         try:
             result = train(spec, data, recipe.override(resolution=trained_at), list(range(config.seeds)),

@@ -92,8 +92,7 @@ def baselines(names: list[str], max_macs: float) -> list[Member]:
 
 def train_resolution(spec: NetworkSpec, recipe: Recipe) -> int:
     """The resolution a network trains at: the recipe's, times its scaling record's multiplier."""
-    multiplier = spec.scaling.resolution_mult if spec.scaling is not None else 1.0
-    return max(16, round(recipe.resolution * multiplier))
+    return recipe.scaled_resolution(spec, spec.scaling.resolution_mult if spec.scaling is not None else 1.0)
 
 
 def settings(members: list[Member], data: DataSet, recipe: Recipe, seeds: list[int]) -> dict[str, Any]:

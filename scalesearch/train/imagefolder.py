@@ -151,3 +151,14 @@ def load_imagefolder(folder: Path, val_fraction: float, seed: int
         return train, val, test, len(classes), skipped
     train, classes, skipped = _scan(folder, None)
     return train, None, None, len(classes), skipped
+
+
+def load_unlabeled_folder(folder: Path) -> tuple[FileSplit, int]:
+    """Every readable image under ``folder`` (class folders or none: labels are not read), each
+    labelled -1; and the number of files skipped."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    good = [p for p in files if _readable(p)]
+    if not good:
+        raise UsageError(f"{folder}: no readable image (of {len(files)} files) to use as unlabelled data")
+    hidden = torch.full((len(good),), -1, dtype=torch.int64)
+    return FileSplit(tuple(str(p) for p in good), hidden), len(files) - len(good)

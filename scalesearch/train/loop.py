@@ -17,7 +17,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Protocol
 
 import torch
 from torch import nn
@@ -95,6 +95,8 @@ def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
         from timm.optim import Lamb
 
         return Lamb(groups, lr=recipe.lr)
+    if recipe.optimizer == "adamw":  # decoupled decay: each step shrinks weights by lr x weight_decay
+        return torch.optim.AdamW(groups, lr=recipe.lr)
     return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=True)
 
 
@@ -168,6 +170,33 @@ def evaluate(model: nn.Module, split: Split | FileSplit, normalize: Normalize, r
     return correct / len(split)
 
 
+class BatchSource(Protocol):
+    """Where a run's training batches come from: uint8 images with their targets, epoch by epoch,
+    and the loss on them (self-training mixes labelled and pseudo-labelled images this way)."""
+
+    steps_per_epoch: int
+
+    def epoch(self, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch's ``steps_per_epoch`` batches of uint8 images and their targets."""
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The training loss of a batch (targets as the augmentation hands them on)."""
+
+
+class SplitBatches:
+    """The usual source: a fresh permutation of the training split every epoch (each image
+    ``recipe.repeated_aug`` times in a row), its labels as targets, the recipe's loss."""
+
+    def __init__(self, split: Split | FileSplit, recipe: Recipe, num_classes: int) -> None:
+        self.split, self.batch_size, self.repeats = split, recipe.batch_size, recipe.repeated_aug
+        self.steps_per_epoch = max(1, len(split) // recipe.batch_size)
+        self.loss = _loss_fn(recipe, num_classes)
+
+    def epoch(self, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = epoch_order(len(self.split), self.steps_per_epoch * self.batch_size, self.repeats, generator)
+        return self.split.batches(order, self.batch_size)
+
+
 @dataclass
 class _Run:
     """One seed's training in progress: the network and everything that steps it."""
@@ -181,15 +210,15 @@ class _Run:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
     scaler: torch.amp.GradScaler
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    source: BatchSource
     autocast: contextlib.AbstractContextManager
     generator: torch.Generator
-    steps_per_epoch: int
 
 
 def _build(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normalize: Normalize,
-           device: torch.device) -> _Run:
-    """The network (seeded), the data on the device, the optimiser, schedule and precision."""
+           device: torch.device, source: BatchSource | None = None) -> _Run:
+    """The network (seeded), the data on the device, the optimiser, schedule and precision;
+    batches from ``source``, else from the training split."""
     torch.manual_seed(seed)
     net_spec = recipe.network(spec, data.num_classes)
     model = build_model(net_spec)
@@ -198,44 +227,46 @@ def _build(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normaliz
     # channels_last: 15-20% faster convolutions on the CPU (AVX2, 2 threads) as on CUDA.
     model = model.to(device, memory_format=torch.channels_last)
     train_split = _on_device(data.train, device, recipe)
-    steps_per_epoch = max(1, len(train_split) // recipe.batch_size)
+    source = source or SplitBatches(train_split, recipe, data.num_classes)
     optimizer = _optimizer(model, recipe)
     dtype = autocast_dtype(recipe.precision, device)
     return _Run(
         spec=net_spec, model=model, device=device, train_split=train_split,
         val_split=_on_device(data.val, device, recipe),
         augment=TrainAugment(normalize, recipe, data.num_classes),
-        optimizer=optimizer, scheduler=_schedule(optimizer, recipe, steps_per_epoch),
+        optimizer=optimizer, scheduler=_schedule(optimizer, recipe, source.steps_per_epoch),
         # fp16's narrow range underflows small gradients: scale the loss, and skip a step whose
         # gradients overflowed (bf16 has fp32's range and needs neither).
         scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
-        loss_fn=_loss_fn(recipe, data.num_classes),
+        source=source,
         autocast=torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext(),
-        generator=torch.Generator().manual_seed(seed), steps_per_epoch=steps_per_epoch)
+        generator=torch.Generator().manual_seed(seed))
 
 
 def _train_epoch(run: _Run, recipe: Recipe, epoch: int) -> tuple[float, float]:
     """One pass over the epoch's order; returns the mean training loss and images per second."""
     run.model.train()
-    order = epoch_order(len(run.train_split), run.steps_per_epoch * recipe.batch_size, recipe.repeated_aug,
-                        run.generator)
+    steps = run.source.steps_per_epoch
     loss_sum, seen, started = torch.zeros((), device=run.device), 0, time.perf_counter()
-    for step, (images, labels) in enumerate(run.train_split.batches(order, recipe.batch_size), start=1):
+    for step, (images, labels) in enumerate(run.source.epoch(run.generator), start=1):
         images, targets = run.augment(images, labels)
         images = images.contiguous(memory_format=torch.channels_last)
         with run.autocast:
-            loss = run.loss_fn(run.model(images), targets)
+            loss = run.source.loss(run.model(images), targets)
         run.optimizer.zero_grad(set_to_none=True)
         run.scaler.scale(loss).backward()
+        if recipe.grad_clip_norm is not None:
+            run.scaler.unscale_(run.optimizer)
+            nn.utils.clip_grad_norm_(run.model.parameters(), recipe.grad_clip_norm)
         run.scaler.step(run.optimizer)
         run.scaler.update()
         run.scheduler.step()
         loss_sum += loss.detach()
         seen += len(labels)
         # Checking every step would synchronise a GPU each step; a NaN stays NaN in the sum.
-        if step % _NAN_CHECK_STEPS == 0 or step == run.steps_per_epoch:
+        if step % _NAN_CHECK_STEPS == 0 or step == steps:
             _check_finite(loss_sum, epoch, step)
-    return float(loss_sum) / run.steps_per_epoch, seen / (time.perf_counter() - started)
+    return float(loss_sum) / steps, seen / (time.perf_counter() - started)
 
 
 def _validate(run: _Run, recipe: Recipe, normalize: Normalize) -> float:
@@ -246,14 +277,16 @@ def _validate(run: _Run, recipe: Recipe, normalize: Normalize) -> float:
 
 def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normalize: Normalize,
                device: str = "cpu", run_dir: Path | None = None, test: bool = False,
-               on_epoch: Callable[[EpochMetrics], None] | None = None, eval_from: int = 1) -> SeedResult:
+               on_epoch: Callable[[EpochMetrics], None] | None = None, eval_from: int = 1,
+               source: BatchSource | None = None) -> SeedResult:
     """One training run with one seed; returns final validation (and, with ``test``, test) top-1.
-    Evaluates every ``recipe.eval_every`` epochs from epoch ``eval_from`` on, and after the last."""
+    Evaluates every ``recipe.eval_every`` epochs from epoch ``eval_from`` on, and after the last.
+    Batches come from ``source`` (on the device), else from the training split."""
     if test and data.test is None:
         raise UsageError(f"`test`: {data.name} has no test split")
     dev = resolve_device(device)
     with _out_of_memory_ends_the_run(dev, recipe.batch_size):
-        run = _build(spec, data, recipe, seed, normalize, dev)
+        run = _build(spec, data, recipe, seed, normalize, dev, source)
         result = SeedResult(seed=seed, val_top1=0.0, img_per_s=0.0)
         for epoch in range(1, recipe.epochs + 1):
             loss, img_per_s = _train_epoch(run, recipe, epoch)

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from scalesearch.arch.io import read_data_file, search_spaces_dir
-from scalesearch.arch.spec import MAX_RESOLUTION_PX, NetworkSpec
+from scalesearch.arch.spec import MAX_RESOLUTION_PX, Spec, ViTSpec
 from scalesearch.errors import SpecError, UsageError
 from scalesearch.typed_data import check, decode
 
-OPTIMIZERS = ("sgd", "lamb")
+OPTIMIZERS = ("sgd", "lamb", "adamw")
 LOSSES = ("ce", "bce")
 #: Training crops (see :class:`scalesearch.train.augment.TrainAugment`).
 CROPS = ("resized", "translate")
@@ -51,6 +51,8 @@ class Recipe:
     eval_every: int = 1  # evaluate every N epochs, and always after the last
     precision: str = "auto"  # one of PRECISIONS
     zero_init_residual: bool = False  # every residual block starts as the identity (see nn.zero_init_residuals)
+    grad_clip_norm: float | None = None  # clip the gradients' global norm to this
+    patch: int | None = None  # ViTs: the patch size (px), e.g. 4 at 32 px; None: the spec's
 
     def __post_init__(self) -> None:
         check(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", self.epochs, "must be a positive integer")
@@ -87,6 +89,10 @@ class Recipe:
                  "must be a positive integer")
         check(self.drop_path_rate is None or 0 <= self.drop_path_rate < 1, "drop_path_rate", self.drop_path_rate,
                  "must be in [0, 1)")
+        check(self.grad_clip_norm is None or math.isfinite(self.grad_clip_norm) and self.grad_clip_norm > 0,
+              "grad_clip_norm", self.grad_clip_norm, "must be positive")
+        check(self.patch is None or isinstance(self.patch, int) and 1 <= self.patch <= self.resolution, "patch",
+              self.patch, "must be an integer in [1, resolution] (pixels)")
 
     def override(self, **changes: Any) -> "Recipe":
         """A copy with the non-None ``changes`` applied (overrides), validated again; an error names the
@@ -96,12 +102,31 @@ class Recipe:
         except SpecError as err:
             raise UsageError(f"`{err.field}`: {err.reason}") from None
 
-    def network(self, spec: NetworkSpec, num_classes: int) -> NetworkSpec:
+    def scaled_resolution(self, spec: Spec, multiplier: float) -> int:
+        """The input side a scaled network trains at: the recipe's resolution times the network's
+        resolution multiplier (B3's 1.34 at 32 px: 43 px), so that resolution scaling is kept at
+        proxy size; for a ViT, rounded to a multiple of its patch."""
+        size = max(16, round(self.resolution * multiplier))
+        if isinstance(spec, ViTSpec):
+            patch = self.patch or spec.patch
+            size = max(patch, round(size / patch) * patch)
+        return size
+
+    def network(self, spec: Spec, num_classes: int) -> Spec:
         """The spec as this recipe trains it: the data's classes, the recipe's resolution and
-        drop-path rate and, below 64 px, a stem that does not stride (nor max-pool)."""
+        drop-path rate and, below 64 px, a stem that does not stride (nor max-pool); a ViT takes
+        the recipe's patch size where it names one."""
         changes: dict[str, Any] = {"num_classes": num_classes, "resolution": self.resolution}
         if self.drop_path_rate is not None:
             changes["drop_path_rate"] = self.drop_path_rate
+        if isinstance(spec, ViTSpec):
+            if self.patch is not None:
+                changes["patch"] = self.patch
+            try:
+                return dataclasses.replace(spec, **changes)
+            except SpecError as err:
+                raise UsageError(f"{spec.name} at {self.resolution} px: `{err.field}` {err.reason} (give the "
+                                 f"recipe a `patch` that divides {self.resolution})") from None
         if self.low_res_stem and self.resolution < LOW_RES_PX:
             changes["stem"] = dataclasses.replace(spec.stem, stride=1, pool=False)
         return dataclasses.replace(spec, **changes)

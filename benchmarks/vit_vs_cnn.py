@@ -1,0 +1,132 @@
+"""A plain ViT against CNNs at equal epochs on small images, and big_vision's ablations at this scale.
+
+Run (CPU-sized, the defaults; hours on a 2-vCPU VM: ViTs train at ~40 img/s there):
+    python benchmarks/vit_vs_cnn.py [--data ../shared/data/cifar-10] [--train-images 5000] [--epochs 10]
+        [--seeds 3] [--networks vit,b0-small,resnet18,mobilenet-v2,vit-token,vit-learned,vit-no-aug,vit-no-zero-head]
+GPU-sized (a ready command: every training image, more epochs):
+    python benchmarks/vit_vs_cnn.py --device cuda --train-images 0 --epochs 100
+        --out benchmarks/results/vit_vs_cnn_gpu.json
+Networks, each trained with its own recipe at 32 px and the same epochs, seeds and images:
+- vit: width 96, depth 6, 3 heads, MLP 384, 8 px patches (16 tokens; 11.2 M MACs against
+  B0-small's 9.9 M), big_vision's S/16 choices (GAP, sin-cos 2-D position embeddings, zero head),
+  recipe `bigvision-vit`;
+- b0-small (EfficientNet-B0 at width 0.5), resnet18, mobilenet-v2: recipe `standard` (`proxy`
+  without zero-initialised residuals, which cost `train` 5.5 points on this subset:
+  benchmarks/results/train_defaults.json);
+- big_vision's ablations of the ViT: a class token instead of GAP, learned instead of sin-cos
+  position embeddings, RandAugment and MixUp off, the head not zero-initialised.
+Each network's MACs (analytic, at 32 px) and CPU batch-1 latency (onnxruntime, 32 px; the machine's
+interference recorded) are measured once. Writes --out after every training and resumes from it;
+the table and the accuracy-vs-MACs and accuracy-vs-latency figures go next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from scalesearch.arch.io import resolve_spec  # noqa: E402
+from scalesearch.arch.scaling import with_multipliers  # noqa: E402
+from scalesearch.arch.spec import ViTSpec  # noqa: E402
+from scalesearch.errors import UsageError  # noqa: E402
+from scalesearch.measure.environment import Interference, machine_info  # noqa: E402
+from scalesearch.measure.flops import analytic_count  # noqa: E402
+from scalesearch.measure.latency import BenchConfig, measure  # noqa: E402
+from scalesearch.report import plots  # noqa: E402
+from scalesearch.resumable import ResultsFile  # noqa: E402
+from scalesearch.train.data import load_data  # noqa: E402
+from scalesearch.train.loop import train  # noqa: E402
+from scalesearch.train.recipes import load_recipe  # noqa: E402
+
+#: About B0-small's MACs at 32 px (11.2 M against 9.9 M): 16 tokens of 8 px patches.
+VIT = ViTSpec(name="vit-w96-d6", resolution=32, patch=8, width=96, depth=6, heads=3, mlp_dim=384)
+#: The ViTs keep their own 8 px patch (the recipe's 4 px would give 64 tokens and 4x the MACs).
+PATCH = {"patch": 8}
+
+
+def networks() -> dict:
+    """Each network: (family for the plots, spec, recipe name, recipe changes)."""
+    b0 = resolve_spec("efficientnet-b0")
+    return {
+        "vit": ("vit", VIT, "bigvision-vit", PATCH),
+        "b0-small": ("cnn", with_multipliers(b0, width=0.5, name="efficientnet-b0-w0.5"), "standard", {}),
+        "resnet18": ("cnn", resolve_spec("resnet18"), "standard", {}),
+        "mobilenet-v2": ("cnn", resolve_spec("mobilenet-v2"), "standard", {}),
+        "vit-token": ("vit ablation", dataclasses.replace(VIT, name="vit-token", pool="token"), "bigvision-vit",
+                      PATCH),
+        "vit-learned": ("vit ablation", dataclasses.replace(VIT, name="vit-learned", posemb="learned"),
+                        "bigvision-vit", PATCH),
+        "vit-no-aug": ("vit ablation", dataclasses.replace(VIT, name="vit-no-aug"), "bigvision-vit",
+                       {**PATCH, "randaugment_magnitude": 0, "mixup_alpha": 0.0}),
+        "vit-no-zero-head": ("vit ablation", dataclasses.replace(VIT, name="vit-no-zero-head", zero_head=False),
+                             "bigvision-vit", PATCH),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(ROOT.parent / "shared/data/cifar-10"))
+    parser.add_argument("--train-images", type=int, default=5000, help="0: all")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--networks", default=",".join(networks()))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/vit_vs_cnn.json")
+    args = parser.parse_args()
+    table = networks()
+    chosen = args.networks.split(",")
+    if any(n not in table for n in chosen):
+        sys.exit(f"error: unknown network (known: {', '.join(table)})")
+    seeds = list(range(args.seeds))
+    # bigvision-vit warms up over 10% of its epochs, whatever their number
+    recipes = {n: load_recipe(r).override(epochs=args.epochs, warmup_epochs=args.epochs / 10
+                                          if r == "bigvision-vit" else None, **c)
+               for n, (_, _, r, c) in table.items()}
+    settings = {"data": args.data, "train_images": args.train_images, "epochs": args.epochs, "seeds": seeds,
+                "device": args.device, "recipes": {n: dataclasses.asdict(r) for n, r in recipes.items()}}
+    try:
+        results = ResultsFile(args.out, settings, header={"benchmark": "vit_vs_cnn"})
+    except UsageError as err:
+        sys.exit(f"error: {err}")
+    results.update(machine=machine_info())
+    data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
+    for name in chosen:
+        family, spec, _, _ = table[name]
+        row = results.rows.get(name) or {"family": family, "name": name, "per_seed": {}, "latency_ms": {}}
+        trained = recipes[name].network(spec, data.num_classes)
+        row.update(macs=analytic_count(trained).macs, params=analytic_count(trained).params)
+        if "cpu-onnxruntime" not in row["latency_ms"]:
+            interference = Interference()  # other jobs on the machine would bias the figure
+            row["latency_ms"]["cpu-onnxruntime"] = measure(trained, BenchConfig(budget_s=3.0)).stats.median_ms
+            row["interference"] = interference.report()
+        for seed in seeds:
+            if str(seed) in row["per_seed"]:
+                continue
+            started = time.perf_counter()
+            result = train(spec, data, recipes[name], [seed], device=args.device)
+            row["per_seed"][str(seed)] = result.val_top1
+            values = list(row["per_seed"].values())
+            row.update(val_top1=statistics.fmean(values),
+                       val_top1_std=statistics.stdev(values) if len(values) > 1 else 0.0)
+            results.add(name, row)
+            print(f"{name} seed {seed}: {result.val_top1:.3f} ({time.perf_counter() - started:.0f} s)", flush=True)
+        results.add(name, row)
+    rows = [r for r in results.rows.values() if r.get("val_top1") is not None]
+    figures = args.out.parent / f"{args.out.stem}_figures"
+    plots.family_accuracy(figures / "accuracy_vs_macs.png", rows, lambda r: r["macs"] / 1e6,
+                          "multiply-adds at 32 px (M MACs)", "ViT vs CNNs, CIFAR-10 subset")
+    plots.family_accuracy(figures / "accuracy_vs_latency.png", rows, lambda r: r["latency_ms"].get("cpu-onnxruntime"),
+                          "batch-1 latency, CPU onnxruntime (ms)", "ViT vs CNNs, CIFAR-10 subset")
+
+
+if __name__ == "__main__":
+    main()

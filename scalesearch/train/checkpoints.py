@@ -1,0 +1,74 @@
+"""Trained networks from disk: a ``train`` run folder, or a checkpoint file with the spec it was
+trained as. Checkpoints are read as data only (``torch.load(weights_only=True)``: tensors and plain
+containers, never pickled code), and must fit the spec tensor by tensor.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from scalesearch.arch.io import load_spec
+from scalesearch.arch.spec import NetworkSpec
+from scalesearch.errors import UsageError
+from scalesearch.nn import build_model
+
+#: The spec a ``train`` run folder saves (the network as it was trained: classes, resolution, stem).
+RUN_SPEC = "spec.yaml"
+
+
+def run_checkpoint(run_dir: Path) -> Path:
+    """The checkpoint of a ``train`` run folder: its lowest seed's ``seed{N}_last.pt``."""
+    found = sorted(run_dir.glob("seed*_last.pt"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
+    if not found:
+        raise UsageError(f"{run_dir}: no checkpoint (seed*_last.pt) in this run folder")
+    return found[0]
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint: a state dict, or a dict holding one under ``state_dict``."""
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - pickle, zip and torch errors alike mean "not a checkpoint"
+        raise UsageError(f"{path}: not a readable checkpoint ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None
+    state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UsageError(f"{path}: not a checkpoint (expected a state dict of tensors)")
+    return state
+
+
+def fit(model: nn.Module, state: dict[str, torch.Tensor], path: Path, spec: NetworkSpec) -> None:
+    """Load ``state`` into ``model``, or say which tensor first differs from ``spec``'s network."""
+    expected = model.state_dict()
+    for name, tensor in expected.items():
+        if name not in state:
+            raise UsageError(f"{path} does not fit {spec.name}: it has no tensor {name!r}")
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            raise UsageError(f"{path} does not fit {spec.name}: tensor {name!r} is "
+                             f"{list(state[name].shape)} in the checkpoint, {list(tensor.shape)} in the network")
+    extra = [name for name in state if name not in expected]
+    if extra:
+        raise UsageError(f"{path} does not fit {spec.name}: the network has no tensor {extra[0]!r}")
+    model.load_state_dict(state)
+
+
+def load_trained(path: Path, spec: NetworkSpec | None = None) -> tuple[NetworkSpec, nn.Module]:
+    """A trained network and the spec it was trained as: from a ``train`` run folder (its
+    ``spec.yaml`` and lowest seed's checkpoint), or from a checkpoint file and ``spec``."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / RUN_SPEC).is_file():
+            raise UsageError(f"{path}: not a train run folder (no {RUN_SPEC})")
+        spec = spec or load_spec(path / RUN_SPEC)
+        path = run_checkpoint(path)
+    elif not path.is_file():
+        raise UsageError(f"{path}: no such checkpoint file or run folder")
+    elif spec is None:
+        raise UsageError(f"{path}: a checkpoint file needs the spec it was trained as")
+    model = build_model(spec)
+    fit(model, read_state_dict(path), path, spec)
+    return spec, model
