@@ -1,9 +1,12 @@
 """Noisy Student at proxy scale: does a noised student beat its teacher and the same network trained
 on the labelled images alone, and does removing the noise cost accuracy (the paper's Table 6)?
 
-Run (CPU-sized, the defaults; one data set at a time, about 40 minutes each on a 2-vCPU VM):
-    python benchmarks/noisy_student.py --data-sets cifar10 [--train-images 5000] [--epochs 10] [--seeds 3]
+Run (CPU-sized, the defaults; one data set per process and results file, side by side, about
+30 minutes a seed each on a 2-vCPU VM):
+    python benchmarks/noisy_student.py --data-sets cifar10 --out benchmarks/results/noisy_student_cifar10.json
+        [--train-images 5000] [--epochs 10] [--seeds 3]
     python benchmarks/noisy_student.py --data-sets fashion-mnist
+        --out benchmarks/results/noisy_student_fashion-mnist.json
 GPU-sized (a ready command: every training image, all labels hidden but 10%, more epochs, full B0):
     python benchmarks/noisy_student.py --device cuda --train-images 0 --epochs 60 --width 1
         --out benchmarks/results/noisy_student_gpu.json

@@ -14,8 +14,10 @@ the library exactly as the command runs it, in --run-dir (the same command resum
 reads the result against EfficientNet's Figure 1: at equal MACs, and at equal CPU latency, is the
 found family's accuracy above each reference family's? Each reference network is compared with
 the found family's accuracy interpolated (in log cost) between the two found networks around its
-cost; networks outside the found family's cost range are not compared. ResNets are left out on
-the CPU by default: at 32 px with the stride-1 stem ResNet-18 alone costs 15x B0 per image.
+cost; networks outside the found family's cost range are not compared, nor is a reference network
+with a found network's architecture (B0, when the search keeps its seed: it is the same network).
+ResNets are left out on the CPU by default: at 32 px with the stride-1 stem ResNet-18 alone costs
+15x B0 per image.
 Writes --out with the pipeline's summary, each comparison, the wall time per stage and the machine;
 the figures are the pipeline's own (runs/.../family/*.png), copied next to the results.
 """
@@ -52,16 +54,25 @@ def interpolate(points: list[tuple[float, float]], x: float) -> float | None:
     return None
 
 
+def architecture(row: dict) -> dict:
+    """A network's spec without its name and scaling record: what it computes."""
+    return {k: v for k, v in row["spec"].items() if k not in ("name", "scaling")}
+
+
 def compare(rows: list[dict], found: str, cost) -> list[dict]:
-    """Each reference network against the found family at its own cost."""
+    """Each reference network against the found family at its own cost. A reference network with
+    the architecture of a found one (B0, when the search keeps its seed) is the same network trained
+    alike: listed, never counted as a comparison."""
     points = [(cost(r), r["val_top1"]) for r in rows if r["family"] == found and cost(r) is not None]
+    found_architectures = {json.dumps(architecture(r), sort_keys=True): r["name"] for r in rows if r["family"] == found}
     out = []
     for r in rows:
         if r["family"] == found or cost(r) is None or r["val_top1"] is None:
             continue
-        at = interpolate(points, cost(r))
+        same_as = found_architectures.get(json.dumps(architecture(r), sort_keys=True))
+        at = None if same_as else interpolate(points, cost(r))
         out.append({"network": r["name"], "family": r["family"], "cost": cost(r), "val_top1": r["val_top1"],
-                    "found_family_at_same_cost": at,
+                    "identical_to": same_as, "found_family_at_same_cost": at,
                     "found_minus_reference_points": None if at is None else round((at - r["val_top1"]) * 100, 2)})
     return out
 

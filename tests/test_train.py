@@ -22,7 +22,7 @@ from torch import nn
 from torchvision.transforms import v2
 from typer.testing import CliRunner
 
-from scalesearch.arch.io import resolve_spec, save_spec
+from scalesearch.arch.io import load_spec, resolve_spec, save_spec
 from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
 from scalesearch.cli import app
 from scalesearch.errors import SpecError, UsageError
@@ -304,3 +304,22 @@ def test_spearman_matches_definition_with_ties():
     # Without ties: 1 - 6 sum d^2 / (n (n^2 - 1)); here d = (0, 1, -1, 0, 0)
     assert spearman([1, 2, 3, 4, 5], [1, 3, 2, 4, 5]) == pytest.approx(1 - 6 * 2 / (5 * 24))
     assert math.isnan(spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_gradient_clipping_bounds_every_step(tmp_path, tiny_base):
+    """With `grad_clip_norm` the weights move by at most lr x the clip norm a step (SGD, no decay;
+    momentum 0.5 carries half of the first clipped step into the second)."""
+    data = load_data("synthetic", train_images=128)
+    moved = {}
+    for clip in (None, 1e-6):
+        recipe = load_recipe("standard").override(epochs=1, batch_size=64, weight_decay=0.0, warmup_epochs=0.0,
+                                                  momentum=0.5, grad_clip_norm=clip, precise_bn_images=0)
+        run_dir = tmp_path / f"clip-{clip}"
+        train(load_spec(tiny_base), data, recipe, [0], run_dir=run_dir)
+        torch.manual_seed(0)
+        start = build_model(recipe.network(load_spec(tiny_base), data.num_classes)).state_dict()
+        end = torch.load(run_dir / "seed0_last.pt", weights_only=True)["state_dict"]
+        moved[clip] = math.sqrt(sum(float(((end[k] - start[k]).float() ** 2).sum()) for k in start
+                                    if start[k].is_floating_point() and "running" not in k))
+    assert moved[None] > 1e-2
+    assert moved[1e-6] <= 0.1 * (1 + 1.5) * 1e-6 * 1.0001  # two steps at lr <= 0.1, gradients clipped to 1e-6
