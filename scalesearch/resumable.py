@@ -2,7 +2,9 @@
 finalists, benchmarks) keep on disk so that an interrupted run goes on where it stopped.
 
 The document records the settings it was made with; rows measured under other settings are never
-mixed with new ones. Every change is written atomically (:mod:`scalesearch.files`).
+mixed with new ones. A setting that is None in one and absent from the other is no difference: an
+optional field added to a recipe since a file was written (``patch: None``) does not strand it.
+Every change is written atomically (:mod:`scalesearch.files`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class ResultsFile:
             raise UsageError(f"{self.path}: not a readable results file ({type(err).__name__}); use another run "
                              f"folder, or remove it to start again") from None
         stored = earlier.get("settings") if isinstance(earlier, dict) else None
-        if stored != self.settings:
+        if _set(stored) != _set(self.settings):
             stored = stored if isinstance(stored, dict) else {}
             changed = sorted(k for k in set(self.settings) | set(stored) if stored.get(k) != self.settings.get(k))
             named = ", ".join((words or {}).get(k, k) for k in changed)
@@ -63,3 +65,12 @@ class ResultsFile:
 
     def save(self) -> None:
         write_json(self.path, self.document)
+
+
+def _set(value: Any) -> Any:
+    """``value`` with every None-valued key of every mapping in it dropped (for comparing settings)."""
+    if isinstance(value, dict):
+        return {k: _set(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_set(v) for v in value]
+    return value

@@ -146,3 +146,18 @@ def test_a_bad_vit_spec_is_one_line_and_exit_2(changes, message, tmp_path, monke
     Path("bad.yaml").write_text(yaml.safe_dump(data))
     result = CliRunner().invoke(app, ["flops", "bad.yaml"])
     assert (result.exit_code, result.stderr) == (2, f"error: bad.yaml: {message}\n")
+
+
+@pytest.mark.parametrize("metric", ["naswot", "synflow", "zen"])
+def test_zero_cost_metrics_defined_for_convolutions_refuse_a_vit(metric, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["train", "vit-ti16", "--data", "synthetic", "--eval", "zero-cost",
+                                      "--metric", metric, "--recipe", "bigvision-vit"])
+    assert (result.exit_code, result.stderr) == (
+        2, f"error: --metric {metric} scores convolutional networks; for a ViT use one of params, zico\n")
+
+
+def test_zico_scores_a_vit():
+    from scalesearch.train.zero_cost import zero_cost_score
+
+    assert math.isfinite(zero_cost_score(_tiny(), "zico", batch_size=8))

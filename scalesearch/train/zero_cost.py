@@ -29,7 +29,7 @@ import math
 import torch
 from torch import nn
 
-from scalesearch.arch.spec import NetworkSpec
+from scalesearch.arch.spec import Spec, ViTSpec
 from scalesearch.errors import UsageError
 from scalesearch.nn import build_model
 from scalesearch.train.augment import Normalize, eval_resize
@@ -39,6 +39,9 @@ from scalesearch.train.data import DataSet
 #: correlation with proxy-trained accuracy (benchmarks/results/zero_cost_vs_trained.json).
 METRICS = ("params", "naswot", "synflow", "zen", "zico")
 DEFAULT_METRIC = "naswot"
+#: The metrics defined for a plain ViT: naswot needs ReLU-family activations, zen a convolutional
+#: feature map, and synflow's all-ones pass sees nothing through a zero-initialised head.
+VIT_METRICS = ("params", "zico")
 _ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish)
 #: Zen-NAS's perturbation scale.
 ZEN_ALPHA = 0.01
@@ -146,7 +149,7 @@ def zico(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batches: 
     return score
 
 
-def zero_cost_score(spec: NetworkSpec, metric: str = DEFAULT_METRIC, images: torch.Tensor | None = None,
+def zero_cost_score(spec: Spec, metric: str = DEFAULT_METRIC, images: torch.Tensor | None = None,
                     labels: torch.Tensor | None = None, batch_size: int = 64, resolution: int | None = None,
                     seed: int = 0) -> float:
     """The ``metric`` score of ``spec`` at initialisation (seeded by ``seed``).
@@ -156,6 +159,9 @@ def zero_cost_score(spec: NetworkSpec, metric: str = DEFAULT_METRIC, images: tor
     ``resolution`` (zico with seeded random labels)."""
     if metric not in METRICS:
         raise UsageError(f"unknown zero-cost metric {metric!r} (known: {', '.join(METRICS)})")
+    if isinstance(spec, ViTSpec) and metric not in VIT_METRICS:
+        raise UsageError(f"`metric` {metric} scores convolutional networks; for a ViT use one of "
+                         f"{', '.join(VIT_METRICS)}")
     resolution = resolution or (images.shape[-1] if images is not None else spec.resolution)
     torch.manual_seed(seed)
     model = build_model(spec)
