@@ -74,24 +74,29 @@ def mean_std(values: list[float]) -> dict:
 
 
 def summarise(rows: dict, data_set: str, seeds: list[int]) -> dict:
-    """Per variant and round, the mean top-1 over seeds; the goal's three comparisons."""
+    """Per variant and round, the mean top-1 over seeds; the goal's three comparisons over the seeds
+    that have all of them (paired), marked complete only when every seed has."""
     table: dict = {}
+    per_seed: dict = {}
     for key, row in rows.items():
-        label, variant, _ = key.split("|")
+        label, variant, seed = key.split("|")
         if label != data_set:
             continue
         for r in row["rounds"]:
             table.setdefault(variant, {}).setdefault(str(r["round"]), []).append(r["val_top1"])
+            per_seed.setdefault(seed, {})[(variant, r["round"])] = r["val_top1"]
     out = {v: {r: mean_std(values) for r, values in rounds.items()} for v, rounds in table.items()}
-    complete = all(out.get(v, {}).get(r, {}).get("n") == len(seeds)
-                   for v, r in (("phi+1", "0"), ("phi+1", "1"), ("supervised", "1"), ("no-noise", "1")))
+    needed = (("phi+1", 0), ("phi+1", 1), ("supervised", 1), ("no-noise", 1))
+    paired = [v for v in per_seed.values() if all(k in v for k in needed)]
     goal = None
-    if complete:
-        student, teacher = out["phi+1"]["1"]["mean"], out["phi+1"]["0"]["mean"]
-        supervised, quiet = out["supervised"]["1"]["mean"], out["no-noise"]["1"]["mean"]
-        goal = {"student_minus_teacher_points": round((student - teacher) * 100, 2),
-                "student_minus_supervised_points": round((student - supervised) * 100, 2),
-                "noise_minus_no_noise_points": round((student - quiet) * 100, 2)}
+    if paired:
+        def points(a: tuple, b: tuple) -> float:
+            return round(statistics.fmean(v[a] - v[b] for v in paired) * 100, 2)
+
+        goal = {"seeds": len(paired), "complete": len(paired) == len(seeds),
+                "student_minus_teacher_points": points(("phi+1", 1), ("phi+1", 0)),
+                "student_minus_supervised_points": points(("phi+1", 1), ("supervised", 1)),
+                "noise_minus_no_noise_points": points(("phi+1", 1), ("no-noise", 1))}
         goal["goal_met"] = (goal["student_minus_teacher_points"] >= 2 and goal["student_minus_supervised_points"] >= 2
                             and goal["noise_minus_no_noise_points"] > 0)
     return {"by_variant": out, "goal": goal}
