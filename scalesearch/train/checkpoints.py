@@ -5,8 +5,10 @@ containers, never pickled code), and must fit the spec tensor by tensor.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -14,10 +16,19 @@ from torch import nn
 from scalesearch.arch.io import load_spec
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
+from scalesearch.files import write_atomic
 from scalesearch.nn import build_model
 
 #: The spec a ``train`` run folder saves (the network as it was trained: classes, resolution, stem).
 RUN_SPEC = "spec.yaml"
+
+
+def write_tensors(path: Path, content: dict[str, Any]) -> Path:
+    """``content`` (tensors, names, numbers) saved with ``torch.save`` and written atomically: a crash
+    leaves the previous file whole, never a cut-off one; :func:`read_state_dict` reads it back."""
+    buffer = io.BytesIO()
+    torch.save(content, buffer)
+    return write_atomic(path, buffer.getvalue())
 
 
 def run_checkpoint(run_dir: Path) -> Path:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -27,7 +26,7 @@ from scalesearch.measure.latency import BenchConfig, measure
 from scalesearch.resumable import ResultsFile
 from scalesearch.runs import spec_digest
 from scalesearch.train.data import DataSet
-from scalesearch.train.loop import train
+from scalesearch.train.loop import mean_std, train
 from scalesearch.train.recipes import Recipe
 
 #: The hand-designed families ``--baselines`` adds.
@@ -135,9 +134,7 @@ def train_members(members: list[Member], data: DataSet, recipe: Recipe, seeds: l
         result = train(member.spec, data, recipe.override(resolution=row["train_resolution"]), [seed],
                        device=device, run_dir=where)
         row["per_seed"][str(seed)] = result.val_top1
-        values = list(row["per_seed"].values())
-        row["val_top1"] = statistics.fmean(values)
-        row["val_top1_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        row["val_top1"], row["val_top1_std"] = mean_std(list(row["per_seed"].values()))
         results.save()
         done += 1
         if on_done:

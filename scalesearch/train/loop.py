@@ -28,6 +28,7 @@ from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.files import write_atomic, write_json
 from scalesearch.nn import build_model, zero_init_residuals
 from scalesearch.train.augment import Normalize, TrainAugment, eval_resize
+from scalesearch.train.checkpoints import write_tensors
 from scalesearch.train.data import DataSet, Split
 from scalesearch.train.imagefolder import FileSplit
 from scalesearch.train.recipes import Recipe
@@ -359,9 +360,8 @@ def _record(run_dir: Path, seed: int, metrics: EpochMetrics, model: nn.Module, s
     writer.writerow(asdict(metrics))
     earlier = csv_path.read_text() if csv_path.exists() else ""
     write_atomic(csv_path, earlier + text.getvalue())
-    checkpoint = io.BytesIO()
-    torch.save({"spec": spec.name, "epoch": metrics.epoch, "state_dict": model.state_dict()}, checkpoint)
-    write_atomic(run_dir / f"seed{seed}_last.pt", checkpoint.getvalue())
+    write_tensors(run_dir / f"seed{seed}_last.pt",
+                  {"spec": spec.name, "epoch": metrics.epoch, "state_dict": model.state_dict()})
 
 
 def check_run_dir(run_dir: Path) -> None:
@@ -407,14 +407,14 @@ def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], de
     normalize = Normalize.of(_on_device(data.train, dev, recipe), spec.in_channels)  # the same for every seed
     runs = [train_seed(spec, data, recipe, seed, normalize, device, run_dir, test, on_epoch, eval_from)
             for seed in seeds]
-    val_top1, val_top1_std = _mean_std([r.val_top1 for r in runs])
-    test_top1, test_top1_std = _mean_std([r.test_top1 for r in runs if r.test_top1 is not None])
+    val_top1, val_top1_std = mean_std([r.val_top1 for r in runs])
+    test_top1, test_top1_std = mean_std([r.test_top1 for r in runs if r.test_top1 is not None])
     return TrainResult(val_top1=val_top1, val_top1_std=val_top1_std,
                        img_per_s=statistics.fmean(r.img_per_s for r in runs), runs=runs,
                        test_top1=test_top1, test_top1_std=test_top1_std)
 
 
-def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     """Mean and sample standard deviation (0 for one value; both None for none)."""
     if not values:
         return None, None

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import shutil
 import statistics
@@ -41,16 +40,16 @@ from scalesearch.arch.io import resolve_spec, save_spec
 from scalesearch.arch.scaling import Coefficients, scale
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
-from scalesearch.files import write_atomic, write_json
+from scalesearch.files import write_json
 from scalesearch.measure.flops import analytic_count
 from scalesearch.report import markdown
 from scalesearch.resumable import ResultsFile
 from scalesearch.runs import default_start
 from scalesearch.train.augment import Normalize, to_channels
-from scalesearch.train.checkpoints import load_trained, read_state_dict
+from scalesearch.train.checkpoints import load_trained, read_state_dict, write_tensors
 from scalesearch.train.data import DataSet, Split, load_data, parse_data_arg
 from scalesearch.train.imagefolder import FileSplit, load_unlabeled_folder
-from scalesearch.train.loop import evaluate, resolve_device, train_seed
+from scalesearch.train.loop import evaluate, mean_std, resolve_device, train_seed
 from scalesearch.train.pseudo_labels import (
     LabeledSplit,
     Selection,
@@ -324,9 +323,7 @@ def _labels(chain: _Chain, round_: int, seed: int) -> torch.Tensor:
     spec, model = _teacher_of(chain, round_, seed)
     device = resolve_device(chain.config.device)
     probabilities = label(model.to(device), chain.parts.unlabeled.on(device), chain.normalize, spec.resolution)
-    buffer = io.BytesIO()
-    torch.save({"probabilities": probabilities}, buffer)
-    write_atomic(path, buffer.getvalue())
+    write_tensors(path, {"probabilities": probabilities})
     return probabilities
 
 
@@ -433,12 +430,6 @@ def run(config: SelfTrainConfig, on_done: Callable[[int, int, str], None] | None
 def summarise(rows: dict[str, Any], rounds: int) -> list[dict[str, Any]]:
     """Per round, over seeds: the network, teacher and student top-1 (mean, std), images kept per
     class, mean confidence and pseudo-label accuracy."""
-    def mean_std(values: list[float]) -> tuple[float | None, float | None]:
-        values = [v for v in values if v is not None]
-        if not values:
-            return None, None
-        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
     table = []
     for r in range(rounds + 1):
         these = [row for row in rows.values() if row["round"] == r]
@@ -449,7 +440,7 @@ def summarise(rows: dict[str, Any], rounds: int) -> list[dict[str, Any]]:
         entry["val_top1"], entry["val_top1_std"] = mean_std([row["val_top1"] for row in these])
         entry["teacher_val_top1"], _ = mean_std([row["val_top1"] for row in before]) if r else (None, None)
         for key in ("mean_confidence", "pseudo_label_accuracy", "pseudo_label_accuracy_all"):
-            entry[key], _ = mean_std([row.get(key) for row in these])
+            entry[key], _ = mean_std([row[key] for row in these if row.get(key) is not None])
         if r:
             entry["kept_per_class"] = [statistics.fmean(k) for k in zip(*(row["kept_per_class"] for row in these))]
         table.append(entry)
