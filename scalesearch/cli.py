@@ -31,12 +31,14 @@ from scalesearch.arch.io import (
     spec_file_name,
 )
 from scalesearch.arch.scaling import PRESETS, Coefficients, scale_family
+from scalesearch.arch.spec import ViTSpec
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.export import FORMATS, export_spec
 from scalesearch.measure.environment import machine_info
 from scalesearch.measure.flops import COUNTERS, analytic_count, count
 from scalesearch.measure.latency import BACKENDS, DEVICES, MODES, PRECISIONS, BenchConfig, measure
 from scalesearch.measure.predictor import LatencyTable, build_table
+from scalesearch.nn.norms import with_norm
 from scalesearch.pipeline import STAGES as PIPELINE_STAGES
 from scalesearch.pipeline import PipelineConfig
 from scalesearch.pipeline import run as run_pipeline
@@ -61,7 +63,9 @@ from scalesearch.search.objective import CONSTRAINTS, Objective
 from scalesearch.search.results import summarise, trial_rows
 from scalesearch.search.space import load_space
 from scalesearch.search.workers import HEARTBEAT_S, evaluated
+from scalesearch.train.checkpoints import InitialWeights
 from scalesearch.train.data import load_data
+from scalesearch.train.distributed import processes
 from scalesearch.train.family import baselines as baselines_of
 from scalesearch.train.family import (
     bench_members,
@@ -72,8 +76,9 @@ from scalesearch.train.family import (
     train_members,
 )
 from scalesearch.train.family import default_run_dir as default_family_dir
-from scalesearch.train.loop import EpochMetrics, check_run_dir, resolve_device, train
-from scalesearch.train.recipes import load_recipe
+from scalesearch.train.loop import EpochMetrics, resolve_device, train
+from scalesearch.train.loop import default_run_dir as default_train_dir
+from scalesearch.train.recipes import load_recipe, parse_schedule
 from scalesearch.train.self_train import LABELS, SelfTrainConfig
 from scalesearch.train.self_train import run as run_self_train
 from scalesearch.train.zero_cost import (
@@ -196,7 +201,8 @@ Constraint = _choices("Constraint", CONSTRAINTS)
 
 DeviceOpt = Annotated[Device, typer.Option(help="cpu or cuda.")]
 BackendOpt = Annotated[Optional[Backend], typer.Option(
-    help="onnxruntime (CPU) or torch. Default: onnxruntime on cpu, torch on cuda.", show_default=False)]
+    help="onnxruntime or openvino (CPU; openvino needs the 'openvino' extra), or torch. Default: onnxruntime on "
+         "cpu, torch on cuda.", show_default=False)]
 ThreadsOpt = Annotated[Optional[int], typer.Option(help="CPU intra-op threads (default: the physical cores).",
                                                    show_default=False)]
 PrecisionOpt = Annotated[Precision, typer.Option(help="fp32; fp16/bf16 via autocast where supported.")]
@@ -284,13 +290,17 @@ def scale_cmd(
     bench_device: Annotated[Optional[Device], typer.Option(
         "--bench", help="Also measure each network's batch-1 fp32 latency on cpu (onnxruntime) or cuda (torch); "
                         "with --out, a latency report and plots go there too.", show_default=False)] = None,
+    bench_backend: Annotated[Optional[Backend], typer.Option(
+        help="With --bench cpu: onnxruntime (default), openvino or torch.", show_default=False)] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Scale a base by compound coefficient phi: depth alpha^phi, width beta^phi, resolution gamma^phi."""
     phis = parse_phis(phi)
     bench_config = None
     if bench_device is not None:
-        (bench_config,) = _configs(bench_device, None, [1], None, Precision.fp32, parameter="bench")
+        (bench_config,) = _configs(bench_device, bench_backend, [1], None, Precision.fp32, parameter="bench")
+    elif bench_backend is not None:
+        raise UsageError("--bench-backend chooses the runtime of --bench: give --bench cpu too")
     given, how_given = _given_coefficients(alpha, beta, gamma, coefficients_file)
     start = resolve_start(base, given, source, coefficients_source=how_given)
     preset_name = preset.value if preset else None
@@ -410,6 +420,20 @@ def train_cmd(
     precision: Annotated[Optional[str], typer.Option(help="auto (bf16 autocast on CUDA, fp32 on the CPU), fp32, bf16 "
                                                           "or fp16 (autocast with loss scaling).",
                                                      show_default=False)] = None,
+    schedule: Annotated[Optional[str], typer.Option(help="1x, 2x, 3x, 6x, ...: a multiplier on the recipe's epochs "
+                                                         "and warm-up.", show_default=False)] = None,
+    norm: Annotated[Optional[str], typer.Option(help="Override the spec's norm: batch, group, sync_batch (CUDA) or "
+                                                     "frozen_batch.", show_default=False)] = None,
+    norm_groups: Annotated[Optional[int], typer.Option(help="With --norm group: the most groups a layer gets "
+                                                            "(default 32).", show_default=False)] = None,
+    weight_standardization: Annotated[Optional[bool], typer.Option(
+        "--weight-standardization/--no-weight-standardization", help="Standardise convolution filters (BiT).",
+        show_default=False)] = None,
+    init: Annotated[Optional[Path], typer.Option(help="Start from a trained network of the same architecture: a "
+                                                      "train run folder or a checkpoint file.", show_default=False)]
+    = None,
+    reset_head: Annotated[bool, typer.Option("--reset-head", help="With --init: start the classifier fresh even "
+                                                                  "where it fits (a new task).")] = False,
     seeds: Annotated[int, typer.Option(help="Train this many seeds; report mean and standard deviation.")] = 1,
     first_seed: Annotated[int, typer.Option(help="The first seed; the others follow it.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
@@ -422,9 +446,9 @@ def train_cmd(
     train_images: Annotated[Optional[int], typer.Option(help="Train on this many (seeded) training images only.",
                                                         show_default=False)] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Where metrics.csv, checkpoints, spec and recipe go. "
-                                                         "Default: runs/train/<model>-<recipe>-<time>; for a family, "
-                                                         "runs/family-<digest of its settings>, which the same "
-                                                         "command resumes.", show_default=False)] = None,
+                                                         "Default: runs/train/<model>-<recipe>-<digest of the "
+                                                         "settings>, or for a family runs/family-<digest>; the same "
+                                                         "command resumes either.", show_default=False)] = None,
     baselines: Annotated[Optional[str], typer.Option(
         help="Also train reference families alike: efficientnet (B0..Bk, official table, up to the largest MACs "
              "given), resnet (18/34/50), mobilenet-v2 (width 0.5/0.75/1.0/1.4); comma-separated.",
@@ -435,16 +459,28 @@ def train_cmd(
     download: DownloadOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Train a network, or a family of them alike (or score one without training); report validation top-1."""
-    specs = resolve_specs(models)
+    """Train a network, or a family of them alike (or score one without training); report validation top-1.
+
+    Under torchrun (`torchrun --nproc-per-node N -m scalesearch train ...`) the processes train one
+    network together with DistributedDataParallel; rank 0 alone writes and prints."""
+    specs = [with_norm(spec, norm, norm_groups, weight_standardization) for spec in resolve_specs(models)]
     chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution, batch_size=batch, lr=lr,
                                           eval_every=eval_every, precision=precision)
+    if schedule is not None:
+        chosen = chosen.scheduled(parse_schedule(schedule))
     seed_list = _seed_list(seeds, first_seed)
     resolve_device(device)
     reference = parse_baselines(baselines)
     is_family = len(specs) > 1 or bool(reference) or any(Path(m).is_dir() for m in models)
     if is_family and evaluation is Evaluation.zero_cost:
         raise UsageError("--eval zero-cost scores one network: give one model")
+    if reset_head and init is None:
+        raise UsageError("--reset-head resets the classifier of --init's weights: give --init too")
+    if is_family and init is not None:
+        raise UsageError("--init starts one network from its own trained weights: give one model")
+    procs = processes()
+    if is_family and procs.world > 1:
+        raise UsageError("under torchrun, train one network (a family trains its networks one process each)")
     members = members_of(specs)
     if reference:
         members += baselines_of(reference, max(analytic_count(m.spec).macs for m in members))
@@ -465,10 +501,12 @@ def train_cmd(
                      "data": dataset.name, "synthetic_data": dataset.synthetic, "resolution": chosen.resolution},
                     json_out)
         return
-    run_dir = run_dir or Path("runs/train") / spec_file_name(spec, f"-{chosen.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    check_run_dir(run_dir)
+    start = InitialWeights.read(init, chosen.network(spec, dataset.num_classes), reset_head) if init else None
+    if start is not None:
+        report.log(f"starting from {start.checkpoint}; classifier {start.record['head']}")
+    run_dir = run_dir or default_train_dir(spec, dataset, chosen, seed_list, start)
     steps = len(seed_list) * chosen.epochs
-    with report.progress((f"training {spec.name}", steps), enabled=not json_out) as (update,):
+    with report.progress((f"training {spec.name}", steps), enabled=not json_out and procs.writer) as (update,):
         done = 0
 
         def on_epoch(m: EpochMetrics) -> None:
@@ -477,9 +515,19 @@ def train_cmd(
             val = "-" if m.val_top1 is None else f"{m.val_top1:.1%}"
             update(done, f"seed {m.seed} epoch {m.epoch}/{chosen.epochs} loss {m.train_loss:.3f} "
                          f"val {val} {m.img_per_s:.0f} img/s")
-        result = train(spec, dataset, chosen, seed_list, device, run_dir, test, on_epoch)
-    record = {"model": spec.name, **result.as_record(chosen, dataset), "run_dir": str(run_dir)}
-    report.emit(record, json_out)
+        result = train(spec, dataset, chosen, seed_list, device, run_dir, test, on_epoch, init=start)
+    record = {"model": spec.name, **result.as_record(chosen, dataset), "norm": _norm_name(spec),
+              "processes": procs.world, "init": start.record if start else None, "run_dir": str(run_dir)}
+    if procs.writer:
+        report.emit(record, json_out)
+
+
+def _norm_name(spec: Any) -> str:
+    """A network's normalisation in words (a ViT's is LayerNorm)."""
+    if isinstance(spec, ViTSpec):
+        return "layer"
+    return spec.norm + (f" ({spec.norm_groups} groups max)" if spec.norm == "group" else "") + \
+        (" + weight standardization" if spec.weight_standardization else "")
 
 
 def _train_family(members: list[Any], dataset: Any, recipe: Any, seeds: list[int], device: str,

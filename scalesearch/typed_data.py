@@ -18,6 +18,9 @@ T = TypeVar("T")
 
 #: The key that selects the dataclass of a union member (``block: mbconv``).
 TAG_KEY = "block"
+#: Field metadata: :func:`encode` leaves the field out while it holds its default (fields added
+#: after files were written, so that those files, and digests of them, stay the same).
+OMIT_DEFAULT = {"omit_default": True}
 
 
 def check(ok: bool, field: str, value: Any, requirement: str) -> None:
@@ -120,14 +123,17 @@ def decode(cls: type[T], data: Any) -> T:
 
 
 def encode(obj: Any) -> Any:
-    """The inverse of :func:`decode`: plain dicts, lists and scalars, defaults included."""
+    """The inverse of :func:`decode`: plain dicts, lists and scalars, defaults included (except
+    those of :data:`OMIT_DEFAULT` fields)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {}
         kind = getattr(type(obj), "kind", None)
         if isinstance(kind, str) and "kind" not in {f.name for f in dataclasses.fields(obj)}:  # a tagged block
             out[TAG_KEY] = kind
         for f in dataclasses.fields(obj):
-            out[f.name] = encode(getattr(obj, f.name))
+            value = getattr(obj, f.name)
+            if not (f.metadata.get("omit_default") and value == f.default):
+                out[f.name] = encode(value)
         return out
     if isinstance(obj, (list, tuple)):
         return [encode(x) for x in obj]

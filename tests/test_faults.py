@@ -466,8 +466,8 @@ def test_train_into_a_folder_holding_another_run_is_refused(tmp_path, tiny_base)
     assert runner.invoke(app, args).exit_code == 0
     before = (run / "metrics.csv").read_text()
     code, stderr = run_cli("train", "mobilenet-v1", *args[2:])
-    assert code == 2 and one_line(stderr) == (f"error: run folder {run} already holds a run of tiny-base "
-                                               f"(metrics.csv, spec.yaml): use another run folder, or remove that one")
+    assert code == 2 and one_line(stderr) == (f"error: run folder {run} already holds a run of tiny-base with other "
+                                               f"settings (network): use another run folder, or remove that one")
     assert (run / "metrics.csv").read_text() == before
 
 

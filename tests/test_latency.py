@@ -8,17 +8,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from typer.testing import CliRunner
 
-from scalesearch.arch.io import save_spec
+from scalesearch.arch.io import resolve_spec, save_spec
 from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
 from scalesearch.cli import app
 from scalesearch.errors import ExportError, UsageError
+from scalesearch.export import export_onnx
 from scalesearch.measure.environment import Interference
-from scalesearch.measure.latency import BenchConfig, measure, time_module
+from scalesearch.measure.latency import (
+    BenchConfig,
+    measure,
+    onnxruntime_session,
+    openvino_model,
+    seeded_model,
+    time_module,
+)
 from scalesearch.measure.predictor import LatencyTable, components, table_key
 from scalesearch.measure.timing import TimingStats, repeat_until_stable
 
@@ -80,14 +89,36 @@ def test_bench_config_rejects(kwargs: dict, words: str):
         BenchConfig(**kwargs)
 
 
-@pytest.mark.parametrize("backend, precision", [("onnxruntime", "fp32"), ("torch", "fp32"), ("torch", "bf16")])
+@pytest.mark.parametrize("backend, precision", [("onnxruntime", "fp32"), ("torch", "fp32"), ("torch", "bf16"),
+                                               ("openvino", "fp32")])
 def test_measure_on_cpu(backend: str, precision: str):
+    if backend == "openvino":
+        pytest.importorskip("openvino", reason="the 'openvino' extra is not installed (CI's 'test' extra has it)")
     config = BenchConfig(device="cpu", backend=backend, threads=1, precision=precision, batch=2, budget_s=0.2)
     result = measure(tiny_spec(), config)
     record = result.as_record()
     assert record["runs"] >= 20 and 0 < record["min_ms"] <= record["median_ms"] <= record["p90_ms"]
     assert (record["batch"], record["threads"], record["precision"]) == (2, 1, precision)
     assert record["macs"] > 0 and record["params"] > 0
+
+
+def test_openvino_computes_what_onnxruntime_computes_on_b0(tmp_path):
+    pytest.importorskip("openvino", reason="the 'openvino' extra is not installed (CI's 'test' extra has it)")
+    spec = resolve_spec("efficientnet-b0")
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0)).numpy()
+    path = export_onnx(seeded_model(spec), torch.zeros(1, 3, 224, 224), tmp_path / "b0.onnx")
+    (expected,) = onnxruntime_session(path, 2).run(None, {"input": x})
+    got = openvino_model(path, x.shape, 2)(x)[0]
+    assert expected.shape == got.shape == (2, 1000)
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_openvino_missing_is_one_line_naming_the_extra(tmp_path):
+    entry = "import sys; sys.modules['openvino'] = None; from scalesearch.launch import main; main()"
+    proc = subprocess.run([sys.executable, "-c", entry, "bench", "efficientnet-b0", "--backend", "openvino"],
+                          capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert (proc.returncode, proc.stderr) == (2, "error: --backend openvino needs OpenVINO Runtime, which is not "
+                                                 "installed: pip install 'scalesearch[openvino]'\n")
 
 
 class _FFT(torch.nn.Module):

@@ -9,13 +9,15 @@ field and the bad value. Scaling never happens here: see :mod:`scalesearch.arch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Union
 
 from scalesearch.arch.rounding import make_divisible
-from scalesearch.typed_data import check
+from scalesearch.typed_data import OMIT_DEFAULT, check
 
 ACTIVATIONS = ("silu", "relu", "relu6", "hardswish")
+#: Normalisation layers (see :mod:`scalesearch.nn.norms`).
+NORMS = ("batch", "group", "sync_batch", "frozen_batch")
 STRIDES = (1, 2)
 KERNELS = (1, 3, 5, 7, 9)
 MIN_RESOLUTION_PX = 16
@@ -240,8 +242,12 @@ class NetworkSpec:
     activation: str = "silu"
     dropout: float = 0.0
     drop_path_rate: float = 0.0
-    bn_eps: float = 1e-5
+    bn_eps: float = 1e-5  # every norm's epsilon
     scaling: ScalingRecord | None = None
+    # Written to a spec file only when set: spec files (and digests) from before they existed stay the same.
+    norm: str = field(default="batch", metadata=OMIT_DEFAULT)  # one of NORMS
+    norm_groups: int = field(default=32, metadata=OMIT_DEFAULT)  # the most groups a GroupNorm layer gets
+    weight_standardization: bool = field(default=False, metadata=OMIT_DEFAULT)
 
     def __post_init__(self) -> None:
         check(isinstance(self.name, str) and self.name.strip() != "", "name", self.name, "must be a non-empty string")
@@ -261,6 +267,10 @@ class NetworkSpec:
         _ratio("drop_path_rate", self.drop_path_rate)
         check(isinstance(self.bn_eps, (int, float)) and not isinstance(self.bn_eps, bool) and 0 < self.bn_eps < 1,
                "bn_eps", self.bn_eps, "must be in (0, 1)")
+        check(self.norm in NORMS, "norm", self.norm, f"must be one of {NORMS}")
+        _positive_int("norm_groups", self.norm_groups, MAX_CHANNELS)
+        check(isinstance(self.weight_standardization, bool), "weight_standardization", self.weight_standardization,
+              "must be true or false")
 
     @property
     def num_blocks(self) -> int:

@@ -49,10 +49,11 @@ class Count:
 class _Tally:
     """Accumulates MACs and params while walking a spec's layers; ``size`` is the feature map side."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, norm_params: int = 2) -> None:
         self.macs = 0
         self.params = 0
         self.size = size
+        self.norm_params = norm_params  # per channel: scale and shift, none when frozen (buffers)
 
     def conv(self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
              bias: bool = False, norm: bool = True) -> None:
@@ -60,7 +61,7 @@ class _Tally:
         self.size = (self.size - 1) // stride + 1
         weights = cout * (cin // groups) * kernel * kernel
         self.macs += weights * self.size * self.size
-        self.params += weights + (cout if bias else 0) + (2 * cout if norm else 0)
+        self.params += weights + (cout if bias else 0) + (self.norm_params * cout if norm else 0)
 
     def squeeze_excite(self, channels: int, squeeze: int) -> None:
         # Two 1x1 convs with bias on the pooled 1x1 map.
@@ -157,7 +158,7 @@ def analytic_count(spec: Spec, resolution: int | None = None) -> Count:
         return vit_count(spec, resolution)
     resolution = resolution or spec.resolution
     route = walk(spec, resolution)
-    t = _Tally(resolution)
+    t = _Tally(resolution, norm_params=0 if spec.norm == "frozen_batch" else 2)
     t.conv(spec.in_channels, spec.stem.out_channels, spec.stem.kernel, spec.stem.stride)
     for i in range(len(spec.stages)):
         first, *others = route.stage(i)

@@ -1,4 +1,4 @@
-"""Measured latency: onnxruntime or torch on the CPU, torch on CUDA (eager or CUDA graph).
+"""Measured latency: onnxruntime, OpenVINO or torch on the CPU, torch on CUDA (eager or CUDA graph).
 
 Every backend times one call at a time after a warm-up and repeats until the median is stable
 (:func:`~scalesearch.measure.timing.repeat_until_stable`), bounded by a time budget.
@@ -26,13 +26,15 @@ from scalesearch.measure.timing import TimingStats, repeat_until_stable
 from scalesearch.nn import build_model
 
 DEVICES = ("cpu", "cuda")
-BACKENDS = ("onnxruntime", "torch")
+BACKENDS = ("onnxruntime", "torch", "openvino")
 PRECISIONS = ("fp32", "fp16", "bf16")
 MODES = ("eager", "graph")
 #: What each (device, backend) pair can run. onnxruntime's CPU provider has no fast fp16/bf16
-#: convolution kernels, and this project ships no GPU build of onnxruntime.
+#: convolution kernels, and this project ships no GPU build of onnxruntime. OpenVINO is timed at
+#: fp32 (its CPU plugin would otherwise pick bf16 by itself on CPUs with AMX).
 SUPPORTED_PRECISIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("cpu", "onnxruntime"): ("fp32",),
+    ("cpu", "openvino"): ("fp32",),
     ("cpu", "torch"): ("fp32", "bf16"),
     ("cuda", "torch"): ("fp32", "fp16", "bf16"),
 }
@@ -134,17 +136,59 @@ def _torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _time_onnxruntime(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
+def onnxruntime_session(path: Path, threads: int) -> Any:
+    """An onnxruntime CPU session for the ONNX file at ``path``: ``threads`` intra-op threads, one
+    inter-op thread, sequential execution, every graph optimisation."""
     import onnxruntime as ort
 
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _openvino() -> Any:
+    try:
+        import openvino
+    except ImportError:
+        raise UsageError("`backend` openvino needs OpenVINO Runtime, which is not installed: "
+                         "pip install 'scalesearch[openvino]'") from None
+    return openvino
+
+
+def openvino_model(path: Path, shape: tuple[int, ...], threads: int) -> Any:
+    """The ONNX file at ``path`` compiled once by OpenVINO Runtime for the CPU at the input
+    ``shape``, for latency: its LATENCY hint, one stream, ``threads`` inference threads, fp32."""
+    ov = _openvino()
+    core = ov.Core()
+    model = core.read_model(str(path))
+    model.reshape(list(shape))  # a static shape, as deployment compiles it
+    return core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
+                                             "INFERENCE_NUM_THREADS": str(threads), "INFERENCE_PRECISION_HINT": "f32"})
+
+
+def _time_openvino(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
+    ov = _openvino()
     with tempfile.TemporaryDirectory() as tmp:
-        path = export_onnx(module, torch.zeros(shape), Path(tmp) / "model.onnx")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = config.cpu_threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        compiled = openvino_model(export_onnx(module, torch.zeros(shape), Path(tmp) / "model.onnx"), shape,
+                                  config.cpu_threads)
+    request = compiled.create_infer_request()
+    request.set_input_tensor(0, ov.Tensor(np.random.default_rng(0).standard_normal(shape, dtype=np.float32)))
+
+    def run_once() -> float:
+        start = time.perf_counter()
+        request.infer()
+        return (time.perf_counter() - start) * 1e3
+
+    return repeat_until_stable(run_once, budget_s=config.budget_s)
+
+
+def _time_onnxruntime(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
+    with tempfile.TemporaryDirectory() as tmp:
+        session = onnxruntime_session(export_onnx(module, torch.zeros(shape), Path(tmp) / "model.onnx"),
+                                      config.cpu_threads)
     x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
     binding = session.io_binding()  # bind once: time the graph, not numpy <-> OrtValue copies
     binding.bind_cpu_input(session.get_inputs()[0].name, x)
@@ -219,6 +263,8 @@ def time_module(module: torch.nn.Module, input_shape: tuple[int, ...], config: B
         return _time_torch_cuda(module, input_shape, config)
     if config.backend == "onnxruntime":
         return _time_onnxruntime(module, input_shape, config)
+    if config.backend == "openvino":
+        return _time_openvino(module, input_shape, config)
     return _time_torch_cpu(module, input_shape, config)
 
 

@@ -92,7 +92,7 @@ def table_key(config: BenchConfig) -> str:
         device, threads = torch.cuda.get_device_name(0), "gpu"
     else:
         device, threads = cpu_model(), f"t{config.cpu_threads}"
-    package = "onnxruntime" if config.backend == "onnxruntime" else "torch"
+    package = config.backend if config.backend in ("onnxruntime", "openvino") else "torch"
     version = metadata.version(package)
     return _slug(f"{device}_{config.backend}-{version}_{threads}_{config.precision}_bs{config.batch}")
 

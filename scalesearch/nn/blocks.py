@@ -16,6 +16,7 @@ from torchvision.ops import SqueezeExcitation, StochasticDepth
 from torchvision.ops.misc import Conv2dNormActivation
 
 from scalesearch.arch.spec import BasicBlock, Bottleneck, DepthwiseSeparable, FusedMBConv, MBConv
+from scalesearch.nn.norms import NORM_TYPES
 
 Layer = Callable[..., nn.Module]
 
@@ -44,11 +45,11 @@ class _InvertedResidualBlock(nn.Module):
             out = self.stochastic_depth(out) + x
         return out
 
-    def residual_norm(self) -> nn.BatchNorm2d | None:
+    def residual_norm(self) -> nn.Module | None:
         """The last norm of the branch that the shortcut adds to (None without a shortcut)."""
         if not self.use_res_connect:
             return None
-        return [m for m in self.block.modules() if isinstance(m, nn.BatchNorm2d)][-1]
+        return [m for m in self.block.modules() if isinstance(m, NORM_TYPES)][-1]
 
 
 class MBConvBlock(_InvertedResidualBlock):
@@ -131,7 +132,7 @@ class BasicResidualBlock(_ResidualBlock):
         out = self.relu(self.bn1(self.conv1(x)))
         return self._merge(self.bn2(self.conv2(out)), x)
 
-    def residual_norm(self) -> nn.BatchNorm2d:
+    def residual_norm(self) -> nn.Module:
         """The last norm of the residual branch."""
         return self.bn2
 
@@ -156,7 +157,7 @@ class BottleneckResidualBlock(_ResidualBlock):
         out = self.relu(self.bn2(self.conv2(out)))
         return self._merge(self.bn3(self.conv3(out)), x)
 
-    def residual_norm(self) -> nn.BatchNorm2d:
+    def residual_norm(self) -> nn.Module:
         """The last norm of the residual branch."""
         return self.bn3
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import torch
 from torch import nn
@@ -12,11 +11,12 @@ from torchvision.ops.misc import Conv2dNormActivation
 from scalesearch.arch.spec import Block, NetworkSpec, Spec, ViTSpec
 from scalesearch.arch.walk import walk
 from scalesearch.nn.blocks import BLOCK_BUILDERS, Layer, activation_layer
+from scalesearch.nn.norms import NORM_TYPES, check_group_fit, norm_layer, standardize_weights
 from scalesearch.nn.vit import VisionTransformer
 
 
 def _layers(spec: NetworkSpec) -> tuple[Layer, Layer]:
-    return partial(nn.BatchNorm2d, eps=spec.bn_eps), activation_layer(spec.activation)
+    return norm_layer(spec), activation_layer(spec.activation)
 
 
 def build_stem(spec: NetworkSpec) -> nn.Sequential:
@@ -72,6 +72,9 @@ class Network(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = build_classifier(spec)
         self._init_weights()
+        check_group_fit(self, spec)
+        if spec.weight_standardization:
+            standardize_weights(self)
 
     def _init_weights(self) -> None:
         # torchvision's EfficientNet initialisation (He fan-out convs, unit BN), except that the
@@ -83,7 +86,7 @@ class Network(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
+            elif isinstance(m, NORM_TYPES):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 
 from scalesearch.arch.io import load_spec
-from scalesearch.arch.spec import NetworkSpec
+from scalesearch.arch.spec import NetworkSpec, Spec
 from scalesearch.errors import UsageError
 from scalesearch.files import write_atomic
 from scalesearch.nn import build_model
@@ -52,7 +53,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def fit(model: nn.Module, state: dict[str, torch.Tensor], path: Path, spec: NetworkSpec) -> None:
+def fit(model: nn.Module, state: dict[str, torch.Tensor], path: Path, spec: Spec) -> None:
     """Load ``state`` into ``model``, or say which tensor first differs from ``spec``'s network."""
     expected = model.state_dict()
     for name, tensor in expected.items():
@@ -83,3 +84,65 @@ def load_trained(path: Path, spec: NetworkSpec | None = None) -> tuple[NetworkSp
     model = build_model(spec)
     fit(model, read_state_dict(path), path, spec)
     return spec, model
+
+
+#: BatchNorm's step counter: not a weight, and absent from frozen BatchNorm.
+_COUNTER = "num_batches_tracked"
+
+
+def _classifier_keys(model: nn.Module) -> tuple[str, ...]:
+    """The state keys of the network's last linear layer (its classifier)."""
+    name = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+    return (f"{name}.weight", f"{name}.bias")
+
+
+@dataclass
+class InitialWeights:
+    """Where ``train --init`` starts a network: the tensors of a trained network of the same
+    architecture (a ``train`` run folder, its lowest seed, or a checkpoint file), checked against
+    the network to train when read. A classifier for another number of classes stays freshly
+    initialised; the norm may differ where the tensors fit (BatchNorm -> frozen BatchNorm);
+    BatchNorm's step counters are not weights and are left out."""
+
+    source: Path
+    checkpoint: Path
+    state: dict[str, torch.Tensor]
+    record: dict[str, Any] = field(default_factory=dict)  # what the run writes to init.json
+
+    @classmethod
+    def read(cls, source: Path, spec: Spec, reset_head: bool = False) -> "InitialWeights":
+        """The weights at ``source`` for ``spec`` (as the recipe trains it), or one line saying why not;
+        ``reset_head`` starts the classifier fresh even where it fits (a new task with as many classes)."""
+        source = Path(source)
+        if source.is_dir():
+            if not (source / RUN_SPEC).is_file():
+                raise UsageError(f"`init` {source}: not a train run folder (no {RUN_SPEC})")
+            checkpoint = run_checkpoint(source)
+        elif source.is_file():
+            checkpoint = source
+        else:
+            raise UsageError(f"`init` {source}: no such checkpoint file or run folder")
+        state = read_state_dict(checkpoint)
+        model = build_model(spec)
+        expected = model.state_dict()
+        state = {k: v for k, v in state.items() if not (k.endswith(_COUNTER) and k not in expected)}
+        state.update({k: v for k, v in expected.items() if k.endswith(_COUNTER) and k not in state})
+        head = "loaded"
+        keys = _classifier_keys(model)
+        if all(k in state for k in keys) and tuple(state[keys[0]].shape) != tuple(expected[keys[0]].shape) \
+                and state[keys[0]].shape[1:] == expected[keys[0]].shape[1:]:
+            head = (f"re-initialised: the checkpoint's classifier has {state[keys[0]].shape[0]} classes, "
+                    f"the network {expected[keys[0]].shape[0]}")
+        elif reset_head:
+            head = "re-initialised, as asked"
+        if head != "loaded":
+            state.update({k: expected[k] for k in keys})
+        fit(model, state, checkpoint, spec)
+        return cls(source, checkpoint, state, {"from": str(source), "checkpoint": str(checkpoint), "head": head})
+
+    def load_into(self, model: nn.Module) -> None:
+        """Copy the weights into ``model`` (a network of the spec they were read for), keeping its
+        freshly initialised classifier where the checkpoint's has another class count."""
+        fresh = set(_classifier_keys(model)) if self.record["head"] != "loaded" else set()
+        own = model.state_dict()
+        model.load_state_dict({k: own[k] if k in fresh else v for k, v in self.state.items()})

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import hashlib
 import io
+import json
 import math
 import re
 import statistics
@@ -22,14 +24,16 @@ from typing import Callable, Iterator, Protocol
 import torch
 from torch import nn
 
-from scalesearch.arch.io import load_spec, save_spec
-from scalesearch.arch.spec import NetworkSpec
+from scalesearch.arch.io import load_spec, save_spec, spec_file_name, spec_to_dict
+from scalesearch.arch.spec import NetworkSpec, Spec, ViTSpec
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.files import write_atomic, write_json
 from scalesearch.nn import build_model, zero_init_residuals
+from scalesearch.train import distributed
 from scalesearch.train.augment import Normalize, TrainAugment, eval_resize
-from scalesearch.train.checkpoints import write_tensors
+from scalesearch.train.checkpoints import InitialWeights, write_tensors
 from scalesearch.train.data import DataSet, Split
+from scalesearch.train.distributed import Processes
 from scalesearch.train.imagefolder import FileSplit
 from scalesearch.train.recipes import Recipe
 
@@ -80,7 +84,8 @@ class TrainResult:
         """The ``train --json`` document."""
         record = {"val_top1": self.val_top1, "val_top1_std": self.val_top1_std,
                   "seeds": [r.seed for r in self.runs], "epochs": recipe.epochs, "img_per_s": self.img_per_s,
-                  "recipe": recipe.name, "resolution": recipe.resolution, "data": data.name,
+                  "recipe": recipe.name, "schedule": recipe.schedule_name, "resolution": recipe.resolution,
+                  "data": data.name,
                   "synthetic_data": data.synthetic, "per_seed_val_top1": [r.val_top1 for r in self.runs]}
         if self.test_top1 is not None:
             record.update(test_top1=self.test_top1, test_top1_std=self.test_top1_std)
@@ -186,16 +191,19 @@ class BatchSource(Protocol):
 
 class SplitBatches:
     """The usual source: a fresh permutation of the training split every epoch (each image
-    ``recipe.repeated_aug`` times in a row), its labels as targets, the recipe's loss."""
+    ``recipe.repeated_aug`` times in a row), its labels as targets, the recipe's loss. Among
+    several processes, each takes its share of every batch (see :mod:`.distributed`)."""
 
-    def __init__(self, split: Split | FileSplit, recipe: Recipe, num_classes: int) -> None:
-        self.split, self.batch_size, self.repeats = split, recipe.batch_size, recipe.repeated_aug
+    def __init__(self, split: Split | FileSplit, recipe: Recipe, num_classes: int,
+                 procs: Processes = Processes()) -> None:
+        self.split, self.batch_size, self.repeats, self.procs = split, recipe.batch_size, recipe.repeated_aug, procs
         self.steps_per_epoch = max(1, len(split) // recipe.batch_size)
         self.loss = _loss_fn(recipe, num_classes)
 
     def epoch(self, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = epoch_order(len(self.split), self.steps_per_epoch * self.batch_size, self.repeats, generator)
-        return self.split.batches(order, self.batch_size)
+        batch = min(self.batch_size, len(self.split))
+        order = epoch_order(len(self.split), self.steps_per_epoch * batch, self.repeats, generator)
+        return self.split.batches(self.procs.shard(order, batch), batch // self.procs.world)
 
 
 @dataclass
@@ -203,7 +211,9 @@ class _Run:
     """One seed's training in progress: the network and everything that steps it."""
 
     spec: NetworkSpec  # as the recipe trains it (classes, resolution, stem)
-    model: nn.Module
+    net: nn.Module  # the network
+    model: nn.Module  # what training steps call: the network, or DistributedDataParallel over it
+    procs: Processes
     device: torch.device
     train_split: Split | FileSplit
     val_split: Split | FileSplit
@@ -217,22 +227,28 @@ class _Run:
 
 
 def _build(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normalize: Normalize,
-           device: torch.device, source: BatchSource | None = None) -> _Run:
-    """The network (seeded), the data on the device, the optimiser, schedule and precision;
-    batches from ``source``, else from the training split."""
+           device: torch.device, source: BatchSource | None = None, init: InitialWeights | None = None,
+           procs: Processes = Processes()) -> _Run:
+    """The network (seeded, or from ``init``), the data on the device, the optimiser, schedule and
+    precision; batches from ``source``, else from the training split."""
     torch.manual_seed(seed)
     net_spec = recipe.network(spec, data.num_classes)
-    model = build_model(net_spec)
-    if recipe.zero_init_residual:
-        zero_init_residuals(model)
+    net = build_model(net_spec)
+    if init is not None:
+        init.load_into(net)
+    elif recipe.zero_init_residual:
+        zero_init_residuals(net)
     # channels_last: 15-20% faster convolutions on the CPU (AVX2, 2 threads) as on CUDA.
-    model = model.to(device, memory_format=torch.channels_last)
+    net = net.to(device, memory_format=torch.channels_last)
+    model = distributed.wrap(net, net_spec.norm, procs, device)
+    if procs.world > 1:  # every process draws its own augmentation, dropout and drop path
+        torch.manual_seed(seed + 104_729 * procs.rank)
     train_split = _on_device(data.train, device, recipe)
-    source = source or SplitBatches(train_split, recipe, data.num_classes)
+    source = source or SplitBatches(train_split, recipe, data.num_classes, procs)
     optimizer = _optimizer(model, recipe)
     dtype = autocast_dtype(recipe.precision, device)
     return _Run(
-        spec=net_spec, model=model, device=device, train_split=train_split,
+        spec=net_spec, net=net, model=model, procs=procs, device=device, train_split=train_split,
         val_split=_on_device(data.val, device, recipe),
         augment=TrainAugment(normalize, recipe, data.num_classes),
         optimizer=optimizer, scheduler=_schedule(optimizer, recipe, source.steps_per_epoch),
@@ -248,7 +264,8 @@ def _train_epoch(run: _Run, recipe: Recipe, epoch: int) -> tuple[float, float]:
     """One pass over the epoch's order; returns the mean training loss and images per second."""
     run.model.train()
     steps = run.source.steps_per_epoch
-    loss_sum, seen, started = torch.zeros((), device=run.device), 0, time.perf_counter()
+    loss_sum, seen, started = torch.zeros((), device=run.device), torch.zeros((), device=run.device), \
+        time.perf_counter()
     for step, (images, labels) in enumerate(run.source.epoch(run.generator), start=1):
         images, targets = run.augment(images, labels)
         images = images.contiguous(memory_format=torch.channels_last)
@@ -267,42 +284,55 @@ def _train_epoch(run: _Run, recipe: Recipe, epoch: int) -> tuple[float, float]:
         # Checking every step would synchronise a GPU each step; a NaN stays NaN in the sum.
         if step % _NAN_CHECK_STEPS == 0 or step == steps:
             _check_finite(loss_sum, epoch, step)
-    return float(loss_sum) / steps, seen / (time.perf_counter() - started)
+        if not distributed.ranks_agree(run.model, run.procs):
+            raise TrainingError(f"the {run.procs.world} processes hold different weights after epoch {epoch}, "
+                                f"step {step}", "processes diverged")
+    elapsed = time.perf_counter() - started
+    loss_sum, seen = distributed.total(loss_sum, run.procs), distributed.total(seen, run.procs)
+    return float(loss_sum) / steps / run.procs.world, float(seen) / elapsed
 
 
 def _validate(run: _Run, recipe: Recipe, normalize: Normalize) -> float:
     """Validation top-1 after re-estimating the BatchNorm statistics (see :func:`precise_bn`)."""
-    precise_bn(run.model, run.train_split, normalize, recipe.resolution, recipe.precise_bn_images, recipe.batch_size)
-    return evaluate(run.model, run.val_split, normalize, recipe.resolution)
+    precise_bn(run.net, run.train_split, normalize, recipe.resolution, recipe.precise_bn_images, recipe.batch_size)
+    return evaluate(run.net, run.val_split, normalize, recipe.resolution)
 
 
 def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normalize: Normalize,
                device: str = "cpu", run_dir: Path | None = None, test: bool = False,
                on_epoch: Callable[[EpochMetrics], None] | None = None, eval_from: int = 1,
-               source: BatchSource | None = None) -> SeedResult:
+               source: BatchSource | None = None, init: InitialWeights | None = None,
+               procs: Processes = Processes(), resume: bool = False) -> SeedResult:
     """One training run with one seed; returns final validation (and, with ``test``, test) top-1.
     Evaluates every ``recipe.eval_every`` epochs from epoch ``eval_from`` on, and after the last.
-    Batches come from ``source`` (on the device), else from the training split."""
+    Batches come from ``source`` (on the device), else from the training split; the network starts
+    from ``init`` where given. Among several processes (``procs``), rank 0 alone writes ``run_dir``.
+    With ``resume``, a checkpoint of this seed in ``run_dir`` is continued from the epoch it ended
+    (weights, optimiser, schedule, loss scale and random state: the run goes on as if never stopped)."""
     if test and data.test is None:
         raise UsageError(f"`test`: {data.name} has no test split")
     dev = resolve_device(device)
     with _out_of_memory_ends_the_run(dev, recipe.batch_size):
-        run = _build(spec, data, recipe, seed, normalize, dev, source)
+        run = _build(spec, data, recipe, seed, normalize, dev, source, init, procs)
         result = SeedResult(seed=seed, val_top1=0.0, img_per_s=0.0)
-        for epoch in range(1, recipe.epochs + 1):
+        if resume and run_dir is not None:
+            result.epochs = _restore(run, run_dir, seed)
+            for metrics in result.epochs if on_epoch else ():
+                on_epoch(metrics)
+        for epoch in range(len(result.epochs) + 1, recipe.epochs + 1):
             loss, img_per_s = _train_epoch(run, recipe, epoch)
             evaluated = (epoch >= eval_from and epoch % recipe.eval_every == 0) or epoch == recipe.epochs
             metrics = EpochMetrics(seed, epoch, loss, _validate(run, recipe, normalize) if evaluated else None,
                                    img_per_s, run.optimizer.param_groups[0]["lr"])
             result.epochs.append(metrics)
-            if run_dir is not None:
-                _record(run_dir, seed, metrics, run.model, run.spec)
+            if run_dir is not None and procs.writer:
+                _record(run_dir, seed, metrics, run)
             if on_epoch:
                 on_epoch(metrics)
         result.val_top1 = result.epochs[-1].val_top1
         result.img_per_s = statistics.fmean(m.img_per_s for m in result.epochs)
         if test:
-            result.test_top1 = evaluate(run.model, _on_device(data.test, dev, recipe), normalize, recipe.resolution)
+            result.test_top1 = evaluate(run.net, _on_device(data.test, dev, recipe), normalize, recipe.resolution)
     return result
 
 
@@ -349,9 +379,10 @@ def _on_device(split: Split | FileSplit, device: torch.device, recipe: Recipe) -
     return split.on(device)
 
 
-def _record(run_dir: Path, seed: int, metrics: EpochMetrics, model: nn.Module, spec: NetworkSpec) -> None:
-    """This epoch's metrics row and the seed's checkpoint, each file replaced atomically: a crash or
-    a full disk leaves the previous epoch's files whole, never a cut-off row or checkpoint."""
+def _record(run_dir: Path, seed: int, metrics: EpochMetrics, run: _Run) -> None:
+    """This epoch's metrics row and the seed's checkpoint (with all it takes to go on: optimiser,
+    schedule, loss scale, random state), each file replaced atomically: a crash or a full disk
+    leaves the previous epoch's files whole, never a cut-off row or checkpoint."""
     csv_path = run_dir / "metrics.csv"
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(asdict(metrics)))
@@ -361,22 +392,104 @@ def _record(run_dir: Path, seed: int, metrics: EpochMetrics, model: nn.Module, s
     earlier = csv_path.read_text() if csv_path.exists() else ""
     write_atomic(csv_path, earlier + text.getvalue())
     write_tensors(run_dir / f"seed{seed}_last.pt",
-                  {"spec": spec.name, "epoch": metrics.epoch, "state_dict": model.state_dict()})
+                  {"spec": run.spec.name, "epoch": metrics.epoch, "state_dict": run.net.state_dict(),
+                   "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+                   "scaler": run.scaler.state_dict(), "order_rng": run.generator.get_state(),
+                   "torch_rng": torch.get_rng_state(),
+                   **({"cuda_rng": torch.cuda.get_rng_state(run.device)} if run.device.type == "cuda" else {})})
 
 
-def check_run_dir(run_dir: Path) -> None:
-    """A folder to train into must not hold another run: its metrics and checkpoints would mix with
-    the new ones (a family run resumes through its own results file instead)."""
+_METRIC_TYPES = {f.name: f.type for f in dataclasses.fields(EpochMetrics)}
+
+
+def _rows(run_dir: Path) -> list[dict[str, str]]:
+    path = run_dir / "metrics.csv"
+    return list(csv.DictReader(io.StringIO(path.read_text()))) if path.exists() else []
+
+
+def _restore(run: _Run, run_dir: Path, seed: int) -> list[EpochMetrics]:
+    """Continue ``run`` from this seed's checkpoint in ``run_dir``: load its states and return the
+    epochs it finished. The metrics rows of later epochs (written before a checkpoint that a kill
+    cut off) are dropped. No checkpoint, or one without optimiser state (an older version's):
+    the seed starts over."""
+    path = run_dir / f"seed{seed}_last.pt"
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True) if path.exists() else {}
+    except Exception:  # noqa: BLE001 - a checkpoint that does not read is one to redo
+        saved = {}
+    done = int(saved.get("epoch", 0)) if "optimizer" in saved else 0
+    if done:
+        run.net.load_state_dict(saved["state_dict"])
+        run.optimizer.load_state_dict(saved["optimizer"])
+        run.scheduler.load_state_dict(saved["scheduler"])
+        run.scaler.load_state_dict(saved["scaler"])
+        run.generator.set_state(saved["order_rng"])
+        torch.set_rng_state(saved["torch_rng"])
+        if "cuda_rng" in saved and run.device.type == "cuda":
+            torch.cuda.set_rng_state(saved["cuda_rng"], run.device)
+        if run.procs.world > 1 and run.procs.rank > 0:  # rank 0 saved its own random state only
+            torch.manual_seed(seed + 104_729 * run.procs.rank + 7_919 * done)
+    rows = _rows(run_dir)
+    kept = [r for r in rows if int(r["seed"]) != seed or int(r["epoch"]) <= done]
+    if len(kept) != len(rows) and run.procs.writer:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(_METRIC_TYPES))
+        writer.writeheader()
+        writer.writerows(kept)
+        write_atomic(run_dir / "metrics.csv", text.getvalue())
+    return [EpochMetrics(**{k: None if v == "" else (float(v) if _METRIC_TYPES[k] != "int" else int(v))
+                            for k, v in r.items()})
+            for r in kept if int(r["seed"]) == seed]
+
+
+def open_run_dir(run_dir: Path, spec: Spec, recipe: Recipe, init: InitialWeights | None = None) -> None:
+    """Prepare a folder to train ``spec`` (as the recipe trains it) into: a new one gets
+    ``spec.yaml``, ``recipe.json`` (and ``init.json``); one holding a run of the same network,
+    recipe and starting weights is resumed; one holding any other run is refused, since its metrics
+    and checkpoints would mix with the new ones."""
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"run folder {run_dir} is a file")
     held = [name for name in ("metrics.csv", "spec.yaml") if (run_dir / name).exists()]
     if held:
         try:
-            network = f" of {load_spec(run_dir / 'spec.yaml').name}"
+            saved = load_spec(run_dir / "spec.yaml")
         except ScalesearchError:
-            network = ""
-        raise UsageError(f"run folder {run_dir} already holds a run{network} ({', '.join(held)}): "
-                         f"use another run folder, or remove that one")
+            saved = None
+        recorded = {name: _read_json(run_dir / name) for name in ("recipe.json", "init.json")}
+        differs = [what for what, same in (
+            ("network", saved == spec), ("recipe", recorded["recipe.json"] == _as_json(dataclasses.asdict(recipe))),
+            ("init", recorded["init.json"] == (init.record if init else None))) if not same]
+        if differs:
+            network = f" of {saved.name}" if saved is not None else ""
+            raise UsageError(f"run folder {run_dir} already holds a run{network} with other settings "
+                             f"({', '.join(differs)}): use another run folder, or remove that one")
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_spec(spec, run_dir / "spec.yaml")
+    write_json(run_dir / "recipe.json", dataclasses.asdict(recipe))
+    if init is not None:
+        write_json(run_dir / "init.json", init.record)
+
+
+def _as_json(value: object) -> object:
+    return json.loads(json.dumps(value))
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text()) if path.exists() else None
+    except (OSError, ValueError):
+        return "unreadable"
+
+
+def default_run_dir(spec: Spec, data: DataSet, recipe: Recipe, seeds: list[int],
+                    init: InitialWeights | None = None) -> Path:
+    """``runs/train/<network>-<recipe>-<digest of the settings>``: the same command finds its own
+    run again, and resumes it."""
+    settings = {"spec": spec_to_dict(spec), "recipe": dataclasses.asdict(recipe), "seeds": seeds,
+                "data": [data.name, len(data.train), len(data.val)], "init": init.record if init else None}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    return Path("runs/train") / spec_file_name(spec, f"-{recipe.name}-{digest}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -392,21 +505,30 @@ def resolve_device(name: str) -> torch.device:
 
 def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], device: str = "cpu",
           run_dir: Path | None = None, test: bool = False,
-          on_epoch: Callable[[EpochMetrics], None] | None = None, eval_from: int = 1) -> TrainResult:
-    """Train once per seed; report the mean and standard deviation of validation top-1.
+          on_epoch: Callable[[EpochMetrics], None] | None = None, eval_from: int = 1,
+          init: InitialWeights | None = None) -> TrainResult:
+    """Train once per seed; report the mean and standard deviation of validation top-1. Every seed
+    starts from ``init`` where given. Under torchrun, the processes train together (see
+    :mod:`.distributed`).
 
-    With ``run_dir``, the spec and recipe are saved there first, then per-epoch metrics
-    (``metrics.csv``) and each seed's last checkpoint (``seed{N}_last.pt``)."""
+    With ``run_dir``, the spec and recipe are saved there first (and ``init.json``, where the weights
+    came from), then per-epoch metrics (``metrics.csv``) and each seed's last checkpoint
+    (``seed{N}_last.pt``); a ``run_dir`` holding a run of the same settings is resumed (see
+    :func:`open_run_dir`)."""
     if not seeds:
         raise UsageError("at least one seed is needed")
+    procs = distributed.processes()
+    device = procs.device(device)
     dev = resolve_device(device)
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_spec(recipe.network(spec, data.num_classes), run_dir / "spec.yaml")
-        write_json(run_dir / "recipe.json", dataclasses.asdict(recipe))
+    if not isinstance(spec, ViTSpec):
+        distributed.check_norm(spec.norm, dev)
+    procs.check(min(recipe.batch_size, len(data.train)), len(data.train))
+    if run_dir is not None and procs.writer:
+        open_run_dir(run_dir, recipe.network(spec, data.num_classes), recipe, init)
     normalize = Normalize.of(_on_device(data.train, dev, recipe), spec.in_channels)  # the same for every seed
-    runs = [train_seed(spec, data, recipe, seed, normalize, device, run_dir, test, on_epoch, eval_from)
-            for seed in seeds]
+    with distributed.process_group(procs, dev):
+        runs = [train_seed(spec, data, recipe, seed, normalize, device, run_dir, test, on_epoch, eval_from,
+                           init=init, procs=procs, resume=True) for seed in seeds]
     val_top1, val_top1_std = mean_std([r.val_top1 for r in runs])
     test_top1, test_top1_std = mean_std([r.test_top1 for r in runs if r.test_top1 is not None])
     return TrainResult(val_top1=val_top1, val_top1_std=val_top1_std,

@@ -53,6 +53,7 @@ class Recipe:
     zero_init_residual: bool = False  # every residual block starts as the identity (see nn.zero_init_residuals)
     grad_clip_norm: float | None = None  # clip the gradients' global norm to this
     patch: int | None = None  # ViTs: the patch size (px), e.g. 4 at 32 px; None: the spec's
+    schedule: float | None = None  # the multiplier :meth:`scheduled` applied to epochs and warm-up; None: 1x
 
     def __post_init__(self) -> None:
         check(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", self.epochs, "must be a positive integer")
@@ -93,6 +94,22 @@ class Recipe:
               "grad_clip_norm", self.grad_clip_norm, "must be positive")
         check(self.patch is None or isinstance(self.patch, int) and 1 <= self.patch <= self.resolution, "patch",
               self.patch, "must be an integer in [1, resolution] (pixels)")
+        check(self.schedule is None or isinstance(self.schedule, (int, float)) and math.isfinite(self.schedule)
+              and self.schedule > 0, "schedule", self.schedule, "must be a positive multiplier")
+
+    def scheduled(self, multiplier: float) -> "Recipe":
+        """The recipe over ``multiplier`` times as many epochs, warm-up included ("Rethinking ImageNet
+        Pre-training"'s 1x, 2x, 3x, 6x schedules); the cosine decay stretches with them."""
+        if multiplier == 1:
+            return self
+        epochs = max(1, round(self.epochs * multiplier))
+        return self.override(epochs=epochs, warmup_epochs=min(epochs, self.warmup_epochs * multiplier),
+                             schedule=(self.schedule or 1) * multiplier)
+
+    @property
+    def schedule_name(self) -> str:
+        """The schedule in the paper's words: ``1x``, ``2x``, ..."""
+        return f"{self.schedule or 1:g}x"
 
     def override(self, **changes: Any) -> "Recipe":
         """A copy with the non-None ``changes`` applied (overrides), validated again; an error names the
@@ -130,6 +147,18 @@ class Recipe:
         if self.low_res_stem and self.resolution < LOW_RES_PX:
             changes["stem"] = dataclasses.replace(spec.stem, stride=1, pool=False)
         return dataclasses.replace(spec, **changes)
+
+
+def parse_schedule(text: str) -> float:
+    """``2x`` (or ``2``) -> 2.0; a schedule must be a positive multiplier."""
+    value = text.strip().lower().removesuffix("x")
+    try:
+        multiplier = float(value)
+    except ValueError:
+        multiplier = math.nan
+    if not (math.isfinite(multiplier) and multiplier > 0):
+        raise UsageError(f"`schedule` must be a positive multiplier such as 1x, 2x, 3x or 6x, got {text!r}")
+    return multiplier
 
 
 def recipe_names() -> list[str]:

@@ -162,6 +162,9 @@ def zero_cost_score(spec: Spec, metric: str = DEFAULT_METRIC, images: torch.Tens
     if isinstance(spec, ViTSpec) and metric not in VIT_METRICS:
         raise UsageError(f"`metric` {metric} scores convolutional networks; for a ViT use one of "
                          f"{', '.join(VIT_METRICS)}")
+    if metric == "zen" and not isinstance(spec, ViTSpec) and spec.norm != "batch":
+        raise UsageError(f"`metric` zen is defined on BatchNorm networks (it reads their batch statistics); "
+                         f"{spec.name} has norm {spec.norm}")
     resolution = resolution or (images.shape[-1] if images is not None else spec.resolution)
     torch.manual_seed(seed)
     model = build_model(spec)
