@@ -43,7 +43,7 @@ from scalesearch.pipeline import STAGES as PIPELINE_STAGES
 from scalesearch.pipeline import PipelineConfig
 from scalesearch.pipeline import run as run_pipeline
 from scalesearch.pipeline import validate as validate_pipeline
-from scalesearch.quantities import parse_batches, parse_latency, parse_macs, parse_phis
+from scalesearch.quantities import parse_batches, parse_devices, parse_latency, parse_macs, parse_phis
 from scalesearch.runs import resolve_start
 from scalesearch.search.analysis import baselines as known_baselines
 from scalesearch.search.analysis import best_trial
@@ -610,6 +610,9 @@ def find_base(
     prescreen: Annotated[int, typer.Option(help="With --data: score this many in-window candidates per trial with "
                                                 "the zero-cost metric and train only the best.")] = 1,
     train_device: Annotated[str, typer.Option(help="Device that trains candidates: cpu, cuda or cuda:N.")] = "cpu",
+    devices: Annotated[Optional[str], typer.Option(help="GPUs the local workers train on, in turn: 0,1,2,3 puts "
+                                                        "worker k on GPU k mod 4 (overrides --train-device).",
+                                                   show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Sampler and training seed.")] = 0,
     include_baselines: Annotated[bool, typer.Option("--include-baselines", help="Also evaluate EfficientNet-B0, "
                                                     "MobileNetV2 and MnasNet-A1 the same way, for the report.")]
@@ -635,7 +638,8 @@ def find_base(
                           workers=workers, seed=seed, multi_objective=multi_objective,
                           sampler=sampler.value if sampler else None, pruner=pruner.value, device=train_device,
                           prescreen=prescreen, finalists=finalists, final_seeds=final_seeds,
-                          final_epochs=final_epochs, latency=bench_config, heartbeat_s=heartbeat)
+                          final_epochs=final_epochs, latency=bench_config, heartbeat_s=heartbeat,
+                          devices=parse_devices(devices) if devices is not None else ())
     _fetch(data, download)
     validate(config)
     if data is None:

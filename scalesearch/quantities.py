@@ -58,6 +58,17 @@ def parse_batches(text: str) -> list[int]:
     return batches
 
 
+def parse_devices(text: str) -> tuple[int, ...]:
+    """``"0,1,3"`` -> (0, 1, 3): GPU indices, each once."""
+    devices = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) in devices:
+            raise UsageError(f"invalid GPU index {part!r} in {text!r}: give distinct indices such as 0,1,2,3")
+        devices.append(int(part))
+    return tuple(devices)
+
+
 _LATENCY = re.compile(r"\s*(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*(?P<unit>ms|us|µs|s)\s*", re.IGNORECASE)
 _TO_MS = {"ms": 1.0, "us": 1e-3, "µs": 1e-3, "s": 1e3}
 

@@ -22,6 +22,7 @@ from scalesearch.cli import app
 from scalesearch.errors import UsageError
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.search.config import SearchConfig
+from scalesearch.search.driver import check_devices, worker_device
 from scalesearch.search.find_base import search
 from scalesearch.search.objective import Objective
 
@@ -281,3 +282,15 @@ def test_one_worker_keeps_the_threads_its_caller_set(tmp_path, tiny_space):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(previous)
+
+
+def test_local_workers_take_the_given_gpus_in_turn():
+    assert [worker_device((0, 1, 3), w, "cpu") for w in range(7)] == ["cuda:0", "cuda:1", "cuda:3", "cuda:0",
+                                                                       "cuda:1", "cuda:3", "cuda:0"]
+    assert worker_device((), 5, "cpu") == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match=r"`devices` 0,1: no CUDA device is available here"):
+            check_devices((0, 1))
+    else:
+        with pytest.raises(UsageError, match=r"there is no GPU 4096 here"):
+            check_devices((0, 4096))

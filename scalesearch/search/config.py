@@ -18,6 +18,7 @@ import optuna
 from scalesearch.errors import UsageError
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.measure.latency import BenchConfig
+from scalesearch.search.driver import check_devices
 from scalesearch.search.objective import Objective
 from scalesearch.search.space import load_space
 from scalesearch.search.workers import HEARTBEAT_S, check_heartbeat, open_storage_url, redact
@@ -61,6 +62,7 @@ class SearchConfig:
     sampler: str | None = None  # None: tpe, or nsga2 with multi_objective
     pruner: str = "median"
     device: str = "cpu"
+    devices: tuple[int, ...] = ()  # GPUs the local workers train on in turn (see driver.worker_device)
     latency: BenchConfig | None = None  # set when the target is latency
     seed_with_base: bool = True
     prescreen: int = 1  # > 1: train the best zero-cost scorer of this many in-window candidates
@@ -199,6 +201,8 @@ def validate(config: SearchConfig) -> None:
     check_reachable(config)
     search_recipe(config)
     resolve_device(config.device)
+    if config.devices:
+        check_devices(config.devices)
     if config.data:
         load_data(config.data, train_images=config.train_images)
     if config.storage is not None:

@@ -56,6 +56,23 @@ def _settings(study: optuna.Study) -> dict[str, Any] | None:
     return study.user_attrs.get("config")
 
 
+def check_devices(devices: tuple[int, ...]) -> None:
+    """GPUs that local workers are pinned to must be on this machine."""
+    shown = ",".join(map(str, devices))
+    if not torch.cuda.is_available():
+        raise UsageError(f"`devices` {shown}: no CUDA device is available here (torch.cuda.is_available() is False)")
+    count = torch.cuda.device_count()
+    missing = [d for d in devices if not 0 <= d < count]
+    if missing:
+        raise UsageError(f"`devices` {shown}: there is no GPU {missing[0]} here ({count} GPU(s): 0-{count - 1})")
+
+
+def worker_device(devices: tuple[int, ...], worker: int, default: str) -> str:
+    """The device local worker ``worker`` trains on: the GPUs of ``devices`` in turn (worker 0 the
+    first, worker 1 the second, ... and round again), or ``default`` without them."""
+    return f"cuda:{devices[worker % len(devices)]}" if devices else default
+
+
 def _worker(target: Callable[..., Any], args: tuple) -> None:
     try:
         target(*args)

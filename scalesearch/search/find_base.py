@@ -11,6 +11,7 @@ come from :mod:`scalesearch.search.config`; the finalist stage is
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import optuna
@@ -19,7 +20,7 @@ from scalesearch.errors import ScalesearchError
 from scalesearch.search import finalists
 from scalesearch.search.analysis import measure_leaders
 from scalesearch.search.config import SearchConfig, describe, make_pruner, make_sampler, sampler_seed
-from scalesearch.search.driver import local_workers, open_or_resume
+from scalesearch.search.driver import local_workers, open_or_resume, worker_device
 from scalesearch.search.space import load_space
 from scalesearch.search.trial import TrialObjective
 from scalesearch.search.workers import evaluated, fail_stale_trials, is_rejected, open_storage, scored, share_cpu
@@ -60,8 +61,10 @@ def _stop_when_done(config: SearchConfig, on_trial: Callable[[optuna.Study], Non
 
 
 def run_worker(config: SearchConfig, worker: int = 0, on_trial: Callable[[optuna.Study], None] | None = None) -> None:
-    """One worker: run trials until the study holds ``n_trials`` evaluated trials."""
+    """One worker: run trials until the study holds ``n_trials`` evaluated trials (on its GPU of
+    ``config.devices``, where given)."""
     share_cpu(config.workers)
+    config = dataclasses.replace(config, device=worker_device(config.devices, worker, config.device))
     study = open_study(config, worker)
     if len(evaluated(study.get_trials(deepcopy=False))) >= config.n_trials:
         return
