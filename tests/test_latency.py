@@ -110,7 +110,10 @@ def test_openvino_computes_what_onnxruntime_computes_on_b0(tmp_path):
     (expected,) = onnxruntime_session(path, 2).run(None, {"input": x})
     got = openvino_model(path, x.shape, 2)(x)[0]
     assert expected.shape == got.shape == (2, 1000)
-    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+    # A freshly initialised B0's logits are tiny (~1e-14): compare relative to their scale.
+    scale = float(np.abs(expected).max())
+    assert scale > 0 and np.abs(expected - expected.mean()).max() > 0
+    np.testing.assert_allclose(got / scale, expected / scale, atol=1e-4, rtol=0)
 
 
 def test_openvino_missing_is_one_line_naming_the_extra(tmp_path):

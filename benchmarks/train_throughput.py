@@ -1,0 +1,128 @@
+"""Training throughput: what `train` delivers against what the model alone allows, on the CPU or CUDA.
+
+Run (a quiet machine; about 10 minutes on a 2-vCPU VM):
+    python benchmarks/train_throughput.py [--device cpu|cuda] [--data ../shared/data/cifar-10]
+        [--train-images 2000] [--epochs 2] [--networks b0,b0-small,mobilenet-v2,resnet18] [--profile]
+For each network at the `proxy` recipe's settings (32 px, batch 128, SGD; bf16 autocast on CUDA):
+- pipeline: `train()` itself, images trained per second of its wall time over --epochs epochs, so
+  that augmentation, precise BatchNorm and evaluation are paid as a run pays them;
+- limit: the same network, optimiser and batch size stepping on one constant, already augmented
+  batch as many times (model compute alone).
+Goal (the issue's): pipeline >= 90% of the limit. With --profile, one epoch of `train()` per network
+under torch.profiler: the operators that take the most time, for what to fix next.
+Writes --out (default benchmarks/results/train_throughput_<device>.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from scalesearch.arch.io import resolve_spec  # noqa: E402
+from scalesearch.arch.scaling import with_multipliers  # noqa: E402
+from scalesearch.measure.environment import Interference, machine_info  # noqa: E402
+from scalesearch.nn import build_model  # noqa: E402
+from scalesearch.train.augment import Normalize, TrainAugment  # noqa: E402
+from scalesearch.train.data import load_data  # noqa: E402
+from scalesearch.train.loop import autocast_dtype, train  # noqa: E402
+from scalesearch.train.recipes import load_recipe  # noqa: E402
+
+
+def networks() -> dict:
+    b0 = resolve_spec("efficientnet-b0")
+    return {"b0": b0, "b0-small": with_multipliers(b0, width=0.5, name="efficientnet-b0-w0.5"),
+            "mobilenet-v2": resolve_spec("mobilenet-v2"), "resnet18": resolve_spec("resnet18")}
+
+
+def limit(spec, data, recipe, steps: int, device: torch.device) -> float:
+    """Images per second of training steps on one constant, augmented batch."""
+    torch.manual_seed(0)
+    model = build_model(recipe.network(spec, data.num_classes)).to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    augment = TrainAugment(Normalize.of(data.train), recipe, data.num_classes)
+    images, labels = augment(data.train.images[:recipe.batch_size], data.train.labels[:recipe.batch_size])
+    images, labels = images.to(device).contiguous(memory_format=torch.channels_last), labels.to(device)
+    dtype = autocast_dtype(recipe.precision, device)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    model.train()
+    for step in range(steps + 3):
+        if step == 3:  # after a warm-up
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = loss_fn(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * recipe.batch_size / (time.perf_counter() - started)
+
+
+def profile(spec, data, recipe, device: str) -> list[dict]:
+    """One epoch of ``train`` under torch.profiler: the 12 operators with the most self time."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with torch_profile(activities=activities) as prof:
+        train(spec, data, recipe.override(epochs=1), [0], device=device)
+    key = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
+    events = sorted(prof.key_averages(), key=lambda e: getattr(e, key), reverse=True)[:12]
+    total = sum(getattr(e, key) for e in prof.key_averages())
+    return [{"op": e.key, "self_ms": getattr(e, key) / 1e3, "share": getattr(e, key) / total, "calls": e.count}
+            for e in events]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--data", default=str(ROOT.parent / "shared/data/cifar-10"))
+    parser.add_argument("--train-images", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--networks", default=",".join(networks()))
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit("train_throughput: --device cuda, but no CUDA device on this machine; nothing measured")
+    out = args.out or ROOT / f"benchmarks/results/train_throughput_{args.device.split(':')[0]}.json"
+    table = networks()
+    recipe = load_recipe("proxy").override(epochs=args.epochs)
+    data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
+    interference = Interference()
+    rows = {}
+    for name in args.networks.split(","):
+        spec = table[name]
+        started = time.perf_counter()
+        train(spec, data, recipe, [0], device=args.device)
+        seconds = time.perf_counter() - started
+        steps = args.epochs * (len(data.train) // recipe.batch_size)
+        pipeline = steps * recipe.batch_size / seconds
+        ceiling = limit(spec, data, recipe, steps, torch.device(args.device))
+        rows[name] = {"pipeline_img_per_s": pipeline, "limit_img_per_s": ceiling, "fraction": pipeline / ceiling,
+                      "train_seconds": seconds, "steps": steps}
+        if args.profile:
+            rows[name]["profile"] = profile(spec, data, recipe, args.device)
+        print(f"{name}: pipeline {pipeline:.0f} img/s, limit {ceiling:.0f} img/s ({pipeline / ceiling:.0%})",
+              flush=True)
+    document = {"benchmark": "train_throughput", "machine": machine_info(), "interference": interference.report(),
+                "device": args.device, "recipe": "proxy", "epochs": args.epochs, "train_images": len(data.train),
+                "batch": recipe.batch_size, "resolution": recipe.resolution, "rows": rows,
+                "goal": "pipeline >= 0.90 of the limit",
+                "goal_met": {n: r["fraction"] >= 0.9 for n, r in rows.items()}}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
