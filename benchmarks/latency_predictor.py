@@ -1,13 +1,14 @@
 """Latency predictor vs measurement: 50 random MBConv-space candidates at their nominal resolution.
 
 Run:  python benchmarks/latency_predictor.py [--threads 1] [--candidates 50] [--calibration 10]
-CPU, onnxruntime, batch 1: about 15 minutes on a 2-core CPU; run it on an otherwise idle machine.
+          [--backend onnxruntime|openvino|torch]
+CPU, onnxruntime (or --backend), batch 1: about 15 minutes on a 2-core CPU; run it on an otherwise idle machine.
 Fills the per-component table candidate by candidate, measuring each whole candidate right after
 its components; measures every candidate a second time after that pass; calibrates the table's
 scale on the first 10 (separate) candidates; then compares predicted latency with the mean of the
 two measured medians on the other 50, and reports how well the two measurements agree with each
 other (the machine's noise floor). Goal: >= 95% within +-10%, mean absolute error <= 5%.
-Writes benchmarks/results/latency_predictor.json.
+Writes benchmarks/results/latency_predictor.json (latency_predictor_<backend>.json for another backend).
 """
 
 from __future__ import annotations
@@ -38,13 +39,15 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=50)
     parser.add_argument("--calibration", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "openvino", "torch"))
     args = parser.parse_args()
+    results = RESULTS if args.backend == "onnxruntime" else RESULTS.with_name(f"latency_predictor_{args.backend}.json")
 
     space = load_space("mnasnet")
     rng = random.Random(args.seed)
     calibration = [space.sample(rng)[1] for _ in range(args.calibration)]
     candidates = [space.sample(rng)[1] for _ in range(args.candidates)]
-    config = BenchConfig(device="cpu", backend="onnxruntime", batch=1, threads=args.threads)
+    config = BenchConfig(device="cpu", backend=args.backend, batch=1, threads=args.threads)
     interference = Interference()  # other jobs on the machine would bias every figure
     started = time.time()
     measured_components = 0
@@ -95,10 +98,10 @@ def main() -> None:
         "wall_s": time.time() - started, "goal": ">= 95% within +-10%, mean absolute error <= 5%",
     }
     summary["goal_met"] = summary["within_10pct"] >= 0.95 and summary["mean_abs_rel_error"] <= 0.05
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"benchmark": "latency_predictor", "machine": machine_info(),
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({"benchmark": "latency_predictor", "machine": machine_info(),
                                    "interference": interference.report(),
-                                   "config": {"device": "cpu", "backend": "onnxruntime", "batch": 1,
+                                   "config": {"device": "cpu", "backend": args.backend, "batch": 1,
                                               "threads": config.cpu_threads},
                                    "summary": summary, "candidates": rows}, indent=2) + "\n")
     print(json.dumps(summary, indent=2))

@@ -8,6 +8,10 @@ Run (CPU-sized, the defaults; hours on a 2-vCPU VM; the same command resumes):
 GPU-sized (a ready command: every training image, longer schedules):
     python benchmarks/rethinking_pretraining.py --device cuda --train-images 0 --epochs 30 --norm-images 0
         --out benchmarks/results/rethinking_pretraining_gpu.json
+and claim (c) with SyncBatchNorm across processes (4 GPUs at 2 images each, a global batch of 8;
+BatchNorm normalises over 2 images per process, SyncBatchNorm over all 8), one line per norm:
+    torchrun --nproc-per-node 4 -m scalesearch train resnet18 --data cifar10:DATA --device cuda --batch 8
+        --lr 0.00625 --epochs 4 --seeds 3 --norm batch|sync_batch|group --json
 
 Part 1, scratch vs fine-tuning (the paper's Figure 1): each network is pretrained on classes 0-4 for
 --epochs (one pretraining per seed), then trained on classes 5-9, from those weights with a fresh

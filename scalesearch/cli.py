@@ -502,7 +502,7 @@ def train_cmd(
                     json_out)
         return
     start = InitialWeights.read(init, chosen.network(spec, dataset.num_classes), reset_head) if init else None
-    if start is not None:
+    if start is not None and procs.writer:
         report.log(f"starting from {start.checkpoint}; classifier {start.record['head']}")
     run_dir = run_dir or default_train_dir(spec, dataset, chosen, seed_list, start)
     steps = len(seed_list) * chosen.epochs
