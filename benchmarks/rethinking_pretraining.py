@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--norm-images", type=int, default=1000, help="part 2's training images; 0: all")
     parser.add_argument("--norm-epochs", type=int, default=4)
     parser.add_argument("--parts", default="1,2")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: the claims and figures from the runs finished so far")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--work", type=Path, default=ROOT / "runs/rethinking-pretraining")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/rethinking_pretraining.json")
@@ -115,9 +117,10 @@ def main() -> None:
         results = ResultsFile(args.out, settings, header={"benchmark": "rethinking_pretraining"})
     except UsageError as err:
         sys.exit(f"error: {err}")
-    results.update(machine=machine_info())
+    parts = [] if args.report_only else args.parts.split(",")
+    if parts:
+        results.update(machine=machine_info())
     data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
-    parts = args.parts.split(",")
 
     def run(name: str, row: dict, seed: int, spec, on: DataSet, chosen_recipe, **train_args) -> None:
         row = results.rows.get(name) or {**row, "name": name, "per_seed": {}}

@@ -21,6 +21,8 @@ from scalesearch.export import export_onnx, export_spec
 from scalesearch.measure.flops import analytic_count, fvcore_count
 from scalesearch.nn import build_model
 from scalesearch.nn.vit import posemb_sincos_2d
+from scalesearch.train.data import load_data
+from scalesearch.train.loop import train
 from scalesearch.train.recipes import load_recipe
 
 TIMM = {"vit-ti16": ("vit_tiny_patch16_224", 5_679_400), "vit-s16": ("vit_small_patch16_224", 21_974_632),
@@ -89,6 +91,13 @@ def test_both_heads_train_one_step(pool):
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert losses[0] == pytest.approx(math.log(10), abs=1e-5)  # the zero-initialised head starts at chance
     assert losses[1] < losses[0]
+
+
+def test_a_vit_trains_with_the_bigvision_recipe_through_train(tmp_path):
+    """The loop a user runs (`train`, `grid`, `compare-scaling`), not a hand-written step."""
+    recipe = load_recipe("bigvision-vit").override(epochs=1, warmup_epochs=0.5, batch_size=16, patch=8)
+    result = train(_tiny(), load_data("synthetic", train_images=64), recipe, [0], run_dir=tmp_path / "run")
+    assert 0 <= result.val_top1 <= 1 and (tmp_path / "run" / "seed0_last.pt").is_file()
 
 
 def test_onnx_output_equals_torch(tmp_path):

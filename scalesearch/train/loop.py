@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from scalesearch.arch.io import load_spec, save_spec, spec_file_name, spec_to_dict
-from scalesearch.arch.spec import NetworkSpec, Spec, ViTSpec
+from scalesearch.arch.spec import NetworkSpec, Spec
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.files import write_atomic, write_json
 from scalesearch.nn import build_model, zero_init_residuals
@@ -240,7 +240,7 @@ def _build(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normaliz
         zero_init_residuals(net)
     # channels_last: 15-20% faster convolutions on the CPU (AVX2, 2 threads) as on CUDA.
     net = net.to(device, memory_format=torch.channels_last)
-    model = distributed.wrap(net, net_spec.norm, procs, device)
+    model = distributed.wrap(net, getattr(net_spec, "norm", "layer"), procs, device)  # a ViT's are LayerNorms
     if procs.world > 1:  # every process draws its own augmentation, dropout and drop path
         torch.manual_seed(seed + 104_729 * procs.rank)
     train_split = _on_device(data.train, device, recipe)
@@ -520,8 +520,7 @@ def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], de
     procs = distributed.processes()
     device = procs.device(device)
     dev = resolve_device(device)
-    if not isinstance(spec, ViTSpec):
-        distributed.check_norm(spec.norm, dev)
+    distributed.check_norm(getattr(spec, "norm", "layer"), dev)
     procs.check(min(recipe.batch_size, len(data.train)), len(data.train))
     if run_dir is not None and procs.writer:
         open_run_dir(run_dir, recipe.network(spec, data.num_classes), recipe, init)
