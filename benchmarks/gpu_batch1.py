@@ -25,23 +25,9 @@ import torch  # noqa: E402
 
 from scalesearch.arch.io import resolve_spec  # noqa: E402
 from scalesearch.measure.environment import machine_info  # noqa: E402
-from scalesearch.measure.latency import seeded_model  # noqa: E402
-from scalesearch.measure.timing import repeat_until_stable  # noqa: E402
+from scalesearch.measure.latency import cuda_graph, seeded_model, time_on_cuda  # noqa: E402
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def time_call(call, budget: float) -> dict:
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-
-    def run_once() -> float:
-        start.record()
-        call()
-        end.record()
-        end.synchronize()
-        return start.elapsed_time(end)
-
-    return repeat_until_stable(run_once, budget_s=budget).as_dict()
 
 
 def variant(model, precision: str, channels_last: bool, mode: str, cudnn_benchmark: bool, budget: float) -> dict:
@@ -54,19 +40,9 @@ def variant(model, precision: str, channels_last: bool, mode: str, cudnn_benchma
             net = torch.compile(net, mode=mode.split(":")[1])
             for _ in range(5):  # compile and record outside the timing
                 net(x)
-            return time_call(lambda: net(x), budget)
-        if mode == "graph":
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                for _ in range(3):
-                    net(x)
-            torch.cuda.current_stream().wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                net(x)
-            return time_call(graph.replay, budget)
-        return time_call(lambda: net(x), budget)
+            return time_on_cuda(lambda: net(x), budget).as_dict()
+        call = cuda_graph(net, x) if mode == "graph" else (lambda: net(x))
+        return time_on_cuda(call, budget).as_dict()
 
 
 def main() -> None:

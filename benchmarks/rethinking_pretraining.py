@@ -97,7 +97,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--norm-images", type=int, default=1000, help="part 2's training images; 0: all")
     parser.add_argument("--norm-epochs", type=int, default=4)
+    parser.add_argument("--norm-groups", type=int, default=32,
+                        help="part 2's GroupNorm: the most groups a layer gets (ResNet-18 x0.25's widths are "
+                             "16-128, so 32 makes its first stages one channel per group)")
     parser.add_argument("--parts", default="1,2")
+    parser.add_argument("--norms", default=",".join(NORMS), help="part 2's norms")
+    parser.add_argument("--batches", default=",".join(map(str, BATCHES)), help="part 2's batch sizes")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: the claims and figures from the runs finished so far")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -112,6 +117,7 @@ def main() -> None:
     recipe = load_recipe("standard").override(epochs=args.epochs)
     settings = {"data": args.data, "train_images": args.train_images, "epochs": args.epochs, "seeds": seeds,
                 "norm_images": args.norm_images, "norm_epochs": args.norm_epochs, "device": args.device,
+                **({"norm_groups": args.norm_groups} if args.norm_groups != 32 else {}),
                 "recipe": dataclasses.asdict(recipe)}
     try:
         results = ResultsFile(args.out, settings, header={"benchmark": "rethinking_pretraining"})
@@ -160,10 +166,12 @@ def main() -> None:
         subset = load_data(f"cifar10:{args.data}", train_images=args.norm_images or None)
         spec = table["resnet18-w0.25"]
         for seed in seeds:
-            for batch in BATCHES:
+            for batch in map(int, args.batches.split(",")):
                 small = recipe.override(epochs=args.norm_epochs, batch_size=batch, lr=0.1 * batch / 128)
-                for label, (norm, ws) in NORMS.items():
-                    normed = dataclasses.replace(spec, norm=norm, weight_standardization=ws)
+                for label in args.norms.split(","):
+                    norm, ws = NORMS[label]
+                    normed = dataclasses.replace(spec, norm=norm, weight_standardization=ws,
+                                                 norm_groups=args.norm_groups)
                     run(f"norm {label} batch {batch}", {"part": 2, "norm": label, "batch": batch, "family": label,
                                                         "epochs": small.epochs}, seed, normed, subset, small)
     verdict(results)

@@ -226,34 +226,44 @@ def _time_torch_cuda(module: torch.nn.Module, shape: tuple[int, ...], config: Be
         torch.backends.cudnn.benchmark = previous
 
 
+def cuda_graph(module: torch.nn.Module, x: torch.Tensor) -> Callable[[], Any]:
+    """``module(x)`` captured in a CUDA graph (after three calls on a side stream, which autotune and
+    allocate outside the capture); returns the graph's replay. Call under the autocast and
+    inference mode the replays should have."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            module(x)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        module(x)
+    return graph.replay
+
+
+def time_on_cuda(call: Callable[[], Any], budget_s: float) -> TimingStats:
+    """``call``'s latency on the current CUDA stream, timed with CUDA events until stable."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+    def run_once() -> float:
+        start.record()
+        call()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end)
+
+    return repeat_until_stable(run_once, budget_s=budget_s)
+
+
 def _timed_on_cuda(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
     module = module.eval().cuda().to(memory_format=torch.channels_last)
     x = torch.randn(shape, device="cuda").to(memory_format=torch.channels_last)
     autocast = torch.autocast("cuda", dtype=_DTYPES[config.precision]) if config.precision != "fp32" \
         else contextlib.nullcontext()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     with torch.inference_mode(), autocast:
-        call: Callable[[], Any] = lambda: module(x)  # noqa: E731
-        if config.mode == "graph":
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):  # autotune and allocate outside the capture
-                for _ in range(3):
-                    module(x)
-            torch.cuda.current_stream().wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                module(x)
-            call = graph.replay
-
-        def run_once() -> float:
-            start.record()
-            call()
-            end.record()
-            end.synchronize()
-            return start.elapsed_time(end)
-
-        return repeat_until_stable(run_once, budget_s=config.budget_s)
+        call = cuda_graph(module, x) if config.mode == "graph" else (lambda: module(x))
+        return time_on_cuda(call, config.budget_s)
 
 
 def time_module(module: torch.nn.Module, input_shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
