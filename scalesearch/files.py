@@ -4,6 +4,7 @@ is written to a temporary file in the same folder, flushed to disk, then renamed
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -51,3 +52,9 @@ def strict(value: Any) -> Any:
 def write_json(path: Path, document: Any) -> Path:
     """``document`` as indented, strict JSON (NaN and infinities become null), written atomically."""
     return write_atomic(path, json.dumps(strict(document), indent=2, default=str) + "\n")
+
+
+def digest(settings: Any) -> str:
+    """The SHA-256 (hex) of ``settings`` as sorted-key JSON: the fingerprint that names a run folder
+    after its settings, so that the same command finds its own run again."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()

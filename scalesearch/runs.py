@@ -10,7 +10,6 @@ where it came from, so that outputs can name it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from scalesearch.arch.io import load_spec, resolve_spec, spec_from_dict, spec_to
 from scalesearch.arch.scaling import Coefficients
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import SpecError, UsageError
+from scalesearch.files import digest
 
 RUNS = Path("runs")
 DEFAULT_BASE = "efficientnet-b0"
@@ -52,7 +52,7 @@ class Start:
 
 def spec_digest(spec: NetworkSpec) -> str:
     """A short fingerprint of a network (its whole spec), to match a grid run to its base."""
-    return hashlib.sha256(json.dumps(spec_to_dict(spec), sort_keys=True).encode()).hexdigest()[:12]
+    return digest(spec_to_dict(spec))[:12]
 
 
 def _newest(paths: list[Path]) -> list[Path]:

@@ -11,9 +11,7 @@ several workers on one storage never train the same point: the lowest-numbered t
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.files import write_json
 from scalesearch.measure.flops import analytic_macs
+from scalesearch.runs import spec_digest
 from scalesearch.search.driver import open_or_resume
 from scalesearch.search.workers import (
     HEARTBEAT_S,
@@ -155,8 +154,8 @@ def validate(config: GridConfig) -> list[tuple[GridPoint, float]]:
 
 def describe(config: GridConfig) -> dict[str, Any]:
     """The settings a grid study must keep across resumes (not workers or storage)."""
-    digest = hashlib.sha256(json.dumps(spec_to_dict(config.base), sort_keys=True).encode()).hexdigest()[:12]
-    return {"base": config.base.name, "base_spec_sha256": digest, "data": config.data, "step": config.step,
+    return {"base": config.base.name, "base_spec_sha256": spec_digest(config.base), "data": config.data,
+            "step": config.step,
             "target_ratio": config.target_ratio, "tolerance": config.tolerance, "recipe": config.recipe,
             "recipe_overrides": dict(sorted(config.recipe_overrides.items())), "seeds": config.seeds,
             "train_images": config.train_images}

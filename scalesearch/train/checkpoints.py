@@ -68,17 +68,25 @@ def fit(model: nn.Module, state: dict[str, torch.Tensor], path: Path, spec: Spec
     model.load_state_dict(state)
 
 
+def checkpoint_of(source: Path, named: str = "") -> Path:
+    """The checkpoint a ``train`` run folder (its lowest seed's) or a checkpoint file stands for;
+    errors start with ``named`` (``"`init` "``) where given."""
+    if source.is_dir():
+        if not (source / RUN_SPEC).is_file():
+            raise UsageError(f"{named}{source}: not a train run folder (no {RUN_SPEC})")
+        return run_checkpoint(source)
+    if not source.is_file():
+        raise UsageError(f"{named}{source}: no such checkpoint file or run folder")
+    return source
+
+
 def load_trained(path: Path, spec: NetworkSpec | None = None) -> tuple[NetworkSpec, nn.Module]:
     """A trained network and the spec it was trained as: from a ``train`` run folder (its
     ``spec.yaml`` and lowest seed's checkpoint), or from a checkpoint file and ``spec``."""
-    path = Path(path)
-    if path.is_dir():
-        if not (path / RUN_SPEC).is_file():
-            raise UsageError(f"{path}: not a train run folder (no {RUN_SPEC})")
-        spec = spec or load_spec(path / RUN_SPEC)
-        path = run_checkpoint(path)
-    elif not path.is_file():
-        raise UsageError(f"{path}: no such checkpoint file or run folder")
+    source = Path(path)
+    path = checkpoint_of(source)
+    if source.is_dir():
+        spec = spec or load_spec(source / RUN_SPEC)
     elif spec is None:
         raise UsageError(f"{path}: a checkpoint file needs the spec it was trained as")
     model = build_model(spec)
@@ -114,14 +122,7 @@ class InitialWeights:
         """The weights at ``source`` for ``spec`` (as the recipe trains it), or one line saying why not;
         ``reset_head`` starts the classifier fresh even where it fits (a new task with as many classes)."""
         source = Path(source)
-        if source.is_dir():
-            if not (source / RUN_SPEC).is_file():
-                raise UsageError(f"`init` {source}: not a train run folder (no {RUN_SPEC})")
-            checkpoint = run_checkpoint(source)
-        elif source.is_file():
-            checkpoint = source
-        else:
-            raise UsageError(f"`init` {source}: no such checkpoint file or run folder")
+        checkpoint = checkpoint_of(source, "`init` ")
         state = read_state_dict(checkpoint)
         model = build_model(spec)
         expected = model.state_dict()

@@ -38,6 +38,11 @@ class Processes:
         """Whether this process writes files and prints (rank 0)."""
         return self.rank == 0
 
+    def seed(self, seed: int, epoch: int = 0) -> int:
+        """This process's seed for the random draws of a run of ``seed`` (augmentation, dropout, drop
+        path), from ``epoch`` on: distinct per rank, the run's own on rank 0 at epoch 0."""
+        return seed + 104_729 * self.rank + 7_919 * epoch
+
     def device(self, name: str) -> str:
         """The device this process trains on: ``cuda`` becomes this process's GPU."""
         return f"cuda:{self.local_rank}" if self.world > 1 and name == "cuda" else name

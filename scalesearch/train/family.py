@@ -11,8 +11,6 @@ on where it stopped.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +19,7 @@ from scalesearch.arch.io import resolve_spec, spec_file_name, spec_to_dict
 from scalesearch.arch.scaling import scale, with_multipliers
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
+from scalesearch.files import digest
 from scalesearch.measure.flops import analytic_count
 from scalesearch.measure.latency import BenchConfig, measure
 from scalesearch.resumable import ResultsFile
@@ -175,5 +174,4 @@ def latency_configs(budget_s: float) -> list[BenchConfig]:
 
 def default_run_dir(members: list[Member], data: DataSet, recipe: Recipe, seeds: list[int]) -> Path:
     """``runs/family-<digest of the settings>``: the same command finds its own run again."""
-    digest = hashlib.sha256(json.dumps(settings(members, data, recipe, seeds), sort_keys=True).encode()).hexdigest()
-    return Path("runs") / f"family-{digest[:10]}"
+    return Path("runs") / f"family-{digest(settings(members, data, recipe, seeds))[:10]}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import hashlib
 import io
 import json
 import math
@@ -27,7 +26,7 @@ from torch import nn
 from scalesearch.arch.io import load_spec, save_spec, spec_file_name, spec_to_dict
 from scalesearch.arch.spec import NetworkSpec, Spec
 from scalesearch.errors import ScalesearchError, UsageError
-from scalesearch.files import write_atomic, write_json
+from scalesearch.files import digest, write_atomic, write_json
 from scalesearch.nn import build_model, zero_init_residuals
 from scalesearch.train import distributed
 from scalesearch.train.augment import Normalize, TrainAugment, eval_resize
@@ -242,7 +241,7 @@ def _build(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normaliz
     net = net.to(device, memory_format=torch.channels_last)
     model = distributed.wrap(net, getattr(net_spec, "norm", "layer"), procs, device)  # a ViT's are LayerNorms
     if procs.world > 1:  # every process draws its own augmentation, dropout and drop path
-        torch.manual_seed(seed + 104_729 * procs.rank)
+        torch.manual_seed(procs.seed(seed))
     train_split = _on_device(data.train, device, recipe)
     source = source or SplitBatches(train_split, recipe, data.num_classes, procs)
     optimizer = _optimizer(model, recipe)
@@ -427,8 +426,8 @@ def _restore(run: _Run, run_dir: Path, seed: int) -> list[EpochMetrics]:
         torch.set_rng_state(saved["torch_rng"])
         if "cuda_rng" in saved and run.device.type == "cuda":
             torch.cuda.set_rng_state(saved["cuda_rng"], run.device)
-        if run.procs.world > 1 and run.procs.rank > 0:  # rank 0 saved its own random state only
-            torch.manual_seed(seed + 104_729 * run.procs.rank + 7_919 * done)
+        if run.procs.rank > 0:  # rank 0 saved its own random state only
+            torch.manual_seed(run.procs.seed(seed, done))
     rows = _rows(run_dir)
     kept = [r for r in rows if int(r["seed"]) != seed or int(r["epoch"]) <= done]
     if len(kept) != len(rows) and run.procs.writer:
@@ -488,8 +487,7 @@ def default_run_dir(spec: Spec, data: DataSet, recipe: Recipe, seeds: list[int],
     run again, and resumes it."""
     settings = {"spec": spec_to_dict(spec), "recipe": dataclasses.asdict(recipe), "seeds": seeds,
                 "data": [data.name, len(data.train), len(data.val)], "init": init.record if init else None}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
-    return Path("runs/train") / spec_file_name(spec, f"-{recipe.name}-{digest}")
+    return Path("runs/train") / spec_file_name(spec, f"-{recipe.name}-{digest(settings)[:10]}")
 
 
 def resolve_device(name: str) -> torch.device:

@@ -25,7 +25,6 @@ or larger size beside the labelled images; the student then teaches the next rou
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import shutil
 import statistics
@@ -40,7 +39,7 @@ from scalesearch.arch.io import resolve_spec, save_spec
 from scalesearch.arch.scaling import Coefficients, scale
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
-from scalesearch.files import write_json
+from scalesearch.files import digest, write_json
 from scalesearch.measure.flops import analytic_count
 from scalesearch.report import markdown
 from scalesearch.resumable import ResultsFile
@@ -157,8 +156,7 @@ class SelfTrainConfig:
 
 def default_run_dir(config: SelfTrainConfig) -> Path:
     """``runs/self-train-<digest of the settings>``: the same command finds its own run again."""
-    digest = hashlib.sha256(json.dumps(config.settings(), sort_keys=True).encode()).hexdigest()
-    return Path("runs") / f"self-train-{digest[:10]}"
+    return Path("runs") / f"self-train-{digest(config.settings())[:10]}"
 
 
 def load_unlabeled(text: str, like: Split | FileSplit) -> Split | FileSplit:
