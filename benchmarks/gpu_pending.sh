@@ -12,8 +12,10 @@ DATA=${DATA:-.data/cifar-10}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 run() { local limit=$1; shift; echo "== $* (limit ${limit}s)"; timeout "$limit" "$@" || echo "== exit $? for: $*"; }
 run 240 $PY benchmarks/gpu_batch1.py --budget 0.5
-run 300 $PY benchmarks/latency_gpu.py --budget 0.5
-run 240 $PY benchmarks/train_throughput.py --device cuda --data "$DATA" --train-images 0 --epochs 1 --profile
+run 360 $PY benchmarks/latency_gpu.py --budget 0.5
+run 60 $PY benchmarks/batched_crop.py --device cuda
+run 60 $PY benchmarks/batched_crop.py --device cuda --batch 256 --size 64 --out benchmarks/results/batched_crop_cuda_64px.json
+run 300 $PY benchmarks/train_throughput.py --device cuda --data "$DATA" --train-images 0 --epochs 2 --profile
 run 420 $PY benchmarks/search_throughput.py --device cuda --data "$DATA" --workers 1,2,4,8 --n-trials 16 \
     --train-images 0 --epochs 8
 if [ -n "${OUT:-}" ]; then cp -r benchmarks/results "$OUT/"; fi

@@ -9,7 +9,12 @@ onnxruntime. Each pass measures every network twice, with equal time each:
   is stable for at least half the --budget), its median;
 - windows: --windows windows of --budget / --windows seconds per network, the networks taking turns
   (a busy spell of the machine then hits every network alike, not one), summarised as the median,
-  the 20th and 10th percentiles of all calls, and the lowest window median.
+  the 20th and 10th percentiles of all calls, and the lowest window median;
+- one thread: today's protocol with one intra-op thread; and 3 windows of --budget / 3 seconds per
+  network at one thread, the networks taking turns, summarised by the lowest window median. A
+  different figure (single-thread latency), tried because on this VM the second vCPU's speed
+  changes from minute to minute: two-thread medians of one network jump between two levels about
+  1.6x apart, which no statistic of the calls can undo.
 Passes are --gap seconds apart. Agreement: the share of (network, pair of passes) whose two figures
 are within +-10% of their mean. Goal (the issue's): >= 90% for the new protocol. Writes --out.
 """
@@ -38,7 +43,9 @@ from scalesearch.measure.environment import Interference, machine_info  # noqa: 
 from scalesearch.measure.latency import BenchConfig, measure, onnxruntime_session, seeded_model  # noqa: E402
 
 NETWORKS = ("efficientnet-b0", "efficientnet-b1", "mobilenet-v2", "mnasnet-a1", "mobilenet-v1", "resnet18")
-STATISTICS = ("today (median)", "windows: median", "windows: p20", "windows: p10", "windows: lowest window median")
+ONE_THREAD = ("one thread (median)", "one thread: lowest of 3 window medians")
+STATISTICS = ("today (median)", "windows: median", "windows: p20", "windows: p10", "windows: lowest window median",
+              *ONE_THREAD)
 TOLERANCE = 0.10
 
 
@@ -91,31 +98,39 @@ def main() -> None:
     interference = Interference()
     passes = []
     with tempfile.TemporaryDirectory() as tmp:
-        sessions = {}
+        sessions, single = {}, {}
         for spec in specs:
             shape = (1, spec.in_channels, spec.resolution, spec.resolution)
             path = export_onnx(seeded_model(spec), torch.zeros(shape), Path(tmp) / f"{spec.name}.onnx")
-            session = onnxruntime_session(path, args.threads)
-            sessions[spec.name] = (session, {session.get_inputs()[0].name:
-                                             np.random.default_rng(0).standard_normal(shape, dtype=np.float32)})
+            feed = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+            for table, threads in ((sessions, args.threads), (single, 1)):
+                session = onnxruntime_session(path, threads)
+                table[spec.name] = (session, {session.get_inputs()[0].name: feed})
         for p in range(args.passes):
             if p:
                 time.sleep(args.gap)
             figures = {spec.name: {"today (median)": measure(spec, BenchConfig(threads=args.threads,
                                                                                budget_s=args.budget)).stats.median_ms}
                        for spec in specs}
+            for spec in specs:
+                figures[spec.name][ONE_THREAD[0]] = measure(spec, BenchConfig(threads=1,
+                                                                              budget_s=args.budget)).stats.median_ms
+            for name, windows in _windows(single, 3, args.budget / 3).items():
+                figures[name][ONE_THREAD[1]] = min(statistics.median(w) for w in windows)
             for name, windows in _windows(sessions, args.windows, args.budget / args.windows).items():
                 figures[name].update(_summaries(windows))
             passes.append(figures)
             print(f"pass {p + 1}/{args.passes}: " + ", ".join(f"{n} {f['today (median)']:.2f}/{f['windows: p20']:.2f}"
                                                              for n, f in figures.items()), flush=True)
     result = {s: agreement(passes, s) for s in STATISTICS}
-    best = max(STATISTICS[1:], key=lambda s: result[s])
+    best = max((s for s in STATISTICS[1:] if s not in ONE_THREAD), key=lambda s: result[s])
     document = {"benchmark": "latency_agreement", "machine": machine_info(), "interference": interference.report(),
                 "networks": list(NETWORKS), "threads": args.threads, "budget_s": args.budget,
                 "windows": args.windows, "gap_s": args.gap, "tolerance": TOLERANCE, "passes": passes,
                 "agreement": result, "best_new": best,
-                "goal": ">= 0.90 of (network, pair of passes) within +-10%", "goal_met": result[best] >= 0.9}
+                "goal": ">= 0.90 of (network, pair of passes) within +-10%",
+                "goal_met": {f"{args.threads} threads (best new statistic)": result[best] >= 0.9,
+                             "one thread (best)": max(result[s] for s in ONE_THREAD) >= 0.9}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=2) + "\n")
     print(json.dumps({"agreement": result, "best_new": best}, indent=2))

@@ -1,7 +1,9 @@
-"""EfficientNet-B0..B7 (official preset) on a CUDA GPU: eager and CUDA-graph, fp16, batch 1 and 64.
+"""EfficientNet-B0..B7 (official preset) and ViT-Ti/S/B-16 on a CUDA GPU: eager and CUDA-graph, fp16,
+batch 1 and 64.
 
 Run on a GPU machine:  python benchmarks/latency_gpu.py [--budget 3]
-(about 4 minutes on an H100). Goal: B0 at batch 1 in graph mode <= 1.0 ms on an H100.
+(about 5 minutes on an H100; the ViTs appear in the reports beside the CNNs).
+Goal: B0 at batch 1 in graph mode <= 1.0 ms on an H100.
 Writes benchmarks/results/latency_gpu_<gpu>.json and a Markdown report with plots beside it.
 """
 
@@ -34,6 +36,7 @@ def main() -> None:
         sys.exit("this benchmark needs a CUDA GPU")
     b0 = resolve_spec("efficientnet-b0")
     family = [scale(b0, phi, preset="official") for phi in range(8)]
+    family += [resolve_spec(name) for name in ("vit-ti16", "vit-s16", "vit-b16")]
     env = machine_info()
     slug = re.sub(r"[^a-z0-9]+", "-", env["gpu"].lower()).strip("-")
     out = ROOT / "benchmarks" / "results" / f"latency_gpu_{slug}.json"

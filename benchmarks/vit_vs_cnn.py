@@ -16,8 +16,12 @@ Networks, each trained with its own recipe at 32 px and the same epochs, seeds a
 - big_vision's ablations of the ViT: a class token instead of GAP, learned instead of sin-cos
   position embeddings, RandAugment and MixUp off, the head not zero-initialised.
 Each network's MACs (analytic, at 32 px) and CPU batch-1 latency (onnxruntime, 32 px; the machine's
-interference recorded) are measured once. Writes --out after every training and resumes from it;
-the table and the accuracy-vs-MACs and accuracy-vs-latency figures go next to it.
+interference recorded) are measured once, before any training; `--measure-only` measures every chosen
+network's latency again, in 3 rounds with the networks taking turns (the median of its rounds; a
+busy spell of the machine then hits every network alike), and trains nothing. Trainings
+run seed by seed (every chosen network's seed 0 first); --out is written after each one and resumed
+from, and processes with disjoint --networks may fill the same --out side by side. The table and the
+accuracy-vs-MACs and accuracy-vs-latency figures go next to it.
 """
 
 from __future__ import annotations
@@ -80,6 +84,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--networks", default=",".join(networks()))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--measure-only", action="store_true",
+                        help="measure every chosen network's latency again (3 interleaved rounds), no training")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/vit_vs_cnn.json")
     args = parser.parse_args()
     table = networks()
@@ -91,7 +97,7 @@ def main() -> None:
     recipes = {n: load_recipe(r).override(epochs=args.epochs, warmup_epochs=args.epochs / 10
                                           if r == "bigvision-vit" else None, **c)
                for n, (_, _, r, c) in table.items()}
-    settings = {"data": args.data, "train_images": args.train_images, "epochs": args.epochs, "seeds": seeds,
+    settings = {"data": args.data, "train_images": args.train_images, "epochs": args.epochs,
                 "device": args.device, "recipes": {n: dataclasses.asdict(r) for n, r in recipes.items()}}
     try:
         results = ResultsFile(args.out, settings, header={"benchmark": "vit_vs_cnn"})
@@ -99,27 +105,39 @@ def main() -> None:
         sys.exit(f"error: {err}")
     results.update(machine=machine_info())
     data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
+    models = {}
     for name in chosen:
         family, spec, _, _ = table[name]
-        row = results.rows.get(name) or {"family": family, "name": name, "per_seed": {}, "latency_ms": {}}
-        trained = recipes[name].network(spec, data.num_classes)
-        row.update(macs=analytic_count(trained).macs, params=analytic_count(trained).params)
-        if "cpu-onnxruntime" not in row["latency_ms"]:
-            interference = Interference()  # other jobs on the machine would bias the figure
-            row["latency_ms"]["cpu-onnxruntime"] = measure(trained, BenchConfig(budget_s=3.0)).stats.median_ms
-            row["interference"] = interference.report()
-        for seed in seeds:
-            if str(seed) in row["per_seed"]:
+        models[name] = trained = recipes[name].network(spec, data.num_classes)
+        count = analytic_count(trained)
+        results.change(name, lambda row, family=family, name=name, count=count: row.update(
+            {"family": family, "name": name, "per_seed": {}, "latency_ms": {}, **row,
+             "macs": count.macs, "params": count.params}))
+    todo = [n for n in chosen if args.measure_only or "cpu-onnxruntime" not in results.rows[n]["latency_ms"]]
+    interference = Interference()  # measured on a quiet machine, before the trainings load it
+    rounds: dict[str, list[float]] = {name: [] for name in todo}
+    for _ in range(3 if args.measure_only else 1):
+        for name in todo:
+            rounds[name].append(measure(models[name], BenchConfig(budget_s=3.0)).stats.median_ms)
+    for name in todo:
+        def latency(row: dict, ms: list[float] = rounds[name]) -> None:
+            row["latency_ms"]["cpu-onnxruntime"] = statistics.median(ms)
+            row.update(latency_rounds_ms=ms, interference=interference.report())
+        results.change(name, latency)
+    for seed in [] if args.measure_only else seeds:
+        for name in chosen:
+            if str(seed) in results.rows[name]["per_seed"]:
                 continue
             started = time.perf_counter()
-            result = train(spec, data, recipes[name], [seed], device=args.device)
-            row["per_seed"][str(seed)] = result.val_top1
-            values = list(row["per_seed"].values())
-            row.update(val_top1=statistics.fmean(values),
-                       val_top1_std=statistics.stdev(values) if len(values) > 1 else 0.0)
-            results.add(name, row)
-            print(f"{name} seed {seed}: {result.val_top1:.3f} ({time.perf_counter() - started:.0f} s)", flush=True)
-        results.add(name, row)
+            accuracy = train(table[name][1], data, recipes[name], [seed], device=args.device).val_top1
+
+            def record(row: dict, seed: int = seed, accuracy: float = accuracy) -> None:
+                row["per_seed"][str(seed)] = accuracy
+                values = list(row["per_seed"].values())
+                row.update(val_top1=statistics.fmean(values),
+                           val_top1_std=statistics.stdev(values) if len(values) > 1 else 0.0)
+            results.change(name, record)
+            print(f"{name} seed {seed}: {accuracy:.3f} ({time.perf_counter() - started:.0f} s)", flush=True)
     rows = [r for r in results.rows.values() if r.get("val_top1") is not None]
     figures = args.out.parent / f"{args.out.stem}_figures"
     plots.family_accuracy(figures / "accuracy_vs_macs.png", rows, lambda r: r["macs"] / 1e6,

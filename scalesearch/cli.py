@@ -30,7 +30,7 @@ from scalesearch.arch.io import (
     save_spec,
     spec_file_name,
 )
-from scalesearch.arch.scaling import PRESETS, Coefficients, scale_family
+from scalesearch.arch.scaling import PRESETS, SCALE_STRATEGIES, SOVIT_EXPONENTS, Coefficients, scale_family
 from scalesearch.arch.spec import ViTSpec
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.export import FORMATS, export_spec
@@ -191,6 +191,7 @@ def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
 
 Counter = _choices("Counter", COUNTERS)
 Preset = _choices("Preset", PRESETS)
+Strategy = _choices("Strategy", SCALE_STRATEGIES)
 ExportFormat = _choices("ExportFormat", FORMATS)
 Device = _choices("Device", DEVICES)
 Backend = _choices("Backend", BACKENDS)
@@ -286,6 +287,9 @@ def scale_cmd(
     coefficients_file: Annotated[Optional[Path], typer.Option("--coefficients", help="alpha, beta, gamma from a "
                                                               "file 'grid' wrote (coefficients.json).",
                                                               show_default=False)] = None,
+    strategy: Annotated[Strategy, typer.Option(
+        help="compound: alpha, beta, gamma; sovit (ViT bases): phi doubles the compute, spent on depth, width "
+             "and MLP as 'Getting ViT in Shape' found (t^0.45, t^0.22, t^0.6).")] = Strategy("compound"),
     out: Annotated[Optional[Path], typer.Option(help="Write one spec per phi into this folder.")] = None,
     bench_device: Annotated[Optional[Device], typer.Option(
         "--bench", help="Also measure each network's batch-1 fp32 latency on cpu (onnxruntime) or cuda (torch); "
@@ -304,9 +308,17 @@ def scale_cmd(
     given, how_given = _given_coefficients(alpha, beta, gamma, coefficients_file)
     start = resolve_start(base, given, source, coefficients_source=how_given)
     preset_name = preset.value if preset else None
-    specs = scale_family(start.base, phis, start.coefficients, preset_name)  # all validated before any write
-    report.log(f"scaling {start.describe()}" if preset_name is None
-               else f"scaling base {start.base.name} ({start.base_source}) by the official B0..B7 table")
+    sovit = strategy.value == "sovit"
+    if sovit and given is not None:
+        raise UsageError("--strategy sovit has its own exponents: give no --alpha, --beta, --gamma or --coefficients")
+    specs = scale_family(start.base, phis, None if sovit else start.coefficients, preset_name,
+                         strategy.value)  # all validated before any write
+    e = SOVIT_EXPONENTS
+    how = ("official B0..B7 table" if preset_name else
+           f"sovit: depth t^{e['depth']:g}, width t^{e['width']:g}, MLP t^{e['mlp']:g}, compute t = 2^phi" if sovit
+           else None)
+    report.log(f"scaling {start.describe()}" if how is None else f"scaling base {start.base.name} "
+               f"({start.base_source}) by the {how}")
     records = []
     for spec in specs:
         path = save_spec(spec, out / spec_file_name(spec)) if out is not None else None
@@ -326,11 +338,12 @@ def scale_cmd(
             written = report.write_bench_report(out / "latency_report.md", latencies, machine_info())
             report.log(f"wrote {', '.join(str(p) for p in written)}")
     if json_out:
-        report.print_json({**start.record(), "preset": preset_name, "networks": records})
+        report.print_json({**start.record(), "preset": preset_name, "strategy": strategy.value,
+                           **({"coefficients": None, "sovit_exponents": e} if sovit else {}), "networks": records})
     else:
         c = start.coefficients
-        how = "official B0..B7 table" if preset_name else (
-            f"alpha={c.alpha:g}, beta={c.beta:g}, gamma={c.gamma:g}; alpha*beta^2*gamma^2 = {c.macs_ratio:.3f}")
+        how = how or (f"alpha={c.alpha:g}, beta={c.beta:g}, gamma={c.gamma:g}; "
+                      f"alpha*beta^2*gamma^2 = {c.macs_ratio:.3f}")
         report.print_scale(records, title=f"{start.base.name} scaled ({how})")
 
 
@@ -738,7 +751,7 @@ def compare_scaling(
     data: Annotated[str, typer.Option(help="KIND:PATH to train on (see 'train').", show_default=False)],
     flops_multiplier: Annotated[str, typer.Option(help="MACs multipliers to match, comma-separated: 2,4,8.")] = "2",
     strategy: Annotated[str, typer.Option(help="Comma-separated subset of depth,width,resolution,compound,"
-                                               "revisiting.")] = "depth,width,resolution,compound",
+                                               "revisiting,sovit (ViT bases).")] = "depth,width,resolution,compound",
     recipe: Annotated[str, typer.Option(help="Training recipe (the same for every variant).")] = "proxy",
     epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
     resolution: Annotated[Optional[int], typer.Option(help="The base's training size (px); variants train at this "

@@ -4,12 +4,18 @@ finalists, benchmarks) keep on disk so that an interrupted run goes on where it 
 The document records the settings it was made with; rows measured under other settings are never
 mixed with new ones. A setting that is None in one and absent from the other is no difference: an
 optional field added to a recipe since a file was written (``patch: None``) does not strand it.
-Every change is written atomically (:mod:`scalesearch.files`).
+Every change is written atomically (:mod:`scalesearch.files`). Several processes may fill one document
+side by side, each with its own rows: every write takes a lock, reads the rows on disk again and
+changes only its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +35,8 @@ class ResultsFile:
         self.document: dict[str, Any] = {**(header or {}), "settings": self.settings, "rows": {}}
         if not self.path.exists():
             return
-        try:
-            earlier = json.loads(self.path.read_text())
-        except (OSError, ValueError) as err:
-            raise UsageError(f"{self.path}: not a readable results file ({type(err).__name__}); use another run "
-                             f"folder, or remove it to start again") from None
-        stored = earlier.get("settings") if isinstance(earlier, dict) else None
+        earlier = self._read()
+        stored = earlier.get("settings")
         if _set(stored) != _set(self.settings):
             stored = stored if isinstance(stored, dict) else {}
             changed = sorted(k for k in set(self.settings) | set(stored) if stored.get(k) != self.settings.get(k))
@@ -46,6 +48,14 @@ class ResultsFile:
             if key not in ("settings", "rows"):
                 self.document.setdefault(key, value)
 
+    def _read(self) -> dict[str, Any]:
+        try:
+            earlier = json.loads(self.path.read_text())
+        except (OSError, ValueError) as err:
+            raise UsageError(f"{self.path}: not a readable results file ({type(err).__name__}); use another run "
+                             f"folder, or remove it to start again") from None
+        return earlier if isinstance(earlier, dict) else {}
+
     @property
     def rows(self) -> dict[str, Any]:
         return self.document["rows"]
@@ -54,17 +64,37 @@ class ResultsFile:
         return key in self.rows
 
     def add(self, key: str, row: Any) -> None:
-        """Record ``row`` under ``key`` and save."""
-        self.rows[key] = row
-        self.save()
+        """Record ``row`` under ``key`` and save, keeping the rows other processes saved meanwhile."""
+        with self._locked():
+            self.rows[key] = row
+            write_json(self.path, self.document)
+
+    def change(self, key: str, edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """``edit`` the row under ``key`` as saved (another process's changes to it kept) and save."""
+        with self._locked():
+            row = self.rows.setdefault(key, {})
+            edit(row)
+            write_json(self.path, self.document)
+        return row
 
     def update(self, **fields: Any) -> None:
-        """Set top-level fields (summaries) and save."""
-        self.document.update(fields)
-        self.save()
+        """Set top-level fields (summaries) and save, keeping the rows other processes saved meanwhile."""
+        with self._locked():
+            self.document.update(fields)
+            write_json(self.path, self.document)
 
-    def save(self) -> None:
-        write_json(self.path, self.document)
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the folder's lock, with the rows on disk read again into this document."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        folder = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+            if self.path.exists():
+                self.document["rows"] = {**self.rows, **self._read().get("rows", {})}
+            yield
+        finally:
+            os.close(folder)  # closing releases the lock
 
 
 def _set(value: Any) -> Any:

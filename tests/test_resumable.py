@@ -21,3 +21,30 @@ def test_a_new_optional_setting_left_unset_resumes_and_a_changed_one_is_refused(
         with pytest.raises(UsageError, match="holds results made with another"):
             ResultsFile(path, other)
     assert json.loads(path.read_text())["rows"] == {"a": {"val_top1": 0.5}}  # never overwritten
+
+
+def _fill(path, prefix: str, rows: int) -> None:
+    results = ResultsFile(path, {"seeds": [0]})
+    for i in range(rows):
+        results.add(f"{prefix}{i}", {"i": i})
+
+
+def test_processes_filling_one_file_side_by_side_keep_each_others_rows(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "r.json"
+    a, b = ResultsFile(path, {"seeds": [0]}), ResultsFile(path, {"seeds": [0]})  # both opened before any row
+    a.add("a", {"x": 1})
+    b.add("b", {"x": 2})  # b never saw a's row in memory, and keeps it on disk
+    a.update(summary="done")
+    assert set(json.loads(path.read_text())["rows"]) == {"a", "b"}
+    a.change("b", lambda row: row.update(y=3))  # edits b's row as b saved it, not a stale copy
+    assert json.loads(path.read_text())["rows"]["b"] == {"x": 2, "y": 3}
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_fill, args=(path, p, 200)) for p in ("p", "q")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    document = json.loads(path.read_text())
+    assert len(document["rows"]) == 402 and document["summary"] == "done"

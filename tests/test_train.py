@@ -19,7 +19,6 @@ from conftest import FASHION, needs_fashion, require_fashion
 from PIL import Image
 from timm.optim import Lamb
 from torch import nn
-from torchvision.transforms import v2
 from typer.testing import CliRunner
 
 from scalesearch.arch.io import load_spec, resolve_spec, save_spec
@@ -153,12 +152,11 @@ def test_rsb_recipes_run_with_lamb_bce_mixup_cutmix_randaugment(name):
     assert torch.isclose(_loss_fn(recipe, 10)(logits, labels), bce)  # BCE on one-hot targets
     images = data.train.images[:64]
     augment = TrainAugment(Normalize(images), recipe.override(resolution=16), 10)
-    assert [t.magnitude for t in augment.per_image.transforms if isinstance(t, v2.RandAugment)] == [
-        recipe.randaugment_magnitude]
+    assert augment.randaugment.magnitude == recipe.randaugment_magnitude
     torch.manual_seed(0)
     x, targets = augment(images, data.train.labels[:64])
     assert x.shape == (64, 3, 16, 16) and targets.shape == (64, 10)
-    assert torch.allclose(targets.sum(1), torch.ones(64)) and (targets.max(1).values < 1).any()  # mixed labels
+    assert torch.allclose(targets.sum(1), torch.ones(64)) and ((targets > 0).sum(1) > 1).any()  # mixed labels
 
 
 def _placement(original: np.ndarray, seen: np.ndarray) -> tuple[int, int, bool] | None:

@@ -130,9 +130,44 @@ def test_scale_grows_depth_width_and_tokens_as_documented():
     assert '"resolution": 256' in result.stdout
 
 
+def test_sovit_grows_mlp_fastest_then_depth_then_width():
+    s16 = resolve_spec("vit-s16")
+    so = scale(s16, 1, strategy="sovit")  # compute x 2: depth x 2^0.45, width x 2^0.22, MLP x 2^0.6, 224 px kept
+    # depth 12 x 1.366 = 16.4 -> 17; width 384 x 1.165 = 447 -> 448, 7 heads; MLP 1536 x 1.516 = 2328 -> 2304
+    assert (so.depth, so.width, so.heads, so.mlp_dim, so.resolution) == (17, 448, 7, 2304, 224)
+    r = so.scaling
+    assert r.mlp_mult > r.depth_mult > r.width_mult > 1 and r.resolution_mult == 1
+    assert so.mlp_dim != 4 * so.width  # the MLP is no longer tied to the width
+    assert 2.0 < analytic_count(so).macs / analytic_count(s16).macs < 2.5
+    result = CliRunner().invoke(app, ["scale", "--base", "vit-s16", "--phi", "1", "--strategy", "sovit", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert '"mlp_dim": 2304' in result.stdout and '"strategy": "sovit"' in result.stdout
+
+
+def test_compare_scaling_matches_sovit_at_the_macs_asked():
+    from scalesearch.search.compare import matched, plan
+
+    (multiplier, v), = plan(resolve_spec("vit-s16"), [4], ["sovit"], epochs=8)
+    assert matched(v, multiplier) and v.spec.resolution == 224
+    assert v.spec.mlp_dim / 1536 > v.spec.depth / 12 > v.spec.width / 384 > 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--base", "efficientnet-b0", "--strategy", "sovit"],
+     "efficientnet-b0 is a convolutional network: an MLP multiplier (the sovit rule) scales ViTs only"),
+    (["--base", "vit-s16", "--strategy", "sovit", "--alpha", "1.3"],
+     "--strategy sovit has its own exponents: give no --alpha, --beta, --gamma or --coefficients"),
+    (["--base", "vit-s16", "--strategy", "sovit", "--preset", "official"],
+     "the sovit strategy has its own exponents: give no alpha, beta, gamma or preset"),
+])
+def test_sovit_refuses_what_it_cannot_scale(args, message):
+    result = CliRunner().invoke(app, ["scale", "--phi", "1", *args])
+    assert (result.exit_code, result.stderr) == (2, f"error: {message}\n")
+
+
 def test_a_vit_spec_round_trips_through_yaml_and_json(tmp_path):
     for spec in (resolve_spec("vit-s16"), _tiny(pool="token", posemb="learned", rep_size=16, zero_head=False),
-                 scale(resolve_spec("vit-ti16"), 2)):
+                 scale(resolve_spec("vit-ti16"), 2), scale(resolve_spec("vit-ti16"), 2, strategy="sovit")):
         for suffix in (".yaml", ".json"):
             assert load_spec(save_spec(spec, tmp_path / f"v{suffix}")) == spec
 

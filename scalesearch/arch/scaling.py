@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from scalesearch.arch.rounding import make_divisible
-from scalesearch.arch.spec import MAX_RESOLUTION_PX, Block, Bottleneck, NetworkSpec, ScalingRecord, Spec, ViTSpec
+from scalesearch.arch.spec import MAX_RESOLUTION_PX, Block, Bottleneck, ScalingRecord, Spec, ViTSpec
 from scalesearch.errors import UsageError, shown
 
 MIN_SCALED_RESOLUTION_PX = 32
@@ -69,12 +69,27 @@ class Coefficients:
 
 @dataclass(frozen=True)
 class Multipliers:
-    """What scaling multiplies: depth, width, resolution; and the dropout to set (None: keep)."""
+    """What scaling multiplies: depth, width, resolution; the dropout to set (None: keep); and a
+    ViT's MLP dimension (None: 4 x the scaled width)."""
 
     depth: float
     width: float
     resolution: float
     dropout: float | None = None
+    mlp: float | None = None
+
+
+#: "Getting ViT in Shape" (Alabdulmohsin et al., NeurIPS 2023), Section 4.1: the compute-optimal
+#: shape grows as t^s with compute t, "s_depth ~= 0.45, s_width ~= 0.22, and s_MLP ~= 0.6"
+#: (image classification; its multitask decoder gave 0.49, 0.25 and 0.62).
+SOVIT_EXPONENTS = {"depth": 0.45, "width": 0.22, "mlp": 0.6}
+
+
+def sovit_multipliers(compute: float) -> Multipliers:
+    """A ViT's shape for ``compute`` x the base's compute: depth t^0.45, width t^0.22, MLP t^0.6,
+    the resolution kept (:data:`SOVIT_EXPONENTS`)."""
+    return Multipliers(compute ** SOVIT_EXPONENTS["depth"], compute ** SOVIT_EXPONENTS["width"], 1.0,
+                       mlp=compute ** SOVIT_EXPONENTS["mlp"])
 
 
 def check_phi(phi: float) -> None:
@@ -149,10 +164,12 @@ def scale_block(block: Block, m: Multipliers) -> Block:
     return dataclasses.replace(block, out_channels=out, repeats=scale_repeats(block.repeats, m.depth))
 
 
-def check_multipliers(base: NetworkSpec, m: Multipliers, phi: float | None) -> None:
+def check_multipliers(base: Spec, m: Multipliers, phi: float | None) -> None:
     """Refuse multipliers that would build a network no machine holds (before any is built)."""
     cause, s = (f"phi {phi:g}", "s") if phi is not None else ("these multipliers", "")
-    for what, value in (("depth", m.depth), ("width", m.width)):
+    if m.mlp is not None and not isinstance(base, ViTSpec):
+        raise UsageError(f"{base.name} is a convolutional network: an MLP multiplier (the sovit rule) scales ViTs only")
+    for what, value in (("depth", m.depth), ("width", m.width), ("MLP", m.mlp or 1.0)):
         if not (math.isfinite(value) and 0 < value <= MAX_MULTIPLIER):
             raise UsageError(f"{cause} give{s} {base.name} a {what} multiplier of {_number(value)}: at most "
                              f"{MAX_MULTIPLIER:g} (EfficientNet-B7 has depth 3.1, width 2.0)")
@@ -170,16 +187,22 @@ def _number(x: float) -> str:
 VIT_HEAD_DIM = 64
 
 
+def _multiple_of_head(value: float) -> int:
+    return max(VIT_HEAD_DIM, round(value / VIT_HEAD_DIM) * VIT_HEAD_DIM)
+
+
 def scale_vit(base: ViTSpec, m: Multipliers, *, name: str, record: ScalingRecord) -> ViTSpec:
     """A ViT with ``m`` applied: depth x d (rounded up), width x w rounded to a multiple of 64
-    (at least 64) with heads = width / 64 and MLP = 4 x width, and the resolution x r rounded to a
-    multiple of the patch (the patch stays; the tokens grow, position embeddings are resampled)."""
-    width = max(VIT_HEAD_DIM, round(base.width * m.width / VIT_HEAD_DIM) * VIT_HEAD_DIM)
+    (at least 64) with heads = width / 64, MLP = 4 x width (or, with an MLP multiplier, the base's
+    MLP x it, rounded to a multiple of 64), and the resolution x r rounded to a multiple of the
+    patch (the patch stays; the tokens grow, position embeddings are resampled)."""
+    width = _multiple_of_head(base.width * m.width)
+    mlp_dim = 4 * width if m.mlp is None else _multiple_of_head(base.mlp_dim * m.mlp)
     resolution = max(base.patch, round(base.resolution * m.resolution / base.patch) * base.patch)
     if resolution < MIN_SCALED_RESOLUTION_PX:
         raise UsageError(f"{name} would take {resolution} px: below the {MIN_SCALED_RESOLUTION_PX} px minimum")
     return dataclasses.replace(base, name=name, resolution=resolution, depth=scale_repeats(base.depth, m.depth),
-                               width=width, heads=width // VIT_HEAD_DIM, mlp_dim=4 * width,
+                               width=width, heads=width // VIT_HEAD_DIM, mlp_dim=mlp_dim,
                                dropout=base.dropout if m.dropout is None else m.dropout, scaling=record)
 
 
@@ -214,31 +237,51 @@ def apply_multipliers(base: Spec, m: Multipliers, *, name: str, record: ScalingR
     )
 
 
-def with_multipliers(base: NetworkSpec, depth: float = 1.0, width: float = 1.0, resolution: float = 1.0,
-                     name: str | None = None) -> NetworkSpec:
-    """``base`` with explicit depth/width/resolution multipliers (not a compound phi: the record's
-    phi is None), recorded as such: single-dimension scaling and custom sizes such as B0 at width 0.5."""
-    m = Multipliers(depth, width, resolution)
+def with_multipliers(base: Spec, depth: float = 1.0, width: float = 1.0, resolution: float = 1.0,
+                     name: str | None = None, mlp: float | None = None) -> Spec:
+    """``base`` with explicit depth/width/resolution (and a ViT's MLP) multipliers (not a compound
+    phi: the record's phi is None), recorded as such: single-dimension scaling and custom sizes
+    such as B0 at width 0.5."""
+    m = Multipliers(depth, width, resolution, mlp=mlp)
     check_multipliers(base, m, None)
-    record = ScalingRecord(base=base.name, phi=None, depth_mult=depth, width_mult=width, resolution_mult=resolution)
+    record = ScalingRecord(base=base.name, phi=None, depth_mult=depth, width_mult=width, resolution_mult=resolution,
+                           mlp_mult=mlp)
     label = name or f"{base.name}-d{depth:g}-w{width:g}-r{resolution:g}"
     return apply_multipliers(base, m, name=label, record=record)
 
 
-def scaled_name(base_name: str, phi: float, preset: str | None) -> str:
-    """``efficientnet-b0-phi3`` or, with a preset, ``efficientnet-b0-official-phi3``."""
-    return f"{base_name}-{preset + '-' if preset else ''}phi{phi:g}"
+def scaled_name(base_name: str, phi: float, rule: str | None) -> str:
+    """``efficientnet-b0-phi3``, or with a preset or the sovit rule ``efficientnet-b0-official-phi3``,
+    ``vit-s16-sovit-phi1``."""
+    return f"{base_name}-{rule + '-' if rule else ''}phi{phi:g}"
 
 
-def scale(base: NetworkSpec, phi: float, coefficients: Coefficients | None = None,
-          preset: str | None = None) -> NetworkSpec:
+#: How ``scale`` turns phi into multipliers: EfficientNet's alpha/beta/gamma, or the sovit rule
+#: (compute 2^phi spent on depth, width and MLP by :data:`SOVIT_EXPONENTS`; ViTs only).
+SCALE_STRATEGIES = ("compound", "sovit")
+
+
+def scale(base: Spec, phi: float, coefficients: Coefficients | None = None,
+          preset: str | None = None, strategy: str = "compound") -> Spec:
     """Scale ``base`` by compound coefficient ``phi``; the result records base, coefficients and phi.
 
     With ``preset="official"`` the published B0..B7 table replaces the formula (phi in 0..7).
-    Negative phi shrinks the base, down to a 32 px input.
+    With ``strategy="sovit"`` (a ViT base), phi doubles the compute per step and
+    :func:`sovit_multipliers` shapes it. Negative phi shrinks the base, down to a 32 px input.
     """
     if preset is not None and preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+    if strategy not in SCALE_STRATEGIES:
+        raise UsageError(f"unknown strategy {strategy!r} (known: {', '.join(SCALE_STRATEGIES)})")
+    if strategy == "sovit":
+        if preset is not None or coefficients is not None:
+            raise UsageError("the sovit strategy has its own exponents: give no alpha, beta, gamma or preset")
+        check_phi(phi)
+        m = sovit_multipliers(2.0 ** phi)
+        check_multipliers(base, m, phi)
+        record = ScalingRecord(base=base.name, phi=phi, depth_mult=m.depth, width_mult=m.width,
+                               resolution_mult=m.resolution, mlp_mult=m.mlp)
+        return apply_multipliers(base, m, name=scaled_name(base.name, phi, "sovit"), record=record)
     coefficients = coefficients or Coefficients()
     m = official_multipliers(phi) if preset == "official" else compound_multipliers(phi, coefficients)
     check_multipliers(base, m, phi)
@@ -252,7 +295,7 @@ def scale(base: NetworkSpec, phi: float, coefficients: Coefficients | None = Non
     return apply_multipliers(base, m, name=scaled_name(base.name, phi, preset), record=record)
 
 
-def scale_family(base: NetworkSpec, phis: list[float], coefficients: Coefficients | None = None,
-                 preset: str | None = None) -> list[NetworkSpec]:
+def scale_family(base: Spec, phis: list[float], coefficients: Coefficients | None = None,
+                 preset: str | None = None, strategy: str = "compound") -> list[Spec]:
     """``base`` scaled to every phi of ``phis`` (all validated before the caller writes anything)."""
-    return [scale(base, phi, coefficients, preset) for phi in phis]
+    return [scale(base, phi, coefficients, preset, strategy) for phi in phis]

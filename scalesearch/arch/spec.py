@@ -214,14 +214,16 @@ class ScalingRecord:
     beta: float | None = None
     gamma: float | None = None
     preset: str | None = None
+    mlp_mult: float | None = field(default=None, metadata=OMIT_DEFAULT)  # a ViT's MLP multiplier (sovit)
 
     def __post_init__(self) -> None:
         check(isinstance(self.base, str) and self.base.isprintable(), "base", self.base, "must be a printable name")
         check(self.phi is None or _finite(self.phi) and -64 <= self.phi <= 16, "phi", self.phi,
                "must be a number in [-64, 16]")
-        for name in ("depth_mult", "width_mult", "resolution_mult"):
+        for name in ("depth_mult", "width_mult", "resolution_mult", "mlp_mult"):
             value = getattr(self, name)
-            check(_finite(value) and 0 < value <= 64, name, value, "must be a number in (0, 64]")
+            check(value is None and name == "mlp_mult" or _finite(value) and 0 < value <= 64, name, value,
+                  "must be a number in (0, 64]")
         for name in ("alpha", "beta", "gamma"):
             value = getattr(self, name)
             check(value is None or _finite(value) and 1 <= value <= 4, name, value, "must be a number in [1, 4]")

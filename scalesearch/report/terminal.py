@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from scalesearch.arch.spec import NetworkSpec
+from scalesearch.arch.spec import NetworkSpec, ViTSpec
 from scalesearch.files import strict
 from scalesearch.measure.flops import Count
 from scalesearch.report.words import (
@@ -83,14 +83,17 @@ def print_count(record: dict[str, Any]) -> None:
     Console().print(table)
 
 
-def scale_record(spec: NetworkSpec, c: Count, spec_path: Path | None) -> dict[str, Any]:
+def scale_record(spec: NetworkSpec | ViTSpec, c: Count, spec_path: Path | None) -> dict[str, Any]:
     """One ``scale`` JSON object: ``phi``, multipliers, ``resolution``, ``params``, ``macs``, ``spec_path``."""
     record = spec.scaling
     if record is None:
         raise ValueError(f"{spec.name} is not a scaled spec")
-    return {"phi": record.phi, "name": spec.name, "depth_mult": record.depth_mult, "width_mult": record.width_mult,
-            "resolution": spec.resolution, "params": c.params, "macs": c.macs,
-            "spec_path": str(spec_path) if spec_path else None}
+    out = {"phi": record.phi, "name": spec.name, "depth_mult": record.depth_mult, "width_mult": record.width_mult,
+           "resolution": spec.resolution, "params": c.params, "macs": c.macs,
+           "spec_path": str(spec_path) if spec_path else None}
+    if isinstance(spec, ViTSpec):
+        out.update(mlp_mult=record.mlp_mult, depth=spec.depth, width=spec.width, heads=spec.heads, mlp_dim=spec.mlp_dim)
+    return out
 
 
 def print_scale(records: list[dict[str, Any]], title: str) -> None:
@@ -99,7 +102,8 @@ def print_scale(records: list[dict[str, Any]], title: str) -> None:
     if timed:
         title += f"\nlatency: median ms, batch 1, fp32, {records[0]['latency_device']}/{records[0]['latency_backend']}"
     table = Table(title=title)
-    headers = ["phi", "depth x", "width x", "px", "params (M)", "MACs (M)", "x prev"]
+    vit = "mlp_dim" in records[0]
+    headers = ["phi", *(["shape"] if vit else ["depth x", "width x"]), "px", "params (M)", "MACs (M)", "x prev"]
     if timed:
         headers.append("latency ms")
     for header in headers:
@@ -108,8 +112,9 @@ def print_scale(records: list[dict[str, Any]], title: str) -> None:
     for r in records:
         ratio = f"{r['macs'] / previous:.2f}" if previous else ""
         phi = "-" if r["phi"] is None else f"{r['phi']:g}"
-        row = [phi, f"{r['depth_mult']:.3f}", f"{r['width_mult']:.3f}", str(r["resolution"]),
-               millions(r["params"]), millions(r["macs"]), ratio]
+        shape = ([f"{r['depth']}/{r['width']}/{r['heads']}/{r['mlp_dim']}"] if vit
+                 else [f"{r['depth_mult']:.3f}", f"{r['width_mult']:.3f}"])
+        row = [phi, *shape, str(r["resolution"]), millions(r["params"]), millions(r["macs"]), ratio]
         if timed:
             row.append(f"{r['latency_ms']:.2f}")
         table.add_row(*row)

@@ -10,6 +10,8 @@ Strategies:
 - ``revisiting``: the "Revisiting ResNets" rule (Bello et al., 2021): resolution grows slowly
   (r^2 takes 20% of the log-MACs budget, where EfficientNet's gamma takes about 43%) and the
   rest goes to width for short schedules (<= 30 epochs) or depth for long ones.
+- ``sovit`` (ViT bases): "Getting ViT in Shape" (Alabdulmohsin et al., 2023): compute t spent as
+  depth t^0.45, width t^0.22 and MLP dim t^0.6 at a fixed resolution, t solved for the MACs.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from scalesearch.arch.io import read_data_file, search_spaces_dir, spec_to_dict
-from scalesearch.arch.scaling import Coefficients, Multipliers, with_multipliers
+from scalesearch.arch.scaling import Coefficients, Multipliers, sovit_multipliers, with_multipliers
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
 from scalesearch.measure.flops import analytic_macs
@@ -31,7 +33,7 @@ from scalesearch.train.loop import train
 from scalesearch.train.recipes import Recipe
 from scalesearch.typed_data import decode
 
-STRATEGIES = ("depth", "width", "resolution", "compound", "revisiting")
+STRATEGIES = ("depth", "width", "resolution", "compound", "revisiting", "sovit")
 MATCH_TOLERANCE = 0.05
 #: The most growth compare-scaling matches (B7 is about 100x B0's MACs).
 MAX_FLOPS_MULTIPLIER = 256.0
@@ -74,7 +76,7 @@ class Variant:
 
 
 def _scaled(base: NetworkSpec, m: Multipliers, strategy: str) -> NetworkSpec:
-    return with_multipliers(base, m.depth, m.width, m.resolution, name=f"{base.name}-{strategy}")
+    return with_multipliers(base, m.depth, m.width, m.resolution, name=f"{base.name}-{strategy}", mlp=m.mlp)
 
 
 def _solve(ratio_of: Callable[[float], float], target: float, low: float, high: float) -> float:
@@ -107,6 +109,8 @@ def variant(base: NetworkSpec, strategy: str, multiplier: float, epochs: int,
             return Multipliers(1.0, 1.0, x)
         if strategy == "compound":  # x is phi
             return Multipliers(coefficients.alpha**x, coefficients.beta**x, coefficients.gamma**x)
+        if strategy == "sovit":  # x is the compute multiplier
+            return sovit_multipliers(x)
         # revisiting: x scales the whole budget; resolution takes its fixed share of it
         resolution = x ** (REVISITING_RESOLUTION_SHARE / 2)
         rest = x ** (1 - REVISITING_RESOLUTION_SHARE)

@@ -1,14 +1,19 @@
 """Augmentation on batches of uint8 images already on the training device (no Python workers).
 
-Per-image geometric and colour transforms come from ``torchvision.transforms.v2`` (each image gets
-its own random parameters); MixUp / CutMix from ``v2.MixUp`` / ``v2.CutMix`` act on the batch.
+Crops and flips are one batched call each, every image with its own random parameters: crop
+boxes drawn as ``v2.RandomResizedCrop`` draws them (:func:`resized_crop_boxes`) and resampled
+together by ``torchvision.ops.roi_align``; translations gathered from one padded batch. RandAugment
+stays per image (``v2.RandAugment`` on a batch would give every image the same operations);
+MixUp / CutMix from ``v2.MixUp`` / ``v2.CutMix`` act on the batch.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
+from torchvision.ops import roi_align
 from torchvision.transforms import v2
 
 from scalesearch.errors import UsageError
@@ -58,10 +63,71 @@ class Normalize:
         return (x - self.mean.to(x.device)) / self.std.to(x.device)
 
 
+#: RandomResizedCrop's aspect-ratio range (torchvision's default) and its tries before the centre crop.
+CROP_RATIO = (3 / 4, 4 / 3)
+_CROP_TRIES = 10
+
+
+def resized_crop_boxes(n: int, height: int, width: int, scale: tuple[float, float],
+                       ratio: tuple[float, float] = CROP_RATIO, generator: torch.Generator | None = None,
+                       device: torch.device | str = "cpu") -> torch.Tensor:
+    """``n`` crop boxes (top, left, height, width; int64) for ``height`` x ``width`` images, each drawn
+    as ``v2.RandomResizedCrop`` draws one: up to 10 tries of an area fraction uniform in ``scale``
+    and an aspect ratio log-uniform in ``ratio``, the first that fits kept at a uniform position;
+    where none fits, the largest centred box within ``ratio``."""
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * torch.rand(n, _CROP_TRIES, generator=generator, device=device)
+
+    area = height * width
+    target = area * uniform(*scale)
+    aspect = torch.exp(uniform(math.log(ratio[0]), math.log(ratio[1])))
+    w, h = torch.round(torch.sqrt(target * aspect)), torch.round(torch.sqrt(target / aspect))
+    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = fits.int().argmax(dim=1, keepdim=True)  # the first try that fits (0 where none does)
+    w, h = w.gather(1, first).squeeze(1), h.gather(1, first).squeeze(1)
+    if width / height < ratio[0]:
+        fallback_w, fallback_h = width, round(width / ratio[0])
+    elif width / height > ratio[1]:
+        fallback_w, fallback_h = round(height * ratio[1]), height
+    else:
+        fallback_w, fallback_h = width, height
+    none = ~fits.any(dim=1)
+    w, h = torch.where(none, fallback_w, w).long(), torch.where(none, fallback_h, h).long()
+    u = torch.rand(n, 2, generator=generator, device=device)
+    top = torch.where(none, (height - h) // 2, (u[:, 0] * (height - h + 1)).long())
+    left = torch.where(none, (width - w) // 2, (u[:, 1] * (width - w + 1)).long())
+    return torch.stack([top, left, h, w], dim=1)
+
+
+def batched_resized_crop(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """Each image's box resampled to ``size`` x ``size`` in one call (``roi_align``: bilinear, and
+    averaging ceil(box / size) samples per output pixel where the box is larger), uint8 in and out."""
+    top, left, h, w = boxes.to(images.device, torch.float32).unbind(1)
+    rois = torch.stack([torch.arange(len(images), device=images.device, dtype=torch.float32),
+                        left, top, left + w, top + h], dim=1)
+    out = roi_align(images.float(), rois, output_size=size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    return out.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def batched_translate(images: torch.Tensor, size: int, padding: int,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """``v2.Resize`` to ``size``, then ``v2.RandomCrop(size, padding)`` (zero fill) for every image at
+    once: each image shifted by its own uniform offset in [-padding, padding] on each axis."""
+    if images.shape[-2:] != (size, size):
+        images = v2.functional.resize(images, [size, size], antialias=True)
+    n = len(images)
+    padded = torch.nn.functional.pad(images, [padding] * 4)
+    offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator, device=images.device)
+    steps = torch.arange(size, device=images.device)
+    rows, cols = offsets[:, :1] + steps, offsets[:, 1:] + steps  # (n, size) each
+    picked = padded[torch.arange(n, device=images.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
+    return picked.permute(0, 3, 1, 2).contiguous()  # advanced indexing puts channels last
+
+
 class TrainAugment:
-    """A recipe's per-image transforms on uint8 images (a crop, an optional horizontal flip, an
-    optional RandAugment), normalisation, then MixUp/CutMix per batch (on floats: mixing uint8
-    pixels would truncate).
+    """A recipe's transforms on a batch of uint8 images: a crop, an optional horizontal flip (each
+    one batched call), an optional RandAugment (per image), normalisation, then MixUp/CutMix per
+    batch (on floats: mixing uint8 pixels would truncate).
 
     Crops (``recipe.crop``): ``resized`` is RandomResizedCrop over ``crop_scale_min``..1 of the
     area (ImageNet's); ``translate`` resizes to the resolution, pads an eighth of it on each side
@@ -69,23 +135,32 @@ class TrainAugment:
 
     def __init__(self, normalize: Normalize, recipe: Recipe, num_classes: int) -> None:
         self.normalize = normalize
-        size = recipe.resolution
-        steps: list[v2.Transform] = (
-            [v2.RandomResizedCrop(size, scale=(recipe.crop_scale_min, 1.0), antialias=True)]
-            if recipe.crop == "resized" else
-            [v2.Resize([size, size], antialias=True), v2.RandomCrop(size, padding=max(1, size // 8))])
-        if recipe.flip:
-            steps.append(v2.RandomHorizontalFlip())
-        if recipe.randaugment_magnitude > 0:
-            steps.append(v2.RandAugment(magnitude=recipe.randaugment_magnitude))
-        self.per_image = v2.Compose(steps)
+        self.size, self.crop, self.flip = recipe.resolution, recipe.crop, recipe.flip
+        self.scale = (recipe.crop_scale_min, 1.0)
+        self.randaugment = (v2.RandAugment(magnitude=recipe.randaugment_magnitude)
+                            if recipe.randaugment_magnitude > 0 else None)
         mixers = [mixer(alpha=alpha, num_classes=num_classes)
                   for alpha, mixer in ((recipe.mixup_alpha, v2.MixUp), (recipe.cutmix_alpha, v2.CutMix)) if alpha > 0]
         self.mix = v2.RandomChoice(mixers) if mixers else None
 
+    def geometric(self, images: torch.Tensor) -> torch.Tensor:
+        """The crop and the flip of a uint8 batch, each image with its own random parameters."""
+        if self.crop == "resized":
+            boxes = resized_crop_boxes(len(images), images.shape[-2], images.shape[-1], self.scale,
+                                       device=images.device)
+            images = batched_resized_crop(images, boxes, self.size)
+        else:
+            images = batched_translate(images, self.size, max(1, self.size // 8))
+        if self.flip:
+            flipped = torch.rand(len(images), device=images.device) < 0.5
+            images = torch.where(flipped[:, None, None, None], images.flip(-1), images)
+        return images
+
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        images = to_channels(images, self.normalize.channels)
-        images = self.normalize(torch.stack([self.per_image(img) for img in images]))
+        images = self.geometric(to_channels(images, self.normalize.channels))
+        if self.randaugment is not None:
+            images = torch.stack([self.randaugment(img) for img in images])
+        images = self.normalize(images)
         if self.mix is not None:
             return self.mix(images, labels)
         return images, labels

@@ -106,12 +106,11 @@ def open_results(path: Path, members: list[Member], data: DataSet, recipe: Recip
     for m in members:
         if m.spec.name not in results:
             count = analytic_count(m.spec)
-            results.rows[m.spec.name] = {"family": m.family, "name": m.spec.name, "macs": count.macs,
-                                         "params": count.params, "resolution": m.spec.resolution,
-                                         "train_resolution": train_resolution(m.spec, recipe), "per_seed": {},
-                                         "val_top1": None, "val_top1_std": None, "latency_ms": {},
-                                         "spec": spec_to_dict(m.spec)}
-    results.save()
+            results.add(m.spec.name, {"family": m.family, "name": m.spec.name, "macs": count.macs,
+                                      "params": count.params, "resolution": m.spec.resolution,
+                                      "train_resolution": train_resolution(m.spec, recipe), "per_seed": {},
+                                      "val_top1": None, "val_top1_std": None, "latency_ms": {},
+                                      "spec": spec_to_dict(m.spec)})
     return results
 
 
@@ -134,7 +133,7 @@ def train_members(members: list[Member], data: DataSet, recipe: Recipe, seeds: l
                        device=device, run_dir=where)
         row["per_seed"][str(seed)] = result.val_top1
         row["val_top1"], row["val_top1_std"] = mean_std(list(row["per_seed"].values()))
-        results.save()
+        results.add(member.spec.name, row)
         done += 1
         if on_done:
             on_done(done, total)
@@ -148,8 +147,9 @@ def bench_members(members: list[Member], results: ResultsFile, configs: list[Ben
     total, done = len(members) * len(configs), len(members) * len(configs) - len(jobs)
     for member, config in jobs:
         stats = measure(member.spec, config).stats
-        results.rows[member.spec.name]["latency_ms"][_latency_key(config)] = stats.median_ms
-        results.save()
+        row = results.rows[member.spec.name]
+        row["latency_ms"][_latency_key(config)] = stats.median_ms
+        results.add(member.spec.name, row)
         done += 1
         if on_done:
             on_done(done, total)
