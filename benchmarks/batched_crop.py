@@ -2,9 +2,10 @@
 
 Run (seconds; a quiet machine):
     python benchmarks/batched_crop.py [--device cpu|cuda] [--batch 128] [--size 32] [--rounds 20]
-Per batch of uint8 images, milliseconds for the crop + flip as `TrainAugment` makes them (one call
-per batch: boxes drawn as RandomResizedCrop draws them, resampled by roi_align; a translated crop
-gathered from one padded batch) and as torchvision makes them per image
+Per batch of uint8 images, milliseconds for the crop + flip as `TrainAugment` makes them (boxes drawn
+for the batch as RandomResizedCrop draws them, then resampled by one roi_align call on CUDA or by
+torchvision's resize per image elsewhere; a translated crop copied out of one padded batch; one flip
+for the batch), for the crop by roi_align alone, and as torchvision makes them per image
 (`v2.RandomResizedCrop(antialias=True)` or `v2.RandomCrop(padding)`, then `v2.RandomHorizontalFlip`,
 one call per image), the two taking turns for --rounds rounds; the median of each. The `proxy`
 recipe's settings by default (32 px CIFAR-sized images, crop scale 0.35-1, batch 128); --size 224
@@ -28,7 +29,7 @@ from torchvision.transforms import v2  # noqa: E402
 
 from scalesearch.files import write_json  # noqa: E402
 from scalesearch.measure.environment import Interference, machine_info  # noqa: E402
-from scalesearch.train.augment import Normalize, TrainAugment  # noqa: E402
+from scalesearch.train.augment import Normalize, TrainAugment, resized_crop_boxes, roi_align_crops  # noqa: E402
 from scalesearch.train.recipes import load_recipe  # noqa: E402
 
 
@@ -68,14 +69,21 @@ def main() -> None:
                              v2.RandomCrop(args.size, padding=max(1, args.size // 8))]))
         per_image = v2.Compose([first, v2.RandomHorizontalFlip()])
         times: dict[str, list[float]] = {"batched_ms": [], "per_image_ms": []}
+        if crop == "resized":
+            times["roi_align_ms"] = []
         for _ in range(args.rounds + 2):  # the first two rounds warm up, and are dropped
             times["batched_ms"].append(_timed(lambda b=batched: b.geometric(images), device))
             times["per_image_ms"].append(_timed(lambda p=per_image: torch.stack([p(x) for x in images]), device))
+            if crop == "resized":
+                scale = (recipe.crop_scale_min, 1.0)
+                times["roi_align_ms"].append(_timed(lambda s=scale: roi_align_crops(images, resized_crop_boxes(
+                    len(images), args.source, args.source, s, device=device), args.size), device))
         row = {k: statistics.median(v[2:]) for k, v in times.items()}
         row["speedup"] = row["per_image_ms"] / row["batched_ms"]
         rows[crop] = row
-        print(f"{crop}: batched {row['batched_ms']:.2f} ms, per image {row['per_image_ms']:.2f} ms per batch "
-              f"of {args.batch} ({row['speedup']:.1f}x)", flush=True)
+        print(f"{crop}: TrainAugment {row['batched_ms']:.2f} ms, torchvision per image {row['per_image_ms']:.2f} ms"
+              + (f", roi_align alone {row['roi_align_ms']:.2f} ms" if "roi_align_ms" in row else "")
+              + f" per batch of {args.batch} ({row['speedup']:.1f}x)", flush=True)
     write_json(out, {"benchmark": "batched_crop", "machine": machine_info(), "interference": interference.report(),
                      "device": args.device, "batch": args.batch, "size_px": args.size, "source_px": args.source,
                      "rounds": args.rounds, "rows": rows})

@@ -14,7 +14,9 @@ For each network at the `proxy` recipe's settings (32 px, batch 128, SGD; bf16 a
   each of epochs 5-8 (the default median pruner) or after the last only (no pruner): a projection
   from measured parts, marked as such;
 - limit: the same network, optimiser and batch size stepping on one constant, already augmented
-  batch as many times (model compute alone).
+  batch as many times (model compute alone);
+- on the CPU, `evaluate()` over the validation split at batch 128 (today's) against 500 (its batch
+  until 2026-12-05).
 The limit and the two pipelines are measured one after another, --rounds times per network, and each
 figure is the median over rounds of that round's ratio (this VM's speed shifts for minutes at a
 time: measured apart, a limit and a pipeline can come from different speeds).
@@ -44,7 +46,7 @@ from scalesearch.measure.environment import Interference, machine_info  # noqa: 
 from scalesearch.nn import build_model  # noqa: E402
 from scalesearch.train.augment import Normalize, TrainAugment  # noqa: E402
 from scalesearch.train.data import load_data  # noqa: E402
-from scalesearch.train.loop import autocast_dtype, train  # noqa: E402
+from scalesearch.train.loop import autocast_dtype, evaluate, train  # noqa: E402
 from scalesearch.train.recipes import load_recipe  # noqa: E402
 
 
@@ -78,6 +80,20 @@ def limit(spec, data, recipe, steps: int, device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize()
     return steps * recipe.batch_size / (time.perf_counter() - started)
+
+
+def evaluation_batches(spec, data, recipe, device: torch.device, rounds: int = 3) -> dict[str, float]:
+    """Seconds for `evaluate()` over the validation split at batch 128 (today's) and 500 (before),
+    taking turns."""
+    model = build_model(recipe.network(spec, data.num_classes)).to(device, memory_format=torch.channels_last)
+    normalize, split = Normalize.of(data.train), data.val
+    seconds: dict[str, list[float]] = {"128": [], "500": []}
+    for _ in range(rounds):
+        for batch in seconds:
+            started = time.perf_counter()
+            evaluate(model, split, normalize, recipe.resolution, batch_size=int(batch))
+            seconds[batch].append(time.perf_counter() - started)
+    return {batch: statistics.median(s) for batch, s in seconds.items()}
 
 
 def profile(spec, data, recipe, device: str) -> list[dict]:
@@ -149,6 +165,8 @@ def main() -> None:
                                               for what in schedules})
         pipeline, ceiling, projected = (rows[name]["pipeline_img_per_s"], rows[name]["limit_img_per_s"],
                                         rows[name]["projected_fraction"])
+        if args.device == "cpu":
+            rows[name]["evaluate_s_by_batch"] = evaluation_batches(spec, data, recipe, torch.device(args.device))
         if args.profile:
             rows[name]["profile"] = profile(spec, data, recipe, args.device)
         print(f"{name}: pipeline {pipeline:.0f} img/s, limit {ceiling:.0f} img/s ({rows[name]['fraction']:.0%}; "

@@ -11,7 +11,13 @@ from scipy.stats import ks_2samp
 from torchvision import transforms
 from torchvision.transforms import v2
 
-from scalesearch.train.augment import CROP_RATIO, batched_resized_crop, batched_translate, resized_crop_boxes
+from scalesearch.train.augment import (
+    CROP_RATIO,
+    batched_translate,
+    resized_crop_boxes,
+    resized_crops,
+    roi_align_crops,
+)
 
 DRAWS = 4000
 
@@ -50,12 +56,14 @@ def _smooth(n: int, side: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("side, size", [(32, 32), (64, 24)])
-def test_a_batched_crop_cuts_what_the_per_image_crop_cuts(side, size):
+def test_the_one_call_crop_cuts_what_the_per_image_crop_cuts(side, size):
+    """roi_align (CUDA's path, run here on the CPU) against torchvision's per-image resize (the CPU's)."""
     images = _smooth(64, side)
     boxes = resized_crop_boxes(64, side, side, (0.2, 1.0), generator=torch.Generator().manual_seed(2))
-    ours = batched_resized_crop(images, boxes, size)
+    ours = roi_align_crops(images, boxes, size)
     theirs = torch.stack([v2.functional.resized_crop(img, *box.tolist(), [size, size], antialias=True)
                           for img, box in zip(images, boxes)])
+    assert torch.equal(resized_crops(images, boxes, size), theirs)  # the CPU's own path is torchvision's
     assert ours.dtype == torch.uint8 and ours.shape == (64, 3, size, size)
     assert (ours.float() - theirs.float()).abs().mean() < 1.5  # grey levels of 255: resampling filters differ
 

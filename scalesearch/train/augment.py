@@ -1,8 +1,9 @@
 """Augmentation on batches of uint8 images already on the training device (no Python workers).
 
-Crops and flips are one batched call each, every image with its own random parameters: crop
-boxes drawn as ``v2.RandomResizedCrop`` draws them (:func:`resized_crop_boxes`) and resampled
-together by ``torchvision.ops.roi_align``; translations gathered from one padded batch. RandAugment
+Crops and flips act on the whole batch, every image with its own random parameters: crop boxes
+drawn together as ``v2.RandomResizedCrop`` draws them (:func:`resized_crop_boxes`) and resampled
+(:func:`resized_crops`: one ``roi_align`` call on CUDA); translations copied out of one padded
+batch; flips one ``where``. RandAugment
 stays per image (``v2.RandAugment`` on a batch would give every image the same operations);
 MixUp / CutMix from ``v2.MixUp`` / ``v2.CutMix`` act on the batch.
 """
@@ -99,9 +100,10 @@ def resized_crop_boxes(n: int, height: int, width: int, scale: tuple[float, floa
     return torch.stack([top, left, h, w], dim=1)
 
 
-def batched_resized_crop(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
-    """Each image's box resampled to ``size`` x ``size`` in one call (``roi_align``: bilinear, and
-    averaging ceil(box / size) samples per output pixel where the box is larger), uint8 in and out."""
+def roi_align_crops(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """Each image's box (top, left, height, width) resampled to ``size`` x ``size`` by one
+    ``roi_align`` call (bilinear, averaging ceil(box / size) samples per output pixel where the box is
+    larger than the output), uint8 in and out."""
     top, left, h, w = boxes.to(images.device, torch.float32).unbind(1)
     rois = torch.stack([torch.arange(len(images), device=images.device, dtype=torch.float32),
                         left, top, left + w, top + h], dim=1)
@@ -109,25 +111,33 @@ def batched_resized_crop(images: torch.Tensor, boxes: torch.Tensor, size: int) -
     return out.round_().clamp_(0, 255).to(torch.uint8)
 
 
+def resized_crops(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """Each image's box resized to ``size`` x ``size``: on CUDA :func:`roi_align_crops` (one call for
+    the batch); elsewhere torchvision's antialiased resize per image, which on a 2-vCPU VM is 4x
+    faster than ``roi_align`` at 224 px (``benchmarks/batched_crop.py``)."""
+    if images.device.type == "cuda":
+        return roi_align_crops(images, boxes, size)
+    return torch.stack([v2.functional.resized_crop(image, *box, [size, size], antialias=True)
+                        for image, box in zip(images, boxes.tolist())])
+
+
 def batched_translate(images: torch.Tensor, size: int, padding: int,
                       generator: torch.Generator | None = None) -> torch.Tensor:
     """``v2.Resize`` to ``size``, then ``v2.RandomCrop(size, padding)`` (zero fill) for every image at
-    once: each image shifted by its own uniform offset in [-padding, padding] on each axis."""
+    once: each image shifted by its own uniform offset in [-padding, padding] on each axis (views of
+    one padded batch, copied out by a single ``stack``)."""
     if images.shape[-2:] != (size, size):
         images = v2.functional.resize(images, [size, size], antialias=True)
-    n = len(images)
     padded = torch.nn.functional.pad(images, [padding] * 4)
-    offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator, device=images.device)
-    steps = torch.arange(size, device=images.device)
-    rows, cols = offsets[:, :1] + steps, offsets[:, 1:] + steps  # (n, size) each
-    picked = padded[torch.arange(n, device=images.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
-    return picked.permute(0, 3, 1, 2).contiguous()  # advanced indexing puts channels last
+    offsets = torch.randint(0, 2 * padding + 1, (len(images), 2), generator=generator, device=images.device)
+    return torch.stack([image[:, i:i + size, j:j + size] for image, (i, j) in zip(padded, offsets.tolist())])
 
 
 class TrainAugment:
-    """A recipe's transforms on a batch of uint8 images: a crop, an optional horizontal flip (each
-    one batched call), an optional RandAugment (per image), normalisation, then MixUp/CutMix per
-    batch (on floats: mixing uint8 pixels would truncate).
+    """A recipe's transforms on a batch of uint8 images: a crop and an optional horizontal flip (their
+    parameters drawn for the whole batch at once, see :meth:`geometric`), an optional RandAugment
+    (per image), normalisation, then MixUp/CutMix per batch (on floats: mixing uint8 pixels would
+    truncate).
 
     Crops (``recipe.crop``): ``resized`` is RandomResizedCrop over ``crop_scale_min``..1 of the
     area (ImageNet's); ``translate`` resizes to the resolution, pads an eighth of it on each side
@@ -148,7 +158,7 @@ class TrainAugment:
         if self.crop == "resized":
             boxes = resized_crop_boxes(len(images), images.shape[-2], images.shape[-1], self.scale,
                                        device=images.device)
-            images = batched_resized_crop(images, boxes, self.size)
+            images = resized_crops(images, boxes, self.size)
         else:
             images = batched_translate(images, self.size, max(1, self.size // 8))
         if self.flip:
