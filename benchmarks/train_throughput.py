@@ -123,6 +123,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("train_throughput: --device cuda, but no CUDA device on this machine; nothing measured")
     out = args.out or ROOT / f"benchmarks/results/train_throughput_{args.device.split(':')[0]}.json"

@@ -109,10 +109,11 @@ def main() -> None:
     for name in chosen:
         family, spec, _, _ = table[name]
         models[name] = trained = recipes[name].network(spec, data.num_classes)
-        count = analytic_count(trained)
-        results.change(name, lambda row, family=family, name=name, count=count: row.update(
-            {"family": family, "name": name, "per_seed": {}, "latency_ms": {}, **row,
-             "macs": count.macs, "params": count.params}))
+        def counted(row: dict, family: str = family, name: str = name, count=analytic_count(trained)) -> None:
+            for key, empty in (("family", family), ("name", name), ("per_seed", {}), ("latency_ms", {})):
+                row.setdefault(key, empty)
+            row.update(macs=count.macs, params=count.params)
+        results.change(name, counted)
     todo = [n for n in chosen if args.measure_only or "cpu-onnxruntime" not in results.rows[n]["latency_ms"]]
     interference = Interference()  # measured on a quiet machine, before the trainings load it
     rounds: dict[str, list[float]] = {name: [] for name in todo}

@@ -220,10 +220,11 @@ class ScalingRecord:
         check(isinstance(self.base, str) and self.base.isprintable(), "base", self.base, "must be a printable name")
         check(self.phi is None or _finite(self.phi) and -64 <= self.phi <= 16, "phi", self.phi,
                "must be a number in [-64, 16]")
-        for name in ("depth_mult", "width_mult", "resolution_mult", "mlp_mult"):
+        for name in ("depth_mult", "width_mult", "resolution_mult"):
             value = getattr(self, name)
-            check(value is None and name == "mlp_mult" or _finite(value) and 0 < value <= 64, name, value,
-                  "must be a number in (0, 64]")
+            check(_finite(value) and 0 < value <= 64, name, value, "must be a number in (0, 64]")
+        check(self.mlp_mult is None or _finite(self.mlp_mult) and 0 < self.mlp_mult <= 64, "mlp_mult",
+              self.mlp_mult, "must be a number in (0, 64]")
         for name in ("alpha", "beta", "gamma"):
             value = getattr(self, name)
             check(value is None or _finite(value) and 1 <= value <= 4, name, value, "must be a number in [1, 4]")

@@ -101,8 +101,8 @@ def print_scale(records: list[dict[str, Any]], title: str) -> None:
     timed = "latency_ms" in records[0]
     if timed:
         title += f"\nlatency: median ms, batch 1, fp32, {records[0]['latency_device']}/{records[0]['latency_backend']}"
-    table = Table(title=title)
     vit = "mlp_dim" in records[0]
+    table = Table(title=title, caption="shape: depth/width/heads/MLP dim" if vit else None)
     headers = ["phi", *(["shape"] if vit else ["depth x", "width x"]), "px", "params (M)", "MACs (M)", "x prev"]
     if timed:
         headers.append("latency ms")

@@ -127,13 +127,15 @@ def train_members(members: list[Member], data: DataSet, recipe: Recipe, seeds: l
     jobs = pending(results, members, seeds)
     total, done = len(members) * len(seeds), len(members) * len(seeds) - len(jobs)
     for member, seed in jobs:
-        row = results.rows[member.spec.name]
+        resolution = results.rows[member.spec.name]["train_resolution"]
         where = run_dir / spec_file_name(member.spec, "") if run_dir is not None else None
-        result = train(member.spec, data, recipe.override(resolution=row["train_resolution"]), [seed],
-                       device=device, run_dir=where)
-        row["per_seed"][str(seed)] = result.val_top1
-        row["val_top1"], row["val_top1_std"] = mean_std(list(row["per_seed"].values()))
-        results.add(member.spec.name, row)
+        result = train(member.spec, data, recipe.override(resolution=resolution), [seed], device=device,
+                       run_dir=where)
+
+        def record(saved: dict, seed: int = seed, accuracy: float = result.val_top1) -> None:
+            saved["per_seed"][str(seed)] = accuracy
+            saved["val_top1"], saved["val_top1_std"] = mean_std(list(saved["per_seed"].values()))
+        results.change(member.spec.name, record)
         done += 1
         if on_done:
             on_done(done, total)
@@ -147,9 +149,8 @@ def bench_members(members: list[Member], results: ResultsFile, configs: list[Ben
     total, done = len(members) * len(configs), len(members) * len(configs) - len(jobs)
     for member, config in jobs:
         stats = measure(member.spec, config).stats
-        row = results.rows[member.spec.name]
-        row["latency_ms"][_latency_key(config)] = stats.median_ms
-        results.add(member.spec.name, row)
+        results.change(member.spec.name, lambda saved, key=_latency_key(config), ms=stats.median_ms:
+                       saved["latency_ms"].update({key: ms}))
         done += 1
         if on_done:
             on_done(done, total)
