@@ -25,7 +25,8 @@ import torch  # noqa: E402
 
 from scalesearch.arch.io import resolve_spec  # noqa: E402
 from scalesearch.measure.environment import machine_info  # noqa: E402
-from scalesearch.measure.latency import cuda_graph, seeded_model, time_on_cuda  # noqa: E402
+from scalesearch.measure.latency import cuda_graph, cuda_run, seeded_model  # noqa: E402
+from scalesearch.measure.timing import repeat_until_stable  # noqa: E402
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -40,9 +41,9 @@ def variant(model, precision: str, channels_last: bool, mode: str, cudnn_benchma
             net = torch.compile(net, mode=mode.split(":")[1])
             for _ in range(5):  # compile and record outside the timing
                 net(x)
-            return time_on_cuda(lambda: net(x), budget).as_dict()
+            return repeat_until_stable(cuda_run(lambda: net(x)), budget_s=budget).as_dict()
         call = cuda_graph(net, x) if mode == "graph" else (lambda: net(x))
-        return time_on_cuda(call, budget).as_dict()
+        return repeat_until_stable(cuda_run(call), budget_s=budget).as_dict()
 
 
 def main() -> None:

@@ -1,14 +1,17 @@
 """Latency predictor vs measurement: 50 random MBConv-space candidates at their nominal resolution.
 
 Run:  python benchmarks/latency_predictor.py [--threads 1] [--candidates 50] [--calibration 10]
-          [--backend onnxruntime|openvino|torch]
+          [--backend onnxruntime|openvino|torch] [--protocol windows|settle]
 CPU, onnxruntime (or --backend), batch 1: about 15 minutes on a 2-core CPU; run it on an otherwise idle machine.
 Fills the per-component table candidate by candidate, measuring each whole candidate right after
 its components; measures every candidate a second time after that pass; calibrates the table's
 scale on the first 10 (separate) candidates; then compares predicted latency with the mean of the
 two measured medians on the other 50, and reports how well the two measurements agree with each
 other (the machine's noise floor). Goal: >= 95% within +-10%, mean absolute error <= 5%.
-Writes benchmarks/results/latency_predictor.json (latency_predictor_<backend>.json for another backend).
+Components and networks are measured under --protocol (the library's default, windows: lowest of
+3 window medians; one network at a time here, so its windows follow each other).
+Writes benchmarks/results/latency_predictor.json (latency_predictor_<backend>.json for another backend,
+with _settle appended under that protocol).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scalesearch.measure.environment import Interference, machine_info  # noqa: E402
 from scalesearch.measure.flops import analytic_macs  # noqa: E402
-from scalesearch.measure.latency import BenchConfig, measure  # noqa: E402
+from scalesearch.measure.latency import PROTOCOLS, BenchConfig, measure  # noqa: E402
 from scalesearch.measure.predictor import LatencyTable  # noqa: E402
 from scalesearch.search.space import load_space  # noqa: E402
 
@@ -40,14 +43,17 @@ def main() -> None:
     parser.add_argument("--calibration", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "openvino", "torch"))
+    parser.add_argument("--protocol", default=PROTOCOLS[0], choices=PROTOCOLS)
     args = parser.parse_args()
-    results = RESULTS if args.backend == "onnxruntime" else RESULTS.with_name(f"latency_predictor_{args.backend}.json")
+    name = "latency_predictor" + (f"_{args.backend}" if args.backend != "onnxruntime" else "") + (
+        f"_{args.protocol}" if args.protocol != PROTOCOLS[0] else "")
+    results = RESULTS.with_name(f"{name}.json")
 
     space = load_space("mnasnet")
     rng = random.Random(args.seed)
     calibration = [space.sample(rng)[1] for _ in range(args.calibration)]
     candidates = [space.sample(rng)[1] for _ in range(args.candidates)]
-    config = BenchConfig(device="cpu", backend=args.backend, batch=1, threads=args.threads)
+    config = BenchConfig(device="cpu", backend=args.backend, batch=1, threads=args.threads, protocol=args.protocol)
     interference = Interference()  # other jobs on the machine would bias every figure
     started = time.time()
     measured_components = 0
@@ -102,7 +108,7 @@ def main() -> None:
     results.write_text(json.dumps({"benchmark": "latency_predictor", "machine": machine_info(),
                                    "interference": interference.report(),
                                    "config": {"device": "cpu", "backend": args.backend, "batch": 1,
-                                              "threads": config.cpu_threads},
+                                              "threads": config.cpu_threads, "protocol": args.protocol},
                                    "summary": summary, "candidates": rows}, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 

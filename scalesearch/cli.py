@@ -36,7 +36,7 @@ from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.export import FORMATS, export_spec
 from scalesearch.measure.environment import machine_info
 from scalesearch.measure.flops import COUNTERS, analytic_count, count
-from scalesearch.measure.latency import BACKENDS, DEVICES, MODES, PRECISIONS, BenchConfig, measure
+from scalesearch.measure.latency import BACKENDS, DEVICES, MODES, PRECISIONS, PROTOCOLS, BenchConfig, measure_all
 from scalesearch.measure.predictor import LatencyTable, build_table
 from scalesearch.nn.norms import with_norm
 from scalesearch.pipeline import STAGES as PIPELINE_STAGES
@@ -197,6 +197,7 @@ Device = _choices("Device", DEVICES)
 Backend = _choices("Backend", BACKENDS)
 Precision = _choices("Precision", PRECISIONS)
 Mode = _choices("Mode", MODES)
+Protocol = _choices("Protocol", PROTOCOLS)
 Constraint = _choices("Constraint", CONSTRAINTS)
 
 
@@ -207,13 +208,17 @@ BackendOpt = Annotated[Optional[Backend], typer.Option(
 ThreadsOpt = Annotated[Optional[int], typer.Option(help="CPU intra-op threads (default: the physical cores).",
                                                    show_default=False)]
 PrecisionOpt = Annotated[Precision, typer.Option(help="fp32; fp16/bf16 via autocast where supported.")]
+ProtocolOpt = Annotated[Protocol, typer.Option(
+    help="windows: the networks take turns, 3 short windows each, and each keeps its lowest window median (steadier "
+         "on a shared machine); settle: one network after another, calls until its median settles.")]
 
 
 def _configs(device: Device, backend: Optional[Backend], batches: list[int], threads: Optional[int],
              precision: Precision, mode: Mode = Mode.eager, budget_s: float = 3.0,
-             parameter: str = "device") -> list[BenchConfig]:
+             parameter: str = "device", protocol: Protocol = Protocol.windows) -> list[BenchConfig]:
     chosen = backend.value if backend else ("torch" if device is Device.cuda else "onnxruntime")
-    configs = [BenchConfig(device.value, chosen, b, threads, precision.value, mode.value, budget_s) for b in batches]
+    configs = [BenchConfig(device.value, chosen, b, threads, precision.value, mode.value, budget_s, protocol.value)
+               for b in batches]
     configs[0].check_available(parameter)
     return configs
 
@@ -326,11 +331,9 @@ def scale_cmd(
     if out is not None:
         report.log(f"wrote {len(specs)} spec file(s) to {out}")
     if bench_config is not None:
-        latencies = []
         with report.progress(("measuring latency", len(specs)), enabled=not json_out) as (update,):
-            for done, spec in enumerate(specs, 1):
-                latencies.append(measure(spec, bench_config).as_record())
-                update(done)
+            latencies = [r.as_record() for r in measure_all([(spec, bench_config) for spec in specs],
+                                                             on_progress=lambda done, total: update(done, total=total))]
         for record, latency in zip(records, latencies):
             record.update(latency_ms=latency["median_ms"], latency_device=latency["device"],
                           latency_backend=latency["backend"])
@@ -372,18 +375,17 @@ def bench(
     precision: PrecisionOpt = Precision.fp32,
     mode: Annotated[Mode, typer.Option(help="eager, or graph (capture a CUDA graph; cuda only).")] = Mode.eager,
     budget: Annotated[float, typer.Option(help="Seconds of timed calls per model and batch, at most.")] = 3.0,
+    protocol: ProtocolOpt = Protocol.windows,
     report_path: Annotated[Optional[Path], typer.Option("--report", help="Write Markdown (+ PNG plots) here.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Measure latency (ms per batch): median, p10, p90, min, IQR, CV over repeated calls."""
-    configs = _configs(device, backend, parse_batches(batch), threads, precision, mode, budget)
+    configs = _configs(device, backend, parse_batches(batch), threads, precision, mode, budget, protocol=protocol)
     specs = resolve_specs(models)
-    records = []
-    jobs = [(spec, config) for spec in specs for config in configs]
-    with report.progress(("measuring latency", len(jobs)), enabled=not json_out) as (update,):
-        for done, (spec, config) in enumerate(jobs, 1):
-            records.append(measure(spec, config).as_record())
-            update(done)
+    with report.progress(("measuring latency", len(specs) * len(configs)), enabled=not json_out) as (update,):
+        results = measure_all([(spec, config) for spec in specs for config in configs],
+                              on_progress=lambda done, total: update(done, total=total))
+    records = [r.as_record() for r in results]
     environment = machine_info()
     if report_path is not None:
         written = report.write_bench_report(report_path, records, environment)
@@ -941,6 +943,7 @@ def latency_table_build(
     batch: Annotated[int, typer.Option(help="Batch size.")] = 1,
     threads: ThreadsOpt = None,
     precision: PrecisionOpt = Precision.fp32,
+    protocol: ProtocolOpt = Protocol.windows,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Default: $SCALESEARCH_CACHE_DIR or "
                                                            "~/.cache/scalesearch.")] = None,
     json_out: JsonOpt = False,
@@ -948,7 +951,7 @@ def latency_table_build(
     """Measure every distinct component of sampled candidates once and cache the table on disk."""
     if samples < 1 or calibrate < 0:
         raise UsageError(f"--samples must be >= 1 and --calibrate >= 0, got {samples} and {calibrate}")
-    (config,) = _configs(device, backend, [batch], threads, precision)
+    (config,) = _configs(device, backend, [batch], threads, precision, protocol=protocol)
     search_space = load_space(space)
     rng = random.Random(seed)
     specs = [search_space.sample(rng)[1] for _ in range(samples + calibrate)]
@@ -958,7 +961,7 @@ def latency_table_build(
                          enabled=not json_out) as (components_done, networks_done):
         table, measured = build_table(config, specs[:samples], specs[samples:], cache_dir,
                                       on_component=lambda done, _n: components_done(done),
-                                      on_network=lambda done, _n: networks_done(done))
+                                      on_network=lambda done, n: networks_done(done, total=n))
     summary = {"table": str(table.path), "key": table.key, "entries": len(table.entries), "measured": measured,
                "calibration": table.calibration, "wall_s": round(time.perf_counter() - started, 1)}
     if json_out:

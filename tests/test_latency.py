@@ -29,7 +29,7 @@ from scalesearch.measure.latency import (
     time_module,
 )
 from scalesearch.measure.predictor import LatencyTable, components, table_key
-from scalesearch.measure.timing import TimingStats, repeat_until_stable
+from scalesearch.measure.timing import TimingStats, lowest_window_median, repeat_until_stable
 
 runner = CliRunner()
 CUDA = torch.cuda.is_available()
@@ -73,6 +73,28 @@ def test_repeat_until_stable_stops_early_on_a_steady_signal_and_at_max_runs():
     drifting = repeat_until_stable(lambda: float(next(values)), budget_s=10, warmup_s=0, max_runs=100)
     assert drifting.runs == 100
 
+
+
+def test_windows_take_turns_and_each_run_keeps_its_lowest_window_median():
+    """Two runs taking turns; the first has a slow spell (3x) during its first window, as a busy
+    neighbour would cause: its figure is the fast windows' median. With no time budget each run
+    gets exactly 3 warm-up calls, then per window one untimed call and ``min_calls`` timed ones."""
+    order: list[str] = []
+
+    def run(name: str, ms: float, slow_until: int = 0):
+        count = [0]
+
+        def run_once() -> float:
+            order.append(name)
+            count[0] += 1
+            return ms * (3 if count[0] <= slow_until else 1)
+        return run_once
+
+    a, b = lowest_window_median([run("a", 2.0, slow_until=8), run("b", 5.0)], [0.0, 0.0], windows=3, min_calls=4)
+    assert (a.median_ms, b.median_ms, a.windows, b.windows) == (2.0, 5.0, 3, 3)
+    turns = [name for i, name in enumerate(order) if i == 0 or order[i - 1] != name]
+    assert turns == ["a", "b"] * 4 and len(order) == 2 * (3 + 3 * 5)  # warm-ups, then 3 turns each
+    assert TimingStats.lowest_window([[3.0, 3.0, 9.0], [1.0, 8.0, 8.0], [4.0, 4.0, 4.0]]).median_ms == 3.0
 
 @pytest.mark.parametrize("kwargs, words", [
     (dict(batch=0), "batch size must be a positive integer"),
@@ -165,8 +187,9 @@ def test_latency_table_fills_caches_predicts_and_calibrates(tmp_path: Path):
     q = [reloaded.raw(spec) / 1.0, reloaded.raw(other) / 3.0]
     assert fit["scale"] == pytest.approx(sum(q) / sum(v * v for v in q))
     assert reloaded.predict(other) == pytest.approx(fit["scale"] * reloaded.raw(other))
-    assert "onnxruntime" in table.key and "-t1-" in table.key and "fp32" in table.key and "bs1" in table.key
+    assert "onnxruntime" in table.key and "-t1-" in table.key and "fp32" in table.key and "bs1-windows" in table.key
     assert table_key(BenchConfig(threads=2)) != table_key(FAST_CPU)
+    assert table_key(BenchConfig(threads=1, protocol="settle")) != table_key(BenchConfig(threads=1))
 
 
 def test_bench_cli_json_and_report(tmp_path: Path):
@@ -180,6 +203,7 @@ def test_bench_cli_json_and_report(tmp_path: Path):
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
     assert len(records) == 6 and [r["phi"] for r in records[::2]] == [0, 1, 2]
+    assert all(r["protocol"] == "windows" and r["windows"] == 3 for r in records)
     keys = {"model", "device", "backend", "batch", "precision", "median_ms", "p90_ms", "cv", "runs", "macs", "params"}
     assert keys <= set(records[0]) and records[0]["environment"]["cpu"]
     text = report.read_text()

@@ -69,6 +69,12 @@ def test_three_workers_one_killed_mid_trial(postgres, tmp_path, tiny_search):
             if t.state.name == "RUNNING" and len(t.intermediate_values) == 1:
                 victim = next((w for w in workers if t.user_attrs["worker"].endswith(f":{w.pid}")), None)
                 break
+        if victim is not None:  # frozen, then killed only if that trial is still mid-way (a busy machine may lag)
+            victim.send_signal(signal.SIGSTOP)
+            now = load(postgres, name).trials[t.number]
+            if now.state.name != "RUNNING" or len(now.intermediate_values) != 1:
+                victim.send_signal(signal.SIGCONT)
+                victim = None
     assert victim is not None, "no worker got to training a candidate"
     victim.send_signal(signal.SIGKILL)
     victim.wait()

@@ -1,7 +1,9 @@
 """Measured latency: onnxruntime, OpenVINO or torch on the CPU, torch on CUDA (eager or CUDA graph).
 
-Every backend times one call at a time after a warm-up and repeats until the median is stable
-(:func:`~scalesearch.measure.timing.repeat_until_stable`), bounded by a time budget.
+Every backend times one call at a time after a warm-up, within a time budget, under one of two
+protocols (:data:`PROTOCOLS`): the networks measured together take turns in short windows and each
+keeps its lowest window median (:func:`~scalesearch.measure.timing.lowest_window_median`), or each
+network is called until its median settles (:func:`~scalesearch.measure.timing.repeat_until_stable`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -22,13 +24,19 @@ from scalesearch.errors import UsageError
 from scalesearch.export import export_onnx
 from scalesearch.measure.environment import physical_cores
 from scalesearch.measure.flops import analytic_count
-from scalesearch.measure.timing import TimingStats, repeat_until_stable
+from scalesearch.measure.timing import TimingStats, lowest_window_median, repeat_until_stable
 from scalesearch.nn import build_model
 
 DEVICES = ("cpu", "cuda")
 BACKENDS = ("onnxruntime", "torch", "openvino")
 PRECISIONS = ("fp32", "fp16", "bf16")
 MODES = ("eager", "graph")
+#: How a latency is summarised. windows: every network gets WINDOWS windows of budget / WINDOWS
+#: seconds, the networks measured together taking turns, and its figure is the lowest window
+#: median (README, "A steadier protocol?"); settle: calls until the median settles, one network
+#: after another.
+PROTOCOLS = ("windows", "settle")
+WINDOWS = 3
 #: What each (device, backend) pair can run. onnxruntime's CPU provider has no fast fp16/bf16
 #: convolution kernels, and this project ships no GPU build of onnxruntime. OpenVINO is timed at
 #: fp32 (its CPU plugin would otherwise pick bf16 by itself on CPUs with AMX).
@@ -57,7 +65,8 @@ def max_threads() -> int:
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """Where and how to time: device, backend, batch, threads, precision, eager or graph mode."""
+    """Where and how to time: device, backend, batch, threads, precision, eager or graph mode, and
+    the protocol that summarises the calls."""
 
     device: str = "cpu"
     backend: str = "onnxruntime"
@@ -66,10 +75,12 @@ class BenchConfig:
     precision: str = "fp32"
     mode: str = "eager"
     budget_s: float = 3.0
+    protocol: str = "windows"
 
     def __post_init__(self) -> None:
         for field, value, known in (("device", self.device, DEVICES), ("backend", self.backend, BACKENDS),
-                                    ("precision", self.precision, PRECISIONS), ("mode", self.mode, MODES)):
+                                    ("precision", self.precision, PRECISIONS), ("mode", self.mode, MODES),
+                                    ("protocol", self.protocol, PROTOCOLS)):
             if value not in known:
                 raise UsageError(f"unknown {field} {value!r} (known: {', '.join(known)})")
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
@@ -121,19 +132,10 @@ class LatencyResult:
         """The JSON object ``bench --json`` prints per (model, batch)."""
         c = self.config
         return {"model": self.model, "device": c.device, "backend": c.backend, "batch": c.batch,
-                "precision": c.precision, "mode": c.mode, "threads": c.cpu_threads if c.device == "cpu" else None,
+                "precision": c.precision, "mode": c.mode, "protocol": c.protocol,
+                "threads": c.cpu_threads if c.device == "cpu" else None,
                 "resolution": self.resolution, **self.stats.as_dict(), "macs": self.macs, "params": self.params,
                 "phi": self.phi}
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def onnxruntime_session(path: Path, threads: int) -> Any:
@@ -169,7 +171,10 @@ def openvino_model(path: Path, shape: tuple[int, ...], threads: int) -> Any:
                                              "INFERENCE_NUM_THREADS": str(threads), "INFERENCE_PRECISION_HINT": "f32"})
 
 
-def _time_openvino(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
+Run = Callable[[], float]  # one timed call: its latency in ms
+
+
+def _openvino_run(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> Run:
     ov = _openvino()
     with tempfile.TemporaryDirectory() as tmp:
         compiled = openvino_model(export_onnx(module, torch.zeros(shape), Path(tmp) / "model.onnx"), shape,
@@ -182,10 +187,10 @@ def _time_openvino(module: torch.nn.Module, shape: tuple[int, ...], config: Benc
         request.infer()
         return (time.perf_counter() - start) * 1e3
 
-    return repeat_until_stable(run_once, budget_s=config.budget_s)
+    return run_once
 
 
-def _time_onnxruntime(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
+def _onnxruntime_run(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> Run:
     with tempfile.TemporaryDirectory() as tmp:
         session = onnxruntime_session(export_onnx(module, torch.zeros(shape), Path(tmp) / "model.onnx"),
                                       config.cpu_threads)
@@ -199,31 +204,26 @@ def _time_onnxruntime(module: torch.nn.Module, shape: tuple[int, ...], config: B
         session.run_with_iobinding(binding)
         return (time.perf_counter() - start) * 1e3
 
-    return repeat_until_stable(run_once, budget_s=config.budget_s)
+    return run_once
 
 
-def _time_torch_cpu(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
+def _autocast(device: str, precision: str) -> contextlib.AbstractContextManager:
+    return torch.autocast(device, dtype=_DTYPES[precision]) if precision != "fp32" else contextlib.nullcontext()
+
+
+def _torch_cpu_run(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> Run:
     module.eval()
     x = torch.randn(shape)
-    autocast = torch.autocast("cpu", dtype=_DTYPES[config.precision]) if config.precision != "fp32" \
-        else contextlib.nullcontext()
 
     def run_once() -> float:
-        start = time.perf_counter()
-        module(x)
-        return (time.perf_counter() - start) * 1e3
+        # Each call sets its own threads and modes (untimed): runs of other settings may take turns with it.
+        torch.set_num_threads(config.cpu_threads)
+        with torch.inference_mode(), _autocast("cpu", config.precision):
+            start = time.perf_counter()
+            module(x)
+            return (time.perf_counter() - start) * 1e3
 
-    with _torch_threads(config.cpu_threads), torch.inference_mode(), autocast:
-        return repeat_until_stable(run_once, budget_s=config.budget_s)
-
-
-def _time_torch_cuda(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
-    previous = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = True  # autotune conv algorithms during warm-up; restored after
-    try:
-        return _timed_on_cuda(module, shape, config)
-    finally:
-        torch.backends.cudnn.benchmark = previous
+    return run_once
 
 
 def cuda_graph(module: torch.nn.Module, x: torch.Tensor) -> Callable[[], Any]:
@@ -242,40 +242,92 @@ def cuda_graph(module: torch.nn.Module, x: torch.Tensor) -> Callable[[], Any]:
     return graph.replay
 
 
-def time_on_cuda(call: Callable[[], Any], budget_s: float) -> TimingStats:
-    """``call``'s latency on the current CUDA stream, timed with CUDA events until stable."""
+def cuda_run(call: Callable[[], Any], context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+             ) -> Run:
+    """One timed ``call`` on the current CUDA stream (CUDA events), inside a fresh ``context()``."""
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
 
     def run_once() -> float:
-        start.record()
-        call()
-        end.record()
+        with context():
+            start.record()
+            call()
+            end.record()
         end.synchronize()
         return start.elapsed_time(end)
 
-    return repeat_until_stable(run_once, budget_s=budget_s)
+    return run_once
 
 
-def _timed_on_cuda(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
+def _torch_cuda_run(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> Run:
     module = module.eval().cuda().to(memory_format=torch.channels_last)
     x = torch.randn(shape, device="cuda").to(memory_format=torch.channels_last)
-    autocast = torch.autocast("cuda", dtype=_DTYPES[config.precision]) if config.precision != "fp32" \
-        else contextlib.nullcontext()
-    with torch.inference_mode(), autocast:
-        call = cuda_graph(module, x) if config.mode == "graph" else (lambda: module(x))
-        return time_on_cuda(call, config.budget_s)
+
+    def modes() -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode())
+        stack.enter_context(_autocast("cuda", config.precision))
+        return stack
+
+    if config.mode == "graph":
+        with modes():
+            return cuda_run(cuda_graph(module, x))
+    return cuda_run(lambda: module(x), modes)
+
+
+def _run(module: torch.nn.Module, shape: tuple[int, ...], config: BenchConfig) -> Run:
+    if config.device == "cuda":
+        return _torch_cuda_run(module, shape, config)
+    if config.backend == "onnxruntime":
+        return _onnxruntime_run(module, shape, config)
+    if config.backend == "openvino":
+        return _openvino_run(module, shape, config)
+    return _torch_cpu_run(module, shape, config)
+
+
+@contextlib.contextmanager
+def _timing_state() -> Iterator[None]:
+    """cudnn autotuning on (convolution algorithms are tuned during the warm-up calls) and the
+    caller's torch threads, both restored after."""
+    threads, autotune = torch.get_num_threads(), torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.backends.cudnn.benchmark = autotune
+
+
+def time_modules(jobs: Sequence[tuple[torch.nn.Module, tuple[int, ...], BenchConfig]],
+                 on_progress: Callable[[int, int], None] | None = None) -> list[TimingStats]:
+    """Latency of one forward call of each job's module on a batch of its input shape (batch
+    included). Jobs under the ``windows`` protocol take turns (see
+    :func:`~scalesearch.measure.timing.lowest_window_median`); ``settle`` jobs are timed one after
+    another until their medians settle. ``on_progress(done, total)`` counts timed turns."""
+    for _, _, config in jobs:
+        config.check_available()
+    settle = [i for i, (_, _, c) in enumerate(jobs) if c.protocol == "settle"]
+    turns = [i for i, (_, _, c) in enumerate(jobs) if c.protocol == "windows"]
+    total, done = len(settle) + WINDOWS * len(turns), 0
+    stats: list[TimingStats | None] = [None] * len(jobs)
+    with _timing_state():
+        runs = [_run(*job) for job in jobs]
+        for i in settle:
+            stats[i] = repeat_until_stable(runs[i], budget_s=jobs[i][2].budget_s)
+            done += 1
+            if on_progress:
+                on_progress(done, total)
+        if turns:
+            windowed = lowest_window_median([runs[i] for i in turns], [jobs[i][2].budget_s for i in turns], WINDOWS,
+                                            on_turn=None if on_progress is None
+                                            else lambda n: on_progress(len(settle) + n, total))
+            for i, s in zip(turns, windowed):
+                stats[i] = s
+    return stats
 
 
 def time_module(module: torch.nn.Module, input_shape: tuple[int, ...], config: BenchConfig) -> TimingStats:
     """Latency of one forward call of ``module`` on a batch of ``input_shape`` (batch included)."""
-    config.check_available()
-    if config.device == "cuda":
-        return _time_torch_cuda(module, input_shape, config)
-    if config.backend == "onnxruntime":
-        return _time_onnxruntime(module, input_shape, config)
-    if config.backend == "openvino":
-        return _time_openvino(module, input_shape, config)
-    return _time_torch_cpu(module, input_shape, config)
+    return time_modules([(module, input_shape, config)])[0]
 
 
 def seeded_model(spec: NetworkSpec) -> torch.nn.Module:
@@ -285,10 +337,21 @@ def seeded_model(spec: NetworkSpec) -> torch.nn.Module:
         return build_model(spec)
 
 
+def measure_all(jobs: Sequence[tuple[NetworkSpec, BenchConfig]], resolution: int | None = None,
+                on_progress: Callable[[int, int], None] | None = None) -> list[LatencyResult]:
+    """Build each job's network and measure its latency under its config, the ``windows`` jobs
+    taking turns (:func:`time_modules`)."""
+    sizes = [resolution or spec.resolution for spec, _ in jobs]
+    stats = time_modules([(seeded_model(spec), (config.batch, spec.in_channels, size, size), config)
+                          for (spec, config), size in zip(jobs, sizes)], on_progress)
+    results = []
+    for (spec, config), size, timing in zip(jobs, sizes, stats):
+        c = analytic_count(spec, size)
+        results.append(LatencyResult(model=spec.name, config=config, resolution=size, stats=timing, macs=c.macs,
+                                     params=c.params, phi=spec.scaling.phi if spec.scaling else None))
+    return results
+
+
 def measure(spec: NetworkSpec, config: BenchConfig, resolution: int | None = None) -> LatencyResult:
     """Build ``spec`` and measure its latency under ``config``."""
-    size = resolution or spec.resolution
-    stats = time_module(seeded_model(spec), (config.batch, spec.in_channels, size, size), config)
-    c = analytic_count(spec, size)
-    return LatencyResult(model=spec.name, config=config, resolution=size, stats=stats, macs=c.macs,
-                         params=c.params, phi=spec.scaling.phi if spec.scaling else None)
+    return measure_all([(spec, config)], resolution)[0]

@@ -31,7 +31,7 @@ from scalesearch.arch.walk import walk
 from scalesearch.errors import notify
 from scalesearch.files import write_json
 from scalesearch.measure.environment import cpu_model
-from scalesearch.measure.latency import BenchConfig, measure, time_module
+from scalesearch.measure.latency import BenchConfig, measure_all, time_modules
 from scalesearch.nn.builder import build_block, build_classifier, build_head_conv, build_stem
 
 #: Components are small: a shorter budget per measurement than a whole network's.
@@ -87,14 +87,14 @@ def _slug(text: str) -> str:
 
 
 def table_key(config: BenchConfig) -> str:
-    """Names the device, backend and its version, threads, precision and batch size."""
+    """Names the device, backend and its version, threads, precision, batch size and protocol."""
     if config.device == "cuda":
         device, threads = torch.cuda.get_device_name(0), "gpu"
     else:
         device, threads = cpu_model(), f"t{config.cpu_threads}"
     package = config.backend if config.backend in ("onnxruntime", "openvino") else "torch"
     version = metadata.version(package)
-    return _slug(f"{device}_{config.backend}-{version}_{threads}_{config.precision}_bs{config.batch}")
+    return _slug(f"{device}_{config.backend}-{version}_{threads}_{config.precision}_bs{config.batch}_{config.protocol}")
 
 
 def default_cache_dir() -> Path:
@@ -127,11 +127,14 @@ class LatencyTable:
         """Write the table atomically (a crash mid-write never loses earlier entries)."""
         return write_json(self.path, {"key": self.key, "calibration": self.calibration, "entries": self.entries})
 
-    def _measure(self, build: Callable[[], nn.Module], shape: tuple[int, int, int]) -> float:
-        with torch.random.fork_rng(devices=[]):  # the same weights every time, the caller's RNG untouched
-            torch.manual_seed(0)
-            module = build()
-        return time_module(module, (self.config.batch, *shape), self.config).median_ms
+    def _measure(self, parts: list[tuple[Callable[[], nn.Module], tuple[int, int, int]]]) -> list[float]:
+        """Latencies (ms) of standalone components, taking turns under the ``windows`` protocol."""
+        jobs = []
+        for build, shape in parts:
+            with torch.random.fork_rng(devices=[]):  # the same weights every time, the caller's RNG untouched
+                torch.manual_seed(0)
+                jobs.append((build(), (self.config.batch, *shape), self.config))
+        return [stats.median_ms for stats in time_modules(jobs)]
 
     def missing(self, specs: Iterable[NetworkSpec]) -> list[Component]:
         """Distinct components of ``specs`` not yet in the table."""
@@ -144,16 +147,18 @@ class LatencyTable:
 
     def fill(self, specs: Iterable[NetworkSpec], on_progress: Callable[[int, int], None] | None = None,
              save_every: int = 20) -> int:
-        """Measure every missing component of ``specs``; returns how many were measured."""
+        """Measure every missing component of ``specs``, ``save_every`` at a time (taking turns under
+        the ``windows`` protocol) and saving after each; returns how many were measured."""
         todo = self.missing(specs)
         if _OVERHEAD_KEY not in self.entries:
-            self.entries[_OVERHEAD_KEY] = self._measure(nn.Identity, (8, 1, 1))
-        for done, component in enumerate(todo, 1):
-            self.entries[component.key] = self._measure(component.build, component.input_shape)
+            (self.entries[_OVERHEAD_KEY],) = self._measure([(nn.Identity, (8, 1, 1))])
+        for first in range(0, len(todo), save_every):
+            chunk = todo[first:first + save_every]
+            for component, ms in zip(chunk, self._measure([(c.build, c.input_shape) for c in chunk])):
+                self.entries[component.key] = ms
             if on_progress:
-                on_progress(done, len(todo))
-            if done % save_every == 0:
-                self.save()
+                on_progress(first + len(chunk), len(todo))
+            self.save()
         self.save()
         return len(todo)
 
@@ -185,14 +190,11 @@ def build_table(config: BenchConfig, specs: list[NetworkSpec], calibration: list
                 cache_dir: Path | None = None, on_component: Callable[[int, int], None] | None = None,
                 on_network: Callable[[int, int], None] | None = None) -> tuple[LatencyTable, int]:
     """Measure the missing components of ``specs`` and ``calibration``, then calibrate on the whole
-    ``calibration`` networks (if any). Returns the saved table and how many components were measured."""
+    ``calibration`` networks (if any; they take turns under the ``windows`` protocol; ``on_network(done, total)``
+    counts their timed turns). Returns the saved table and how many components were measured."""
     table = LatencyTable(config, cache_dir)
     measured = table.fill(specs + calibration, on_progress=on_component)
     if calibration:
-        pairs = []
-        for i, spec in enumerate(calibration, 1):
-            pairs.append((spec, measure(spec, config).stats.median_ms))
-            if on_network:
-                on_network(i, len(calibration))
-        table.calibrate(pairs)
+        results = measure_all([(spec, config) for spec in calibration], on_progress=on_network)
+        table.calibrate([(spec, r.stats.median_ms) for spec, r in zip(calibration, results)])
     return table, measured

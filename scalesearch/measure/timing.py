@@ -1,12 +1,13 @@
-"""Repeat a timed call until its median is stable, and summarise the samples."""
+"""Time calls: one until its median is stable, or several taking turns in short windows; and
+summarise the samples."""
 
 from __future__ import annotations
 
 import math
 import statistics
 import time
-from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable, Sequence
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class TimingStats:
     iqr_ms: float
     cv: float  # standard deviation / mean over the samples
     runs: int
+    windows: int = 1  # of which these samples are the one with the lowest median
 
     @classmethod
     def from_samples(cls, samples_ms: list[float]) -> "TimingStats":
@@ -36,6 +38,12 @@ class TimingStats:
             iqr_ms=quartiles[2] - quartiles[0], cv=statistics.stdev(samples_ms) / mean if mean > 0 else math.inf,
             runs=len(samples_ms),
         )
+
+    @classmethod
+    def lowest_window(cls, windows: Sequence[list[float]]) -> "TimingStats":
+        """The statistics of the window whose median is lowest."""
+        lowest = min(windows, key=statistics.median)
+        return replace(cls.from_samples(lowest), windows=len(windows))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,3 +94,47 @@ def repeat_until_stable(
         if elapsed > budget_s:
             break
     return TimingStats.from_samples(samples)
+
+
+def _warm(run_once: Callable[[], float], seconds: float, calls: int) -> None:
+    start = time.perf_counter()
+    done = 0
+    while done < calls or time.perf_counter() - start < seconds:
+        run_once()
+        done += 1
+
+
+def lowest_window_median(
+    runs: Sequence[Callable[[], float]],
+    budgets_s: Sequence[float],
+    windows: int = 3,
+    *,
+    min_calls: int = 3,
+    on_turn: Callable[[int], None] | None = None,
+) -> list[TimingStats]:
+    """Time several calls taking turns: each gets ``windows`` windows of its budget, spread over the
+    whole measurement, and its figure is the window with the lowest median
+    (:meth:`TimingStats.lowest_window`). A slow spell of a shared machine (another process, a vCPU
+    taken away) then costs a window, not the figure, and hits every network alike. Each run is
+    warmed up first (a tenth of its budget, at most 0.3 s) and called once untimed at the start of
+    each turn, as another network's turn may have evicted its caches. ``on_turn(n)`` follows each
+    of the ``windows * len(runs)`` turns."""
+    shares = []
+    for run_once, budget in zip(runs, budgets_s, strict=True):
+        warmup = min(0.3, budget / 10)
+        _warm(run_once, warmup, 3)
+        shares.append((budget - warmup) / windows)
+    samples: list[list[list[float]]] = [[] for _ in runs]
+    turn = 0
+    for _ in range(windows):
+        for run_once, share, taken in zip(runs, shares, samples):
+            run_once()
+            calls: list[float] = []
+            end = time.perf_counter() + share
+            while len(calls) < min_calls or time.perf_counter() < end:
+                calls.append(run_once())
+            taken.append(calls)
+            turn += 1
+            if on_turn:
+                on_turn(turn)
+    return [TimingStats.lowest_window(w) for w in samples]

@@ -150,7 +150,8 @@ def print_bench(records: list[dict[str, Any]]) -> None:
     """``bench`` as a table."""
     first = records[0]
     where = f"{first['device']}, {first['backend']}, {first['precision']}, {first['mode']}" + (
-        f", {first['threads']} threads" if first["threads"] else "")
+        f", {first['threads']} threads" if first["threads"] else "") + (
+        f", lowest of {first['windows']} window medians" if first["protocol"] == "windows" else ", settled median")
     table = Table(title=f"Latency in ms per batch ({where})")
     for header in ("model", "batch", "median ms", "p90 ms", "CV", "runs", "MACs (M)"):
         table.add_column(header, justify="left" if header == "model" else "right", no_wrap=header != "model")

@@ -185,8 +185,11 @@ def take_slot(trial: optuna.Trial, n_trials: int) -> bool:
         if not waiting or time.monotonic() - started > UNDECLARED_WAIT_S:
             held += sum("slot" in t.user_attrs and not is_rejected(t) for t in earlier)
             if held < n_trials:
-                queued = any(t.state == optuna.trial.TrialState.WAITING and "retry_of" in t.user_attrs
-                             for t in trials)
+                # A retry still queued, or already taken by a worker but numbered after this trial
+                # (so it counts this trial's claim, not the other way round), has the freed slot.
+                queued = any("retry_of" in t.user_attrs and (
+                    t.state == optuna.trial.TrialState.WAITING
+                    or (t.state == optuna.trial.TrialState.RUNNING and t.number > trial.number)) for t in trials)
                 return is_retry or not queued
         time.sleep(SLOT_POLL_S)
         fail_stale_trials(study)

@@ -21,7 +21,7 @@ from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
 from scalesearch.files import digest
 from scalesearch.measure.flops import analytic_count
-from scalesearch.measure.latency import BenchConfig, measure
+from scalesearch.measure.latency import BenchConfig, measure_all
 from scalesearch.resumable import ResultsFile
 from scalesearch.runs import spec_digest
 from scalesearch.train.data import DataSet
@@ -144,16 +144,15 @@ def train_members(members: list[Member], data: DataSet, recipe: Recipe, seeds: l
 def bench_members(members: list[Member], results: ResultsFile, configs: list[BenchConfig],
                   on_done: Callable[[int, int], None] | None = None) -> None:
     """Measure every network's batch-1 latency on each of ``configs`` not yet in ``results``, at its
-    own (deployment) resolution."""
+    own (deployment) resolution, the networks taking turns (the ``windows`` protocol)."""
     jobs = [(m, c) for m in members for c in configs if _latency_key(c) not in results.rows[m.spec.name]["latency_ms"]]
     total, done = len(members) * len(configs), len(members) * len(configs) - len(jobs)
-    for member, config in jobs:
-        stats = measure(member.spec, config).stats
-        results.change(member.spec.name, lambda saved, key=_latency_key(config), ms=stats.median_ms:
+    measured = measure_all([(m.spec, c) for m, c in jobs],
+                           on_progress=None if on_done is None
+                           else lambda turns, all_turns: on_done(done + len(jobs) * turns // all_turns, total))
+    for (member, config), result in zip(jobs, measured):
+        results.change(member.spec.name, lambda saved, key=_latency_key(config), ms=result.stats.median_ms:
                        saved["latency_ms"].update({key: ms}))
-        done += 1
-        if on_done:
-            on_done(done, total)
 
 
 def _latency_key(config: BenchConfig) -> str:
