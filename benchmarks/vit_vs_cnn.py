@@ -2,26 +2,30 @@
 
 Run (CPU-sized, the defaults; hours on a 2-vCPU VM: ViTs train at ~40 img/s there):
     python benchmarks/vit_vs_cnn.py [--data ../shared/data/cifar-10] [--train-images 5000] [--epochs 10]
-        [--seeds 3] [--networks vit,b0-small,resnet18,mobilenet-v2,vit-token,vit-learned,vit-no-aug,vit-no-zero-head]
-GPU-sized (a ready command: every training image, more epochs):
+        [--seeds 3] [--networks vit,vit-mnv2,b0-small,resnet18,mobilenet-v2,vit-token,vit-learned,vit-no-aug,
+        vit-no-zero-head]
+GPU-sized (a ready command: every training image, more epochs, and the ViT at ResNet-18's MACs):
     python benchmarks/vit_vs_cnn.py --device cuda --train-images 0 --epochs 100
         --out benchmarks/results/vit_vs_cnn_gpu.json
 Networks, each trained with its own recipe at 32 px and the same epochs, seeds and images:
 - vit: width 96, depth 6, 3 heads, MLP 384, 8 px patches (16 tokens; 11.2 M MACs against
   B0-small's 9.9 M), big_vision's S/16 choices (GAP, sin-cos 2-D position embeddings, zero head),
-  recipe `bigvision-vit`;
+  recipe `bigvision-vit`; vit-mnv2: width 144, 4 heads, MLP 576 (24.8 M MACs against MobileNetV2's
+  24.5 M); vit-r18 (GPU-sized, left out on the CPU unless named): width 512, depth 11, 8 heads, MLP
+  2048 (558 M against ResNet-18's 563 M);
 - b0-small (EfficientNet-B0 at width 0.5), resnet18, mobilenet-v2: recipe `standard` (`proxy`
   without zero-initialised residuals, which cost `train` 5.5 points on this subset:
   benchmarks/results/train_defaults.json);
 - big_vision's ablations of the ViT: a class token instead of GAP, learned instead of sin-cos
   position embeddings, RandAugment and MixUp off, the head not zero-initialised.
-Each network's MACs (analytic, at 32 px) and CPU batch-1 latency (onnxruntime, 32 px; the machine's
-interference recorded) are measured once, before any training; `--measure-only` measures every chosen
-network's latency again, in 3 rounds with the networks taking turns (the median of its rounds; a
-busy spell of the machine then hits every network alike), and trains nothing. Trainings
-run seed by seed (every chosen network's seed 0 first); --out is written after each one and resumed
-from, and processes with disjoint --networks may fill the same --out side by side. The table and the
-accuracy-vs-MACs and accuracy-vs-latency figures go next to it.
+Each network's MACs (analytic, at 32 px) and CPU batch-1 latency (onnxruntime, 32 px, the settle
+protocol; the machine's interference recorded) are measured once, before any training;
+`--measure-only` measures every chosen network's latency again, in 3 rounds with the networks
+taking turns (the median of its rounds; a busy spell of the machine then hits every network
+alike), and trains nothing. Trainings run seed by seed (every chosen network's seed 0 first);
+--out is written after each one and resumed from, and processes with disjoint --networks may fill
+the same --out side by side. The table and the accuracy-vs-MACs and accuracy-vs-latency figures
+go next to it.
 """
 
 from __future__ import annotations
@@ -53,6 +57,11 @@ from scalesearch.train.recipes import load_recipe  # noqa: E402
 
 #: About B0-small's MACs at 32 px (11.2 M against 9.9 M): 16 tokens of 8 px patches.
 VIT = ViTSpec(name="vit-w96-d6", resolution=32, patch=8, width=96, depth=6, heads=3, mlp_dim=384)
+#: About MobileNetV2's (24.8 M against 24.5 M): the same depth and tokens, 1.5x the width.
+VIT_MNV2 = ViTSpec(name="vit-w144-d6", resolution=32, patch=8, width=144, depth=6, heads=4, mlp_dim=576)
+#: About ResNet-18's (558 M against 563 M), S/16-like 64-wide heads: GPU-sized (hours per seed on 2 vCPUs).
+VIT_R18 = ViTSpec(name="vit-w512-d11", resolution=32, patch=8, width=512, depth=11, heads=8, mlp_dim=2048)
+GPU_SIZED = ("vit-r18",)
 #: The ViTs keep their own 8 px patch (the recipe's 4 px would give 64 tokens and 4x the MACs).
 PATCH = {"patch": 8}
 
@@ -62,6 +71,8 @@ def networks() -> dict:
     b0 = resolve_spec("efficientnet-b0")
     return {
         "vit": ("vit", VIT, "bigvision-vit", PATCH),
+        "vit-mnv2": ("vit", VIT_MNV2, "bigvision-vit", PATCH),
+        "vit-r18": ("vit", VIT_R18, "bigvision-vit", PATCH),
         "b0-small": ("cnn", with_multipliers(b0, width=0.5, name="efficientnet-b0-w0.5"), "standard", {}),
         "resnet18": ("cnn", resolve_spec("resnet18"), "standard", {}),
         "mobilenet-v2": ("cnn", resolve_spec("mobilenet-v2"), "standard", {}),
@@ -82,14 +93,15 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=5000, help="0: all")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--networks", default=",".join(networks()))
+    parser.add_argument("--networks", default=None, help="default: all, less the GPU-sized ones on the CPU")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--measure-only", action="store_true",
                         help="measure every chosen network's latency again (3 interleaved rounds), no training")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/vit_vs_cnn.json")
     args = parser.parse_args()
     table = networks()
-    chosen = args.networks.split(",")
+    chosen = args.networks.split(",") if args.networks else [
+        n for n in table if args.device != "cpu" or n not in GPU_SIZED]
     if any(n not in table for n in chosen):
         sys.exit(f"error: unknown network (known: {', '.join(table)})")
     seeds = list(range(args.seeds))
@@ -119,7 +131,8 @@ def main() -> None:
     rounds: dict[str, list[float]] = {name: [] for name in todo}
     for _ in range(3 if args.measure_only else 1):
         for name in todo:
-            rounds[name].append(measure(models[name], BenchConfig(budget_s=3.0)).stats.median_ms)
+            config = BenchConfig(budget_s=3.0, protocol="settle")  # as every stored figure was measured
+            rounds[name].append(measure(models[name], config).stats.median_ms)
     for name in todo:
         def latency(row: dict, ms: list[float] = rounds[name]) -> None:
             row["latency_ms"]["cpu-onnxruntime"] = statistics.median(ms)

@@ -150,7 +150,7 @@ def print_bench(records: list[dict[str, Any]]) -> None:
     """``bench`` as a table."""
     first = records[0]
     where = f"{first['device']}, {first['backend']}, {first['precision']}, {first['mode']}" + (
-        f", {first['threads']} threads" if first["threads"] else "") + (
+        f", {first['threads']} thread{'s' if first['threads'] > 1 else ''}" if first["threads"] else "") + (
         f", lowest of {first['windows']} window medians" if first["protocol"] == "windows" else ", settled median")
     table = Table(title=f"Latency in ms per batch ({where})")
     for header in ("model", "batch", "median ms", "p90 ms", "CV", "runs", "MACs (M)"):
