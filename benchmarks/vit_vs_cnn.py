@@ -18,11 +18,10 @@ Networks, each trained with its own recipe at 32 px and the same epochs, seeds a
   benchmarks/results/train_defaults.json);
 - big_vision's ablations of the ViT: a class token instead of GAP, learned instead of sin-cos
   position embeddings, RandAugment and MixUp off, the head not zero-initialised.
-Each network's MACs (analytic, at 32 px) and CPU batch-1 latency (onnxruntime, 32 px, the settle
-protocol; the machine's interference recorded) are measured once, before any training;
-`--measure-only` measures every chosen network's latency again, in 3 rounds with the networks
-taking turns (the median of its rounds; a busy spell of the machine then hits every network
-alike), and trains nothing. Trainings run seed by seed (every chosen network's seed 0 first);
+Each network's MACs (analytic, at 32 px) and CPU batch-1 latency (onnxruntime, 32 px, one thread,
+the windows protocol with the networks taking turns; the machine's interference recorded) are
+measured once, before any training; `--measure-only` measures every chosen network's latency
+again and trains nothing. Trainings run seed by seed (every chosen network's seed 0 first);
 --out is written after each one and resumed from, and processes with disjoint --networks may fill
 the same --out side by side. The table and the accuracy-vs-MACs and accuracy-vs-latency figures
 go next to it.
@@ -48,7 +47,7 @@ from scalesearch.arch.spec import ViTSpec  # noqa: E402
 from scalesearch.errors import UsageError  # noqa: E402
 from scalesearch.measure.environment import Interference, machine_info  # noqa: E402
 from scalesearch.measure.flops import analytic_count  # noqa: E402
-from scalesearch.measure.latency import BenchConfig, measure  # noqa: E402
+from scalesearch.measure.latency import BenchConfig, measure_all  # noqa: E402
 from scalesearch.report import plots  # noqa: E402
 from scalesearch.resumable import ResultsFile  # noqa: E402
 from scalesearch.train.data import load_data  # noqa: E402
@@ -96,7 +95,7 @@ def main() -> None:
     parser.add_argument("--networks", default=None, help="default: all, less the GPU-sized ones on the CPU")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--measure-only", action="store_true",
-                        help="measure every chosen network's latency again (3 interleaved rounds), no training")
+                        help="measure every chosen network's latency again, no training")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/vit_vs_cnn.json")
     args = parser.parse_args()
     table = networks()
@@ -128,15 +127,15 @@ def main() -> None:
         results.change(name, counted)
     todo = [n for n in chosen if args.measure_only or "cpu-onnxruntime" not in results.rows[n]["latency_ms"]]
     interference = Interference()  # measured on a quiet machine, before the trainings load it
-    rounds: dict[str, list[float]] = {name: [] for name in todo}
-    for _ in range(3 if args.measure_only else 1):
-        for name in todo:
-            config = BenchConfig(budget_s=3.0, protocol="settle")  # as every stored figure was measured
-            rounds[name].append(measure(models[name], config).stats.median_ms)
-    for name in todo:
-        def latency(row: dict, ms: list[float] = rounds[name]) -> None:
-            row["latency_ms"]["cpu-onnxruntime"] = statistics.median(ms)
-            row.update(latency_rounds_ms=ms, interference=interference.report())
+    # One thread under the windows protocol, the networks taking turns: the figure that repeats on a
+    # VM whose second vCPU comes and goes (README, "A steadier protocol?").
+    config = BenchConfig(threads=1, budget_s=3.0)
+    for name, result in zip(todo, measure_all([(models[n], config) for n in todo])):
+        def latency(row: dict, ms: float = result.stats.median_ms) -> None:
+            row["latency_ms"]["cpu-onnxruntime"] = ms
+            row.pop("latency_rounds_ms", None)
+            row.update(latency_protocol={"threads": config.threads, "protocol": config.protocol,
+                                         "budget_s": config.budget_s}, interference=interference.report())
         results.change(name, latency)
     for seed in [] if args.measure_only else seeds:
         for name in chosen:
@@ -157,7 +156,7 @@ def main() -> None:
     plots.family_accuracy(figures / "accuracy_vs_macs.png", rows, lambda r: r["macs"] / 1e6,
                           "multiply-adds at 32 px (M MACs)", "ViT vs CNNs, CIFAR-10 subset")
     plots.family_accuracy(figures / "accuracy_vs_latency.png", rows, lambda r: r["latency_ms"].get("cpu-onnxruntime"),
-                          "batch-1 latency, CPU onnxruntime (ms)", "ViT vs CNNs, CIFAR-10 subset")
+                          "batch-1 latency, CPU onnxruntime, 1 thread (ms)", "ViT vs CNNs, CIFAR-10 subset")
 
 
 if __name__ == "__main__":
