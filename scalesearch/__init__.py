@@ -21,8 +21,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "scalesearch.arch.io": ("builtin_bases", "load_spec", "resolve_spec", "save_spec"),
     "scalesearch.arch.scaling": ("Coefficients", "scale"),
-    "scalesearch.arch.spec": ("BasicBlock", "Bottleneck", "DepthwiseSeparable", "FusedMBConv", "Head", "MBConv",
-                              "NetworkSpec", "ScalingRecord", "Stem"),
+    "scalesearch.arch.spec": ("BasicBlock", "Bottleneck", "DepthwiseSeparable", "FusedMBConv", "Head", "Identity",
+                              "MBConv", "NetworkSpec", "ScalingRecord", "Stem"),
     "scalesearch.errors": ("ExportError", "ScalesearchError", "SpecError", "UsageError"),
     "scalesearch.export": ("export_spec",),
     "scalesearch.measure.flops": ("Count", "analytic_count", "count", "fvcore_count"),
@@ -40,10 +40,10 @@ _EXPORTS = {
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = [
     "BasicBlock", "Bottleneck", "Coefficients", "Count", "DepthwiseSeparable", "ExportError", "FusedMBConv", "Head",
-    "MBConv", "NetworkSpec", "Objective", "Recipe", "ScalesearchError", "ScalingRecord", "SearchConfig", "SpecError",
-    "Stem", "TrainingError", "UsageError", "analytic_count", "build_model", "builtin_bases", "count", "export_spec",
-    "fvcore_count", "load_data", "load_recipe", "load_space", "load_spec", "parse_macs", "parse_phis", "resolve_spec",
-    "save_spec", "scale", "search", "train", "validate", "zero_cost_score",
+    "Identity", "MBConv", "NetworkSpec", "Objective", "Recipe", "ScalesearchError", "ScalingRecord", "SearchConfig",
+    "SpecError", "Stem", "TrainingError", "UsageError", "analytic_count", "build_model", "builtin_bases", "count",
+    "export_spec", "fvcore_count", "load_data", "load_recipe", "load_space", "load_spec", "parse_macs", "parse_phis",
+    "resolve_spec", "save_spec", "scale", "search", "train", "validate", "zero_cost_score",
 ]
 
 

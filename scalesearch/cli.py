@@ -46,10 +46,10 @@ from scalesearch.pipeline import validate as validate_pipeline
 from scalesearch.quantities import parse_batches, parse_devices, parse_latency, parse_macs, parse_phis
 from scalesearch.runs import resolve_start
 from scalesearch.search.analysis import baselines as known_baselines
-from scalesearch.search.analysis import best_trial
+from scalesearch.search.analysis import best_trial, check_baselines
 from scalesearch.search.compare import plan as plan_scaling
 from scalesearch.search.compare import run_comparison
-from scalesearch.search.config import PRUNERS, SAMPLERS, SearchConfig, validate
+from scalesearch.search.config import CONSTRAINT_HANDLING, PRUNERS, SAMPLERS, SearchConfig, validate
 from scalesearch.search.driver import local_workers
 from scalesearch.search.find_base import open_study, search
 from scalesearch.search.grid import (
@@ -573,6 +573,7 @@ HeartbeatOpt = Annotated[int, typer.Option(
 
 Pruner = _choices("Pruner", PRUNERS)
 Sampler = _choices("Sampler", SAMPLERS)
+ConstraintHandling = _choices("ConstraintHandling", CONSTRAINT_HANDLING)
 
 
 @app.command("find-base")
@@ -584,13 +585,26 @@ def find_base(
     device: DeviceOpt = Device.cpu,
     backend: BackendOpt = None,
     threads: ThreadsOpt = None,
-    constraint: Annotated[Constraint, typer.Option(help="soft: ACC x (T(m)/T)^-0.07 (EfficientNet); hard: w = -1 "
-                                                        "above the target, 0 below (MnasNet).")] = Constraint.soft,
+    constraint: Annotated[Constraint, typer.Option(help="soft: ACC x (T(m)/T)^-0.07 (EfficientNet); hard: the target "
+                                                        "is a limit, no candidate above it is evaluated.")]
+    = Constraint.soft,
+    constraint_handling: Annotated[ConstraintHandling, typer.Option(
+        help="How the sampler learns the MACs or latency window: penalty (a rejected candidate scores below every "
+             "evaluated one, graded by its distance) or sampler (also Optuna's Trial.set_constraint).")]
+    = ConstraintHandling["penalty"],
     reject_outside: Annotated[float, typer.Option(help="Reject untrained any candidate beyond target x (1 +- this).")]
     = 0.1,
     space: Annotated[str, typer.Option(help="Search space: built-in name or .yaml file.")] = "mnasnet",
-    data: Annotated[Optional[str], typer.Option(help="KIND:PATH to train candidates on (see 'train'); without it, "
-                                                     "candidates get a zero-cost score.", show_default=False)] = None,
+    data: Annotated[Optional[str], typer.Option(help="KIND:PATH to train candidates on (see 'train'); without it "
+                                                     "(and without --evaluator), candidates get a zero-cost score.",
+                                                show_default=False)] = None,
+    evaluator: Annotated[Optional[str], typer.Option(
+        help="Accuracy without training, to judge search strategies on ground truth: table:FILE (NAS-Bench-Macro's "
+             "nas-bench-macro_cifar10.json, with --space nas-bench-macro) or surrogate:NAME_OR_FILE (accel-nasbench, "
+             "with --space accel-nasbench).", show_default=False)] = None,
+    seed_base: Annotated[bool, typer.Option(help="Seed the study with the space's base network and compare the "
+                                                 "finalists with it; --no-seed-base when the base may be the answer "
+                                                 "(e.g. B0 in accel-nasbench).")] = True,
     train_images: Annotated[Optional[int], typer.Option(help="Train candidates on this many (seeded) training "
                                                              "images only.", show_default=False)] = None,
     recipe: Annotated[str, typer.Option(help="Training recipe for candidates.")] = "proxy",
@@ -645,7 +659,8 @@ def find_base(
         objective = Objective(parse_latency(latency), "ms", constraint.value, reject_outside=reject_outside)
         (bench_config,) = _configs(device, backend, [1], threads, Precision.fp32)
         label = f"{latency.strip()}-{device.value}"
-    name = study or f"find-base-{label}-{'proxy' if data else metric.value}".replace(" ", "")
+    kind = evaluator.partition(":")[0] if evaluator else "proxy" if data else metric.value
+    name = study or f"find-base-{label}-{kind}".replace(" ", "")
     overrides = _recipe_overrides(epochs=epochs, resolution=resolution)
     config = SearchConfig(objective=objective, run_dir=run_dir or Path("runs") / name, study_name=name,
                           n_trials=n_trials, space=space, data=data, train_images=train_images, recipe=recipe,
@@ -654,10 +669,13 @@ def find_base(
                           sampler=sampler.value if sampler else None, pruner=pruner.value, device=train_device,
                           prescreen=prescreen, finalists=finalists, final_seeds=final_seeds,
                           final_epochs=final_epochs, latency=bench_config, heartbeat_s=heartbeat,
-                          devices=parse_devices(devices) if devices is not None else ())
+                          devices=parse_devices(devices) if devices is not None else (), evaluator=evaluator,
+                          seed_with_base=seed_base, constraint_handling=constraint_handling.value)
     _fetch(data, download)
     validate(config)
-    if data is None:
+    if include_baselines:
+        check_baselines(config)
+    if config.evaluator_kind == "zero-cost":
         report.log(f"no --data: candidates are ranked by a zero-cost score ({metric.value}) computed at "
                    f"initialisation, not by trained accuracy")
     planned_finals = (config.n_finalists + 1) * config.final_seeds

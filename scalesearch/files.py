@@ -8,9 +8,12 @@ import hashlib
 import json
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from scalesearch.errors import UsageError
 
 
 def write_atomic(path: Path, content: str | bytes) -> Path:
@@ -30,6 +33,24 @@ def write_atomic(path: Path, content: str | bytes) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def read_regular(path: Path, max_bytes: int, what: str) -> bytes:
+    """The bytes of ``path``, a file a user pointed at: refused with one line (UsageError) if it is
+    missing, not a regular file (a FIFO would block the read, a device never end) or larger than
+    ``max_bytes``. ``what`` names the file kind in the message (e.g. "a NAS-Bench-Macro table")."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read {what} ({err.strerror or err})") from None
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"{path}: not a regular file; {what} is a file")
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UsageError(f"{path}: larger than {max_bytes / 2**20:,.0f} MiB, more than {what} can be")
+    return data
 
 
 def _umask() -> int:

@@ -18,6 +18,7 @@ from scalesearch.arch.spec import (
     DepthwiseSeparable,
     FusedMBConv,
     Head,
+    Identity,
     MBConv,
     NetworkSpec,
     Stem,
@@ -47,7 +48,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def random_block(rng: random.Random):
-    kind = rng.choice(["mbconv", "fused_mbconv", "depthwise_separable", "basic", "bottleneck"])
+    kind = rng.choice(["mbconv", "fused_mbconv", "depthwise_separable", "basic", "bottleneck", "identity"])
     common = {"out_channels": rng.randint(4, 96), "repeats": rng.randint(1, 3), "stride": rng.choice([1, 2])}
     if kind in ("mbconv", "fused_mbconv"):
         cls = MBConv if kind == "mbconv" else FusedMBConv
@@ -57,6 +58,8 @@ def random_block(rng: random.Random):
         return DepthwiseSeparable(**common, kernel=rng.choice([3, 5]))
     if kind == "basic":
         return BasicBlock(**common)
+    if kind == "identity":
+        return Identity(**common)
     expansion = rng.choice([2, 4])
     return Bottleneck(**{**common, "out_channels": expansion * rng.randint(2, 24)}, expansion=expansion)
 

@@ -136,7 +136,8 @@ def test_a_killed_finalist_stage_goes_on_where_it_stopped(tmp_path, tiny_search)
     (["--finalists", "0"], "error: --finalists must be >= 1, got 0"),
     (["--final-seeds", "0"], "error: --final-seeds must be >= 1, got 0"),
     (["--final-epochs", "0"], "error: --final-epochs must be >= 1, got 0"),
-    (["--sampler", "nsga2"], "error: --sampler nsga2 optimises several objectives: add --multi-objective"),
+    (["--evaluator", "table:/no/such.json"], "error: /no/such.json: cannot read a NAS-Bench-Macro table (No such file "
+                                             "or directory)"),
 ])
 def test_bad_finalist_and_sampler_flags_write_nothing(args, message, tmp_path):
     result = runner.invoke(app, ["find-base", "--flops", "400M", *args, "--run-dir", str(tmp_path / "run")])

@@ -71,7 +71,14 @@ def test_candidate_rejects_values_outside_the_space():
     (lambda d: d["choices"].update(kernel=[3, 4]), "choices.kernel: must be an odd kernel size"),
     (lambda d: d["choices"].update(block=["conv"]), "choices.block: must be one of"),
     (lambda d: d["choices"].update(expand_ratio=[]), "choices.expand_ratio: must list at least one option"),
-    (lambda d: d["choices"].pop("kernel"), "choices.kernel: missing required key"),
+    (lambda d: d["choices"].update(repeats=[1, 2]), "choices.repeats: must be left out when repeats_delta is chosen"),
+    (lambda d: d["choices"].update(op=[{"block": "identity", "kernel": 3}]),
+     "choices.op[0].block: must not be identity in an option that sets other fields"),
+    (lambda d: d["choices"].update(op=[{"kernel": 5}]), "choices.kernel: must be left out when an `op` option sets it"),
+    (lambda d: d.update(stages=[{"stage": 9, "kernel": [3]}]), "stages: stage 9 is not a stage of base"),
+    (lambda d: d.update(stages=[{"stage": 1, "kernel": [3]}, {"stage": 1, "kernel": [5]}]), "stages: must name "
+                                                                                          "each stage once"),
+    (lambda d: d.update(per_layer=True), "per_layer: must be false when repeats or repeats_delta is chosen"),
     (lambda d: d["choices"].update(kernal=[3]), "choices.kernal: unknown key"),
     (lambda d: d.update(base="resnet50"), "a search base must be built of mbconv/fused_mbconv stages"),
 ])
@@ -80,5 +87,5 @@ def test_malformed_space_file_names_the_key(tmp_path: Path, mutate, words: str):
     mutate(data)
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(SpecError, match=words.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(SpecError, match=words.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         load_space(str(path))

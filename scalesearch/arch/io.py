@@ -11,7 +11,7 @@ import yaml
 
 from scalesearch.arch.spec import NetworkSpec, Spec, ViTSpec
 from scalesearch.errors import SpecError, UsageError, shown
-from scalesearch.files import write_atomic
+from scalesearch.files import digest, write_atomic
 from scalesearch.typed_data import decode, encode
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -90,6 +90,13 @@ def spec_from_dict(data: Any, source: str | None = None) -> Spec:
 def spec_to_dict(spec: NetworkSpec) -> dict[str, Any]:
     """A plain mapping that :func:`spec_from_dict` turns back into an equal spec."""
     return encode(spec)
+
+
+def network_digest(spec: Spec) -> str:
+    """A fingerprint of the network a spec builds, whatever its name and however it was derived: two
+    choices of a search space that build the same network share it."""
+    data = spec_to_dict(spec)
+    return digest({k: v for k, v in data.items() if k not in ("name", "scaling")})[:16]
 
 
 def load_spec(path: str | Path) -> NetworkSpec:

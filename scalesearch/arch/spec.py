@@ -165,9 +165,21 @@ class Bottleneck(_Stage):
         return self.out_channels // self.expansion
 
 
-Block = Union[MBConv, FusedMBConv, DepthwiseSeparable, BasicBlock, Bottleneck]
+@dataclass(frozen=True)
+class Identity(_Stage):
+    """No layer: the input passes unchanged, or through a 1x1 conv and norm (no activation) where
+    the stride or the width changes. A search space's "skip this layer" choice (NAS-Bench-Macro)."""
+
+    kind: ClassVar[str] = "identity"
+
+    def projects(self, in_channels: int, stride: int) -> bool:
+        """Whether the block needs its 1x1 projection (the shape changes)."""
+        return stride != 1 or in_channels != self.out_channels
+
+
+Block = Union[MBConv, FusedMBConv, DepthwiseSeparable, BasicBlock, Bottleneck, Identity]
 BLOCK_KINDS: dict[str, type] = {
-    cls.kind: cls for cls in (MBConv, FusedMBConv, DepthwiseSeparable, BasicBlock, Bottleneck)
+    cls.kind: cls for cls in (MBConv, FusedMBConv, DepthwiseSeparable, BasicBlock, Bottleneck, Identity)
 }
 
 

@@ -25,6 +25,7 @@ from scalesearch.arch.spec import (
     Bottleneck,
     DepthwiseSeparable,
     FusedMBConv,
+    Identity,
     MBConv,
     Spec,
     ViTSpec,
@@ -121,9 +122,14 @@ def _bottleneck(t: _Tally, spec: Bottleneck, cin: int, stride: int) -> None:
     _shortcut(t, cin, spec.out_channels, stride, size_in)
 
 
+def _identity(t: _Tally, spec: Identity, cin: int, stride: int) -> None:
+    if spec.projects(cin, stride):
+        t.conv(cin, spec.out_channels, 1, stride)
+
+
 _BLOCK_COUNTERS = {
     MBConv: _mbconv, FusedMBConv: _fused_mbconv, DepthwiseSeparable: _depthwise_separable,
-    BasicBlock: _basic, Bottleneck: _bottleneck,
+    BasicBlock: _basic, Bottleneck: _bottleneck, Identity: _identity,
 }
 
 

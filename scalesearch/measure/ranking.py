@@ -32,3 +32,13 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     sx = math.sqrt(sum((a - mx) ** 2 for a in rx))
     sy = math.sqrt(sum((b - my) ** 2 for b in ry))
     return cov / (sx * sy) if sx and sy else float("nan")
+
+
+def kendall(x: Sequence[float], y: Sequence[float]) -> float:
+    """Kendall's tau-b (ties counted as neither concordant nor discordant); NaN when either side is
+    constant. What NAS benchmarks report for a surrogate or a proxy's ranking."""
+    if len(x) != len(y) or len(x) < 2:
+        raise ValueError(f"kendall needs two sequences of equal length >= 2, got {len(x)} and {len(y)}")
+    from scipy.stats import kendalltau
+
+    return float(kendalltau(x, y).statistic)

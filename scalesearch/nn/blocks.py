@@ -15,7 +15,7 @@ from torch import nn
 from torchvision.ops import SqueezeExcitation, StochasticDepth
 from torchvision.ops.misc import Conv2dNormActivation
 
-from scalesearch.arch.spec import BasicBlock, Bottleneck, DepthwiseSeparable, FusedMBConv, MBConv
+from scalesearch.arch.spec import BasicBlock, Bottleneck, DepthwiseSeparable, FusedMBConv, Identity, MBConv
 from scalesearch.nn.norms import NORM_TYPES
 
 Layer = Callable[..., nn.Module]
@@ -162,6 +162,21 @@ class BottleneckResidualBlock(_ResidualBlock):
         return self.bn3
 
 
+class IdentityBlock(nn.Module):
+    """The input unchanged, or a 1x1 conv and norm (``downsample``) where the shape changes."""
+
+    def __init__(self, spec: Identity, in_channels: int, stride: int, drop_path: float, act: Layer,
+                 norm: Layer) -> None:
+        super().__init__()
+        self.downsample = None
+        if spec.projects(in_channels, stride):
+            self.downsample = nn.Sequential(nn.Conv2d(in_channels, spec.out_channels, 1, stride, bias=False),
+                                            norm(spec.out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.downsample is None else self.downsample(x)
+
+
 #: The builder for each block kind.
 BLOCK_BUILDERS: dict[type, type[nn.Module]] = {
     MBConv: MBConvBlock,
@@ -169,4 +184,5 @@ BLOCK_BUILDERS: dict[type, type[nn.Module]] = {
     DepthwiseSeparable: DepthwiseSeparableBlock,
     BasicBlock: BasicResidualBlock,
     Bottleneck: BottleneckResidualBlock,
+    Identity: IdentityBlock,
 }

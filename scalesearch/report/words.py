@@ -69,6 +69,8 @@ def verdict(final: dict[str, Any], percent: bool = True) -> str:
         return "The finalist stage is not finished: run the same command to go on."
     if final["winner"] is None:
         return "No finalist trained on every final seed: see the failures above."
+    if final["base"] is None:
+        return f"The winner is {final['winner']} (this study was not told its space's base network)."
     if final["margin_vs_base"] is None:
         return f"The winner is {final['winner']}; the base network ({final['base']}) failed to train on a final seed."
     if final["winner_is_base"]:

@@ -10,14 +10,15 @@ import optuna
 
 from scalesearch.arch.io import resolve_spec
 from scalesearch.arch.spec import NetworkSpec
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.files import write_json
 from scalesearch.measure.flops import analytic_count
 from scalesearch.measure.latency import measure
 from scalesearch.measure.predictor import LatencyTable
 from scalesearch.search.config import SearchConfig
+from scalesearch.search.evaluators import make_evaluator
 from scalesearch.search.space import load_space
-from scalesearch.search.trial import Evaluator, candidate_cost
+from scalesearch.search.trial import candidate_cost
 from scalesearch.search.workers import evaluated_params, scored
 
 #: Leading trials whose latency is measured (not predicted) on the device, with a latency target.
@@ -82,6 +83,14 @@ def measured_latency(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> fl
     return study.user_attrs.get("measured_latency_ms", {}).get(str(trial.number))
 
 
+def check_baselines(config: SearchConfig) -> None:
+    """Known networks can be evaluated only by training or a zero-cost score: a benchmark's table or
+    surrogate knows the networks of its own space alone."""
+    if config.evaluator is not None:
+        raise UsageError(f"`include_baselines` evaluates EfficientNet-B0, MobileNetV2 and MnasNet-A1, which a "
+                         f"{config.evaluator_kind} of search space {config.space!r} cannot score: leave it out")
+
+
 def baselines(config: SearchConfig) -> list[dict[str, Any]]:
     """The known networks' rows, from ``baselines.json`` in the run folder; evaluated (and saved
     there) the first time."""
@@ -95,7 +104,7 @@ def baselines(config: SearchConfig) -> list[dict[str, Any]]:
 
 def evaluate_baselines(config: SearchConfig) -> list[dict[str, Any]]:
     """Known networks under the study's evaluator and objective, for the report's found-vs-known."""
-    evaluate = Evaluator(config)
+    evaluate = make_evaluator(config)
     latency = LatencyTable(config.latency) if config.latency else None
     rows = []
     for name in BASELINES:

@@ -28,7 +28,8 @@ from scalesearch.train.recipes import Recipe, load_recipe
 from scalesearch.train.zero_cost import DEFAULT_METRIC, METRICS
 
 #: Optuna's samplers by name: TPE (default), random search (the baseline every NAS method must
-#: beat; Li & Talwalkar 2019), NSGA-II (multi-objective only) and Gaussian-process BO.
+#: beat; Li & Talwalkar 2019), NSGA-II (a genetic algorithm; the default with several objectives)
+#: and Gaussian-process BO.
 SAMPLERS = ("tpe", "random", "nsga2", "gp")
 PRUNERS = ("none", "median", "hyperband")
 #: Trials a model-based sampler draws at random before it models the study.
@@ -36,9 +37,15 @@ STARTUP_TRIALS = 10
 #: Candidates evaluated to the end before any trial may be pruned (rejected candidates are
 #: COMPLETE trials too, so Optuna's own start-up counts would include them).
 PRUNE_AFTER = 5
-#: Finalists retrained after the search, and the seeds each gets, when there is data to train on.
+#: Finalists evaluated again after the search, and the seeds each gets, when evaluations vary by seed.
 FINALISTS = 3
 FINAL_SEEDS = 3
+#: How the sampler learns where the MACs or latency window is: ``penalty`` (a rejected candidate's
+#: value is graded by its distance from the window) or ``sampler`` (also Optuna's constraint
+#: interface, ``Trial.set_constraint``, which TPE, NSGA-II and GP read as feasibility).
+CONSTRAINT_HANDLING = ("penalty", "sampler")
+#: Evaluators named by ``evaluator`` (``KIND:SOURCE``), see :mod:`scalesearch.search.evaluators`.
+EVALUATOR_KINDS = ("table", "surrogate")
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,8 @@ class SearchConfig:
     final_seeds: int = FINAL_SEEDS
     final_epochs: int | None = None  # None: the search recipe's
     heartbeat_s: int = HEARTBEAT_S
+    evaluator: str | None = None  # "table:FILE" or "surrogate:NAME_OR_FILE"; None: train on data, else zero-cost
+    constraint_handling: str = "penalty"  # one of CONSTRAINT_HANDLING
 
     def __post_init__(self) -> None:
         _at_least(self.n_trials, 1, "n_trials")
@@ -87,16 +96,32 @@ class SearchConfig:
             raise UsageError(f"`zero_cost_metric` must be one of {', '.join(METRICS)}, got {self.zero_cost_metric!r}")
         if self.sampler is not None and self.sampler not in SAMPLERS:
             raise UsageError(f"`sampler` must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
-        if self.sampler == "nsga2" and not self.multi_objective:
-            raise UsageError("`sampler` nsga2 optimises several objectives: add `multi_objective`")
+        if self.constraint_handling not in CONSTRAINT_HANDLING:
+            raise UsageError(f"`constraint_handling` must be one of {', '.join(CONSTRAINT_HANDLING)}, got "
+                             f"{self.constraint_handling!r}")
+        if self.evaluator is not None:
+            kind, _, source = self.evaluator.partition(":")
+            if kind not in EVALUATOR_KINDS or not source:
+                raise UsageError(f"`evaluator` must be table:FILE (a benchmark's table) or surrogate:NAME_OR_FILE (a "
+                                 f"fitted model), got {self.evaluator!r}")
+            if self.data is not None:
+                raise UsageError(f"`evaluator` {kind} looks accuracy up and `data` trains candidates: give one of them")
         if self.pruner not in PRUNERS:
             raise UsageError(f"`pruner` must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
         if (self.latency is None) != (self.objective.unit == "MACs"):
             raise UsageError("a latency target needs a latency configuration, a MACs target none")
 
     @property
-    def evaluator(self) -> str:
-        return "proxy-training" if self.data else f"zero-cost ({self.zero_cost_metric})"
+    def evaluator_kind(self) -> str:
+        """``table``, ``surrogate``, ``training`` (with data) or ``zero-cost``."""
+        if self.evaluator is not None:
+            return self.evaluator.partition(":")[0]
+        return "training" if self.data else "zero-cost"
+
+    @property
+    def evaluator_source(self) -> str:
+        """The file (or built-in name) after ``table:`` or ``surrogate:``."""
+        return (self.evaluator or "").partition(":")[2]
 
     @property
     def sampler_name(self) -> str:
@@ -104,10 +129,11 @@ class SearchConfig:
 
     @property
     def n_finalists(self) -> int:
-        """Candidates retrained after the search (the seeded base network joins them); 0: none."""
+        """Candidates evaluated again after the search (the seeded base network joins them); 0: none.
+        By default: with data, a table or a surrogate; not for zero-cost scores."""
         if self.finalists is not None:
             return self.finalists
-        return FINALISTS if self.data else 0
+        return FINALISTS if self.data or self.evaluator else 0
 
     @property
     def directions(self) -> list[str]:
@@ -131,13 +157,18 @@ def _at_least(value: int, low: int, parameter: str) -> None:
 def describe(config: SearchConfig) -> dict[str, Any]:
     """The settings a study must keep across resumes (not n_trials, workers, storage or the
     finalist stage, which may change between runs)."""
-    return {"target": config.objective.target, "unit": config.objective.unit,
+    from scalesearch.search.evaluators import describe_evaluator  # evaluators build on this module
+
+    optional = {"seed_with_base": False} if not config.seed_with_base else {}
+    if config.constraint_handling != "penalty":
+        optional["constraint_handling"] = config.constraint_handling
+    return {**optional,"target": config.objective.target, "unit": config.objective.unit,
             "constraint": config.objective.constraint, "w": config.objective.w,
             "reject_outside": config.objective.reject_outside, "space": config.space, "data": config.data,
             "train_images": config.train_images,
             "recipe": config.recipe, "recipe_overrides": dict(sorted(config.recipe_overrides.items())),
-            "evaluator": config.evaluator, "multi_objective": config.multi_objective, "prescreen": config.prescreen,
-            "sampler": config.sampler_name, "pruner": config.pruner}
+            "evaluator": describe_evaluator(config), "multi_objective": config.multi_objective,
+            "prescreen": config.prescreen, "sampler": config.sampler_name, "pruner": config.pruner}
 
 
 def sampler_seed(config: SearchConfig, worker: int, resumed_at: int) -> int:
@@ -198,7 +229,10 @@ def check_reachable(config: SearchConfig) -> None:
 
 def validate(config: SearchConfig) -> None:
     """Every check that can fail on bad input, before the study is created or touched."""
+    from scalesearch.search.evaluators import check_evaluator  # evaluators build on this module
+
     check_reachable(config)
+    check_evaluator(config)
     search_recipe(config)
     resolve_device(config.device)
     if config.devices:

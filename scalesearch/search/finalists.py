@@ -23,8 +23,9 @@ from scalesearch.measure.predictor import LatencyTable
 from scalesearch.search.analysis import by_score, trial_spec
 from scalesearch.search.config import SearchConfig, search_recipe
 from scalesearch.search.driver import run_jobs
+from scalesearch.search.evaluators import Evaluator, make_evaluator
 from scalesearch.search.space import load_space
-from scalesearch.search.trial import Evaluator, candidate_cost
+from scalesearch.search.trial import candidate_cost
 from scalesearch.search.workers import evaluated_params
 from scalesearch.train.loop import TrainingError
 
@@ -62,10 +63,12 @@ def _result_key(name: str, seed: int, epochs: int | None) -> str:
 
 
 def choose(study: optuna.Study, config: SearchConfig) -> list[Finalist]:
-    """The ``n_finalists`` best distinct candidates by search score, then the base network."""
+    """The ``n_finalists`` best distinct candidates by search score, then the base network (unless
+    the study was told not to know it: ``seed_with_base`` off, as a benchmark of search strategies
+    needs, where the base may be the answer)."""
     trials = study.get_trials(deepcopy=False)
     space = load_space(config.space)
-    key = "val_top1" if config.data else "zero_cost"
+    key = "zero_cost" if config.evaluator_kind == "zero-cost" else "val_top1"
     chosen: dict[str, Finalist] = {}
     base_params = space.base_params()
     base_name = space.candidate(base_params).name if base_params is not None else space.base_spec.name
@@ -74,7 +77,7 @@ def choose(study: optuna.Study, config: SearchConfig) -> list[Finalist]:
         if spec.name not in chosen and len(chosen) < config.n_finalists:
             chosen[spec.name] = Finalist(spec, t.number, spec.name == base_name, t.user_attrs.get(key),
                                          t.user_attrs.get("latency_ms", t.user_attrs["macs"]))
-    if base_name not in chosen:  # the base was pruned, failed, or simply not among the best
+    if config.seed_with_base and base_name not in chosen:  # pruned, failed, or simply not among the best
         spec = space.candidate(base_params) if base_params is not None else space.base_spec
         own = [t for t in trials if base_params is not None and evaluated_params(t) == base_params
                and "macs" in t.user_attrs]
@@ -96,7 +99,7 @@ def _evaluate(job: tuple[SearchConfig, NetworkSpec, int, int | None]) -> float |
     config, spec, seed, epochs = job
     key = repr(config)
     if key not in _EVALUATORS:  # the data loads once per process
-        _EVALUATORS[key] = Evaluator(config)
+        _EVALUATORS[key] = make_evaluator(config)
     try:
         return _EVALUATORS[key](spec, seed=seed, epochs=epochs)
     except TrainingError as err:
@@ -154,12 +157,12 @@ def table(study: optuna.Study, config: SearchConfig) -> dict[str, Any] | None:
     complete = all(len(r["per_seed"]) + len(r["failures"]) == len(seeds) for r in rows)
     ranked = sorted((r for r in rows if r["score"] is not None), key=lambda r: -r["score"])
     winner = ranked[0] if complete and ranked else None
-    base = next(r for r in rows if r["is_base"])
+    base = next((r for r in rows if r["is_base"]), None)
     return {"candidates": config.n_finalists, "seeds": seeds, "epochs": epochs,
-            "measure": "val_top1" if config.data else f"zero-cost ({config.zero_cost_metric})",
+            "measure": f"zero-cost ({config.zero_cost_metric})" if config.evaluator_kind == "zero-cost" else "val_top1",
             "complete": complete, "rows": ranked + [r for r in rows if r["score"] is None],
             "winner": winner["name"] if winner else None,
             "winner_trial": winner["trial"] if winner else None,
             "winner_is_base": winner["is_base"] if winner else None,
-            "base": base["name"],
-            "margin_vs_base": (winner["mean"] - base["mean"]) if winner and base["mean"] is not None else None}
+            "base": base["name"] if base else None,
+            "margin_vs_base": (winner["mean"] - base["mean"]) if winner and base and base["mean"] is not None else None}

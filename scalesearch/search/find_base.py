@@ -23,11 +23,22 @@ from scalesearch.search.config import SearchConfig, describe, make_pruner, make_
 from scalesearch.search.driver import local_workers, open_or_resume, worker_device
 from scalesearch.search.space import load_space
 from scalesearch.search.trial import TrialObjective
-from scalesearch.search.workers import evaluated, fail_stale_trials, is_rejected, open_storage, scored, share_cpu
+from scalesearch.search.workers import (
+    evaluated,
+    fail_stale_trials,
+    is_rejected,
+    is_repeat,
+    open_storage,
+    scored,
+    share_cpu,
+)
 from scalesearch.train.loop import TrainingError
 
 #: Rejected candidates allowed per requested trial before the search gives up on the window.
 MAX_REJECTIONS_PER_TRIAL = 200
+#: Repeats of evaluated networks allowed per requested trial before the search stops: a sampler whose
+#: proposals have converged (NSGA-II's population in a small space) may propose nothing new for long.
+MAX_REPEATS_PER_TRIAL = 20
 
 
 def open_study(config: SearchConfig, worker: int = 0) -> optuna.Study:
@@ -55,6 +66,10 @@ def _stop_when_done(config: SearchConfig, on_trial: Callable[[optuna.Study], Non
             study.stop()
         elif sum(is_rejected(t) for t in trials) > limit:
             study.set_user_attr("gave_up", f"over {limit} candidates fell outside the target window")
+            study.stop()
+        elif sum(is_repeat(t) for t in trials) > config.n_trials * MAX_REPEATS_PER_TRIAL:
+            study.set_user_attr("stopped_early", f"the sampler proposed over {config.n_trials * MAX_REPEATS_PER_TRIAL} "
+                                                 f"networks it had evaluated before: nothing new near its best")
             study.stop()
 
     return callback

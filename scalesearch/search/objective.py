@@ -1,8 +1,12 @@
 """The search objective as pure functions: ACC(m) x (TARGET(m) / T)^w (MnasNet, EfficientNet).
 
 ``soft`` (EfficientNet): w = -0.07 on both sides of the target, so a network 2x over the target
-pays 4.7% of its accuracy. ``hard`` (MnasNet's alternative): w = 0 at or below the target and
--1 above it, so going over costs accuracy in proportion.
+pays 4.7% of its accuracy. ``hard``: the target is a limit no candidate may pass (MnasNet's
+w = 0 at or below it); a candidate above it is never evaluated, so the search only returns networks
+within it.
+
+Candidates far from the target are not evaluated at all (``reject_outside``): the window is
+target x (1 +- reject_outside) for ``soft``, [target x (1 - reject_outside), target] for ``hard``.
 """
 
 from __future__ import annotations
@@ -46,9 +50,20 @@ class Objective:
         """ACC x (value / target)^w."""
         return accuracy * (value / self.target) ** self.exponent(value)
 
+    def window(self) -> tuple[float, float]:
+        """The costs of the candidates worth evaluating: (lowest, highest)."""
+        low = self.target * (1 - self.reject_outside)
+        return low, self.target if self.constraint == "hard" else self.target * (1 + self.reject_outside)
+
+    def violation(self, value: float) -> float:
+        """How far outside the window ``value`` lies, relative to the target (<= 0: inside), which
+        Optuna's samplers read as a constraint (feasible at <= 0)."""
+        low, high = self.window()
+        return max(low - value, value - high) / self.target
+
     def rejects(self, value: float) -> str | None:
         """Why a candidate of this cost is not worth evaluating, or None."""
-        low, high = self.target * (1 - self.reject_outside), self.target * (1 + self.reject_outside)
+        low, high = self.window()
         if value < low or value > high:
             return (f"{self.unit} {_fmt(value, self.unit)} outside the window "
                     f"[{_fmt(low, self.unit)}, {_fmt(high, self.unit)}]")

@@ -24,7 +24,16 @@ from scalesearch.measure.flops import analytic_count
 from scalesearch.search import finalists
 from scalesearch.search.analysis import best_trial, measured_latency, pareto_front, trial_spec
 from scalesearch.search.config import SearchConfig
-from scalesearch.search.workers import abandoned, evaluated, evaluated_params, is_rejected, is_surplus, scored
+from scalesearch.search.evaluators import describe_evaluator
+from scalesearch.search.workers import (
+    abandoned,
+    evaluated,
+    evaluated_params,
+    is_rejected,
+    is_repeat,
+    is_surplus,
+    scored,
+)
 
 TRIAL_COLUMNS = ("number", "state", "macs", "params", "latency_ms", "measured_latency_ms", "val_top1", "zero_cost",
                  "score", "duration_s", "reason", "name", "finalist", "final_mean", "final_std", "final_seeds")
@@ -33,10 +42,11 @@ TRIAL_COLUMNS = ("number", "state", "macs", "params", "latency_ms", "measured_la
 def trial_row(trial: optuna.trial.FrozenTrial, measured_ms: float | None = None,
               abandoned_reason: str | None = None, final: dict[str, Any] | None = None) -> dict[str, Any]:
     attrs = trial.user_attrs
-    state = ("rejected" if is_rejected(trial) else "died" if abandoned_reason is not None
-             else "surplus" if is_surplus(trial) else trial.state.name.lower())
+    state = ("rejected" if is_rejected(trial) else "repeat" if is_repeat(trial) else "died" if abandoned_reason
+             is not None else "surplus" if is_surplus(trial) else trial.state.name.lower())
     duration = trial.duration.total_seconds() if trial.duration else None
-    reason = attrs.get("rejected") or attrs.get("fail_reason") or abandoned_reason or ""
+    reason = attrs.get("rejected") or attrs.get("fail_reason") or abandoned_reason or (
+        f"repeat of trial {attrs['repeat_of']}" if is_repeat(trial) else "")
     row = {"number": trial.number, "state": state, "macs": attrs.get("macs"), "params": attrs.get("params"),
            "latency_ms": attrs.get("latency_ms"), "measured_latency_ms": measured_ms,
            "val_top1": attrs.get("val_top1"), "zero_cost": attrs.get("zero_cost"), "score": attrs.get("score"),
@@ -89,11 +99,13 @@ def summarise(study: optuna.Study, config: SearchConfig) -> dict[str, Any]:
     return {
         "study": config.study_name, "storage": config.storage_url(), "run_dir": str(config.run_dir),
         "target": config.objective.target, "target_unit": config.objective.unit,
-        "constraint": config.objective.constraint, "evaluator": config.evaluator, "sampler": config.sampler_name,
-        "pruner": config.pruner, "accuracy_is_zero_cost": config.data is None,
+        "constraint": config.objective.constraint, "evaluator": describe_evaluator(config),
+        "sampler": config.sampler_name, "pruner": config.pruner,
+        "accuracy_is_zero_cost": config.evaluator_kind == "zero-cost",
         "best": best_record, "finalists": final, "n_trials": len(counted), "n_complete": states.get("COMPLETE", 0),
         "n_failed": states.get("FAIL", 0), "n_pruned": states.get("PRUNED", 0),
-        "n_rejected": sum(is_rejected(t) for t in trials), "failures": dict(failures),
+        "n_rejected": sum(is_rejected(t) for t in trials), "n_repeats": sum(is_repeat(t) for t in trials),
+        "failures": dict(failures), "stopped_early": study.user_attrs.get("stopped_early"),
         "latency_failures": study.user_attrs.get("latency_failures", {}),
         "n_died": len(abandoned(trials)),
         "baselines": json.loads(baselines.read_text()) if baselines.exists() else None,

@@ -1,9 +1,10 @@
 """One ``find-base`` trial: sample a candidate, cost it, reject it untrained if far from the
 target, else evaluate it and score it.
 
-Evaluation is proxy training (with per-epoch pruning in single-objective studies) or, without
-data, a zero-cost score. A multi-objective study returns (accuracy, cost) and never calls
-``Trial.report``, which Optuna does not support there.
+Evaluation is the study's evaluator (:mod:`scalesearch.search.evaluators`): proxy training (with
+per-epoch pruning in single-objective studies), a zero-cost score, a benchmark's table or a
+surrogate. A multi-objective study returns (accuracy, cost) and never calls ``Trial.report``, which
+Optuna does not support there.
 """
 
 from __future__ import annotations
@@ -16,77 +17,17 @@ from typing import Any
 
 import optuna
 
+from scalesearch.arch.io import network_digest
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError
 from scalesearch.measure.flops import analytic_count, analytic_macs
 from scalesearch.measure.predictor import LatencyTable
-from scalesearch.search.config import PRUNE_AFTER, SearchConfig, prune_from, search_recipe
+from scalesearch.search.config import SearchConfig
+from scalesearch.search.evaluators import make_evaluator
 from scalesearch.search.space import SearchSpace, load_space
-from scalesearch.search.workers import abandon, scored, take_slot, worker_id
+from scalesearch.search.workers import abandon, claimed, is_repeat, is_surplus, scored, take_slot, worker_id
 from scalesearch.signals import stop_reason
-from scalesearch.train.data import DataSet, load_data
-from scalesearch.train.loop import EpochMetrics, TrainingError, train
-from scalesearch.train.recipes import Recipe
-from scalesearch.train.zero_cost import data_batch, zero_cost_score
-
-
-class Evaluator:
-    """Accuracy (or, without data, a zero-cost stand-in) of a candidate under one study's settings."""
-
-    def __init__(self, config: SearchConfig) -> None:
-        self.config = config
-        self.recipe: Recipe = search_recipe(config)
-        self.data: DataSet | None = load_data(config.data, train_images=config.train_images) if config.data else None
-        self.num_classes = self.data.num_classes if self.data else 10
-        channels = load_space(config.space).base_spec.in_channels
-        self.batch = data_batch(self.data, self.recipe.resolution, channels=channels) if self.data else None
-
-    @property
-    def key(self) -> str:
-        """The user attribute an evaluation is stored under."""
-        return "val_top1" if self.data is not None else "zero_cost"
-
-    def __call__(self, spec: NetworkSpec, seed: int | None = None, epochs: int | None = None,
-                 trial: optuna.Trial | None = None) -> float:
-        """Accuracy of ``spec`` trained with ``seed`` (default: the study's) for ``epochs``
-        (default: the recipe's), or its zero-cost score at initialisation ``seed``. With
-        ``trial`` (single objective), per-epoch reports and pruning."""
-        seed = self.config.seed if seed is None else seed
-        if self.data is None:
-            return zero_cost_score(self.recipe.network(spec, self.num_classes), self.config.zero_cost_metric,
-                                   resolution=self.recipe.resolution, seed=seed)
-        recipe = self.recipe if epochs is None else self.recipe.override(
-            epochs=epochs, warmup_epochs=min(self.recipe.warmup_epochs, epochs))
-        if trial is None:  # a finalist or a known network: one evaluation, after the last epoch
-            return train(spec, self.data, recipe, seeds=[seed], device=self.config.device,
-                         eval_from=recipe.epochs).val_top1
-        on_epoch = None if self.config.multi_objective else self._reporter(trial)
-        return train(spec, self.data, recipe, seeds=[seed], device=self.config.device, on_epoch=on_epoch,
-                     eval_from=prune_from(self.config)).val_top1
-
-    def prescreen_score(self, spec: NetworkSpec) -> float:
-        """The zero-cost score of ``spec`` on a batch of the training data."""
-        images, labels = self.batch
-        return zero_cost_score(self.recipe.network(spec, self.num_classes), self.config.zero_cost_metric,
-                               images, labels)
-
-    @staticmethod
-    def may_prune(study: optuna.Study) -> bool:
-        """Pruning starts once :data:`PRUNE_AFTER` candidates were evaluated to the end."""
-        return len(scored(study.get_trials(deepcopy=False))) >= PRUNE_AFTER
-
-    def _reporter(self, trial: optuna.Trial):
-        may_prune = self.may_prune(trial.study)
-
-        def report(metrics: EpochMetrics) -> None:
-            if metrics.val_top1 is None:  # an epoch the recipe does not evaluate
-                return
-            trial.report(metrics.val_top1, metrics.epoch)
-            if may_prune and trial.should_prune():
-                trial.set_user_attr("val_top1", metrics.val_top1)
-                raise optuna.TrialPruned(f"pruned at epoch {metrics.epoch}")
-
-        return report
+from scalesearch.train.loop import TrainingError
 
 
 def candidate_cost(spec: NetworkSpec, latency: LatencyTable | None = None) -> float:
@@ -101,7 +42,7 @@ class TrialObjective:
     def __init__(self, config: SearchConfig, space: SearchSpace | None = None) -> None:
         self.config = config
         self.space = space or load_space(config.space)
-        self.evaluate = Evaluator(config)
+        self.evaluate = make_evaluator(config)
         self.latency = LatencyTable(config.latency) if config.latency else None
 
     def _describe(self, trial: optuna.Trial, spec: NetworkSpec) -> float:
@@ -133,6 +74,30 @@ class TrialObjective:
             trial.set_user_attr("trained_params", pool[best])
         return pool[best]
 
+    def _evaluated_before(self, trial: optuna.Trial, spec: NetworkSpec) -> optuna.trial.FrozenTrial | None:
+        """An earlier trial of this study that evaluated the same network (to the end, or until pruned)."""
+        network = network_digest(spec)
+        trial.set_user_attr("network", network)
+        for t in trial.study.get_trials(deepcopy=False):
+            if t.number < trial.number and t.user_attrs.get("network") == network and not is_repeat(t) and (
+                    t in scored([t]) or (t.state == optuna.trial.TrialState.PRUNED and claimed(t)
+                                         and not is_surplus(t))):
+                return t
+        return None
+
+    def _repeat(self, trial: optuna.Trial, earlier: optuna.trial.FrozenTrial) -> float | tuple[float, float]:
+        """A network evaluated before is not evaluated again (a sampler in a small space proposes the same
+        one many times: TPE's 300 trials on NAS-Bench-Macro held 84 distinct networks): the trial takes
+        the earlier result, and does not count towards ``n_trials``. The same network with the same seed
+        trains to the same result, and a table returns the same recorded run."""
+        trial.set_user_attr("repeat_of", earlier.number)
+        if earlier.state == optuna.trial.TrialState.PRUNED:
+            raise optuna.TrialPruned(f"a repeat of trial {earlier.number}, which was pruned")
+        for key in (self.evaluate.key, "score"):
+            if key in earlier.user_attrs:
+                trial.set_user_attr(key, earlier.user_attrs[key])
+        return tuple(earlier.values) if self.config.multi_objective else earlier.value
+
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         trial.set_user_attr("worker", worker_id())
         params = {k: trial.suggest_categorical(k, options) for k, options in self.space.dimensions().items()}
@@ -140,12 +105,17 @@ class TrialObjective:
         cost = self._describe(trial, spec)
         objective = self.config.objective
         reason = objective.rejects(cost)
+        if self.config.constraint_handling == "sampler":
+            trial.set_constraint("window", objective.violation(cost))
         if reason is not None:
             trial.set_user_attr("rejected", reason)
             if self.config.multi_objective:
                 raise optuna.TrialPruned(reason)
             # Below every real score (> 0) and graded by distance, so TPE learns where the window is.
             return -abs(math.log(cost / objective.target))
+        earlier = self._evaluated_before(trial, spec)
+        if earlier is not None:
+            return self._repeat(trial, earlier)
         started = time.perf_counter()
         try:
             if not take_slot(trial, self.config.n_trials):
@@ -167,7 +137,8 @@ class TrialObjective:
             raise
         finally:
             trial.set_user_attr("eval_s", round(time.perf_counter() - started, 3))
-            gc.collect()  # a trained network's graph and buffers, before the next one
+            if self.evaluate.builds_networks:
+                gc.collect()  # a trained network's graph and buffers, before the next one
         score = objective.score(accuracy, cost)
         trial.set_user_attr("score", score)
         return (accuracy, cost) if self.config.multi_objective else score

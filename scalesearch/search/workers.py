@@ -119,6 +119,11 @@ def is_rejected(trial: optuna.trial.FrozenTrial) -> bool:
     return "rejected" in trial.user_attrs
 
 
+def is_repeat(trial: optuna.trial.FrozenTrial) -> bool:
+    """A trial whose network an earlier trial had evaluated: it took that result, evaluated nothing."""
+    return "repeat_of" in trial.user_attrs
+
+
 def is_surplus(trial: optuna.trial.FrozenTrial) -> bool:
     """A trial that found all ``n_trials`` evaluations taken by others and evaluated nothing."""
     return "surplus" in trial.user_attrs
@@ -132,8 +137,9 @@ def abandoned(trials: list[optuna.trial.FrozenTrial]) -> dict[int, str]:
 
 
 def scored(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
-    """Trials that evaluated a candidate to the end (complete, not rejected)."""
-    return [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and not is_rejected(t)]
+    """Trials that evaluated a candidate to the end (complete, neither rejected nor a repeat)."""
+    return [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and not is_rejected(t)
+            and not is_repeat(t)]
 
 
 def evaluated_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
@@ -149,15 +155,16 @@ def claimed(trial: optuna.trial.FrozenTrial) -> bool:
 
 def evaluated(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
     """Finished trials that count towards ``n_trials``: complete, pruned, or failed for a reason of
-    their own; neither rejected candidates nor trials whose worker died (those are retried)."""
+    their own; neither rejected candidates, repeats of an evaluated network, nor trials whose worker
+    died (those are retried)."""
     done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED)
     gone = abandoned(trials)
-    return [t for t in trials if t.state in done and not is_rejected(t) and not is_surplus(t) and t.number not in gone
-            and (t.state != optuna.trial.TrialState.FAIL or claimed(t))]
+    return [t for t in trials if t.state in done and not is_rejected(t) and not is_surplus(t) and not is_repeat(t)
+            and t.number not in gone and (t.state != optuna.trial.TrialState.FAIL or claimed(t))]
 
 
 def _declared(trial: optuna.trial.FrozenTrial) -> bool:
-    return "slot" in trial.user_attrs or is_rejected(trial)
+    return "slot" in trial.user_attrs or is_rejected(trial) or is_repeat(trial)
 
 
 def take_slot(trial: optuna.Trial, n_trials: int) -> bool:

@@ -11,12 +11,13 @@ A fixed, seeded validation split is carved out of the training set; the test spl
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import pickle
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -79,6 +80,21 @@ class DataSet:
     @property
     def channels(self) -> int:
         return int(self.train.sample_images(1).shape[1])
+
+
+def dataset_record(data: DataSet) -> dict[str, Any]:
+    """A data set as committed results name it, portably: its kind, image counts and a content
+    digest (SHA-256 of the training and validation images and labels; of file names, relative to
+    nothing, and labels for image folders), never the folder it was read from."""
+    hasher = hashlib.sha256()
+    for split in (data.train, data.val):
+        if isinstance(split, Split):
+            hasher.update(split.images.contiguous().numpy().tobytes())
+        else:
+            hasher.update("\n".join(Path(p).name for p in split.paths).encode())
+        hasher.update(split.labels.numpy().tobytes())
+    return {"kind": data.name.partition(":")[0], "train_images": len(data.train), "val_images": len(data.val),
+            "sha256": hasher.hexdigest()[:16]}
 
 
 def parse_data_arg(text: str) -> tuple[str, Path | None]:
