@@ -11,8 +11,10 @@ candidates with), `standard` (scalesearch train's default) and `proxy-2x` (the p
 epochs and warm-up). The figure per recipe is Spearman's (and Kendall's) rank correlation of its
 top-1 with the benchmark's mean top-1 (full CIFAR-10, 50 epochs, 3 seeds), beside the benchmark's
 own seed-to-seed ceiling on the same networks.
-Cost: about 4 min per proxy training of a mid-sized network on one thread of a 2-vCPU VM with the
-whole 10,000-image subset; 30 networks x (1 + 1 + 2) proxy-equivalents is about 8 h on one thread.
+Cost: about 7 min per 8-epoch training with --train-images 4500 on one thread of a busy 2-vCPU VM
+(the JSON records each one's wall time); 30 networks x (1 + 1 + 2) 8-epoch trainings is about 14 h.
+The first recipe (the search's proxy) trains every network before the others start; the recipes
+are compared on the networks all of them trained (the summary's "common").
 Writes benchmarks/results/proxy_ground_truth.json after every training; an interrupted run goes on
 where it stopped; a file made with other settings is refused, never overwritten.
 """
@@ -73,6 +75,14 @@ def summary(rows: dict, table: MacroTable, names: list[str]) -> dict:
         if len(done) >= 3:
             truth, proxy = [table.mean(r["key"]) for r in done], [r["top1"] for r in done]
             out[recipe] = {"networks": len(done), "spearman": spearman(proxy, truth), "kendall": kendall(proxy, truth)}
+    trained = [{r["key"] for r in rows.values() if r["recipe"] == recipe} for recipe in names]
+    common = sorted(set.intersection(*trained)) if trained else []
+    if len(common) >= 3 and len(names) > 1:  # every recipe on the same networks
+        out["common"] = {"networks": len(common)}
+        for recipe in names:
+            top1 = {r["key"]: r["top1"] for r in rows.values() if r["recipe"] == recipe}
+            proxy, truth = [top1[k] for k in common], [table.mean(k) for k in common]
+            out["common"][recipe] = {"spearman": spearman(proxy, truth), "kendall": kendall(proxy, truth)}
     keys = sorted({r["key"] for r in rows.values()})
     if len(keys) >= 3:  # the benchmark's own seed-to-seed agreement on these networks
         runs = [table.records[k].accuracies for k in keys]
@@ -111,6 +121,8 @@ def main() -> None:
     space = load_space("nas-bench-macro")
     keys = stratified(table, args.networks)
     dims = list(space.dimensions())
+    # Recipe by recipe, the first (the search's proxy) on every network before the others start; the
+    # recipes are compared on the networks all of them trained (summary: "common").
     for recipe_name, recipe in chosen.items():
         for key in keys:
             row_key = f"{recipe_name}|{key}"

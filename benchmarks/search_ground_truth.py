@@ -245,8 +245,36 @@ def summarise_runs(rows: dict, refs: dict, budgets: list[int]) -> dict:
             longest = max(len(c) for c in curves)
             entry["anytime_regret_median"] = [round(statistics.median(best - c[k] for c in curves if len(c) > k), 4)
                                               for k in range(longest)]
+            entry["wall_s_median"] = statistics.median(r["wall_s"] for r in mine)
+            entry["stopped_early_runs"] = sum(bool(r["stopped_early"]) for r in mine)
+            entry["repeats_median"] = statistics.median(r["repeats"] for r in mine)
+            entry["trials_median"] = statistics.median(r["trials_total"] for r in mine)
             per[f"{sampler}/{handling}"] = entry
-        out[bench] = {"reference_best": best, "groups": per}
+        out[bench] = {"reference_best": best, "groups": per, "handling_pairs": handling_pairs(runs, budgets)}
+    return out
+
+
+def handling_pairs(runs: list[dict], budgets: list[int]) -> dict:
+    """``sampler`` constraint handling against ``penalty``, seed by seed (the same seeds ran both):
+    how often the returned network was better, equal or worse, and the mean difference in points."""
+    by_key = {(r["sampler"], r["handling"], r["seed"]): r for r in runs}
+    out: dict = {}
+    for (sampler, handling, seed), run in sorted(by_key.items()):
+        other = by_key.get((sampler, "penalty", seed))
+        if handling != "sampler" or other is None:
+            continue
+        for budget in map(str, budgets):
+            if budget not in run["outcome"] or budget not in other["outcome"]:
+                continue
+            diff = run["outcome"][budget]["truth"] - other["outcome"][budget]["truth"]
+            cell = out.setdefault(sampler, {}).setdefault(budget, {"pairs": 0, "better": 0, "equal": 0, "worse": 0,
+                                                                   "diffs": []})
+            cell["pairs"] += 1
+            cell["better" if diff > 1e-9 else "worse" if diff < -1e-9 else "equal"] += 1
+            cell["diffs"].append(diff)
+    for cells in out.values():
+        for cell in cells.values():
+            cell["mean_diff"] = statistics.fmean(cell.pop("diffs"))
     return out
 
 

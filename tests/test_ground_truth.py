@@ -28,6 +28,7 @@ from scalesearch.search.config import SearchConfig
 from scalesearch.search.find_base import search
 from scalesearch.search.objective import Objective
 from scalesearch.search.space import load_space
+from scalesearch.search.workers import evaluated, scored
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,9 +251,9 @@ def test_hard_limits_are_never_evaluated_above_and_the_sampler_sees_the_constrai
                           seed_with_base=False, constraint_handling="sampler", finalists=1, final_seeds=1)
     study = search(config)
     trials = study.get_trials(deepcopy=False)
-    evaluated = [t for t in trials if "rejected" not in t.user_attrs]
-    assert len(evaluated) == 15 and all(45e6 <= t.user_attrs["macs"] <= 50e6 for t in evaluated)
-    assert all(t.constraints["window"] <= 0 for t in evaluated)
+    inside = [t for t in trials if "rejected" not in t.user_attrs]  # evaluated, and repeats of those
+    assert len(evaluated(trials)) == 15 and all(45e6 <= t.user_attrs["macs"] <= 50e6 for t in inside)
+    assert all(t.constraints["window"] <= 0 for t in inside)
     assert all(t.constraints["window"] > 0 for t in trials if "rejected" in t.user_attrs)
     assert trials[0].params != load_space("nas-bench-macro").base_params()  # not seeded with the base
     penalty = SearchConfig(**{**config.__dict__, "constraint_handling": "penalty", "run_dir": tmp_path / "p"})
@@ -374,7 +375,6 @@ def test_the_real_accel_nasbench_archive_reads_as_data():
 def test_a_network_evaluated_before_is_not_evaluated_again_nor_counted(tmp_path: Path, macro_table: Path):
     from scalesearch.search.results import trial_rows
     from scalesearch.search.trial import TrialObjective
-    from scalesearch.search.workers import evaluated, scored
 
     config = SearchConfig(objective=Objective(50e6, "MACs", "hard"), run_dir=tmp_path, study_name="r", n_trials=5,
                           space="nas-bench-macro", evaluator=f"table:{macro_table}", seed_with_base=False)
@@ -391,3 +391,14 @@ def test_a_network_evaluated_before_is_not_evaluated_again_nor_counted(tmp_path:
     assert [t.number for t in evaluated(study.trials)] == [0, 2] == [t.number for t in scored(study.trials)]
     rows = trial_rows(study, config)
     assert (rows[1]["state"], rows[1]["reason"]) == ("repeat", "repeat of trial 0")
+
+
+def test_readme_ground_truth_section_is_what_its_json_renders():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render_ground_truth", ROOT / "benchmarks/render_ground_truth.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index(render.BEGIN):readme.index(render.END) + len(render.END)]
+    assert section == render.render(), "run: python benchmarks/render_ground_truth.py --write"

@@ -14,7 +14,7 @@ from scalesearch.arch.spec import MBConv, NetworkSpec, Stem
 from scalesearch.errors import SpecError, UsageError
 
 EXPECTED_BASES = {"efficientnet-b0", "mnasnet-a1", "mobilenet-v1", "mobilenet-v2", "resnet18", "resnet34", "resnet50",
-                  "resnet101", "resnet152", "vit-ti16", "vit-s16", "vit-b16"}
+                  "resnet101", "resnet152", "vit-ti16", "vit-s16", "vit-b16", "nas-bench-macro"}
 
 
 def test_builtin_bases_are_the_documented_set():

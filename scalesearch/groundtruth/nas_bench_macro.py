@@ -6,7 +6,7 @@ The file is the benchmark's own ``nas-bench-macro_cifar10.json``: keys are the 8
 (``"22212220"``; 0 identity, 1 expansion 3 kernel 3, 2 expansion 6 kernel 5), values hold
 ``test_acc`` (the 3 seeds' top-1, %), ``params`` and ``flops``. Its ``flops`` are multiply-adds of
 the convolutions and the classifier, exactly what :func:`~scalesearch.measure.flops.analytic_count`
-counts (equal on all 6,561 networks; ``benchmarks/search_ground_truth.py`` checks it).
+counts (equal on all 6,561 networks: ``benchmarks/benchmark_macs.py``).
 """
 
 from __future__ import annotations

@@ -119,6 +119,12 @@ class SearchConfig:
         return "training" if self.data else "zero-cost"
 
     @property
+    def accuracy_key(self) -> str:
+        """The trial attribute an evaluation is stored under: ``zero_cost`` for a zero-cost score
+        (not an accuracy), else ``val_top1`` (a fraction)."""
+        return "zero_cost" if self.evaluator_kind == "zero-cost" else "val_top1"
+
+    @property
     def evaluator_source(self) -> str:
         """The file (or built-in name) after ``table:`` or ``surrogate:``."""
         return (self.evaluator or "").partition(":")[2]
@@ -162,7 +168,7 @@ def describe(config: SearchConfig) -> dict[str, Any]:
     optional = {"seed_with_base": False} if not config.seed_with_base else {}
     if config.constraint_handling != "penalty":
         optional["constraint_handling"] = config.constraint_handling
-    return {**optional,"target": config.objective.target, "unit": config.objective.unit,
+    return {**optional, "target": config.objective.target, "unit": config.objective.unit,
             "constraint": config.objective.constraint, "w": config.objective.w,
             "reject_outside": config.objective.reject_outside, "space": config.space, "data": config.data,
             "train_images": config.train_images,

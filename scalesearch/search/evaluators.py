@@ -72,8 +72,7 @@ class ProxyEvaluator(Evaluator):
         self.num_classes = self.data.num_classes if self.data else 10
         channels = load_space(config.space).base_spec.in_channels
         self.batch = data_batch(self.data, self.recipe.resolution, channels=channels) if self.data else None
-        if self.data is None:
-            self.key = "zero_cost"
+        self.key = config.accuracy_key
 
     def __call__(self, spec: NetworkSpec, seed: int | None = None, epochs: int | None = None,
                  trial: optuna.Trial | None = None) -> float:

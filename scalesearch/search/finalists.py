@@ -68,7 +68,7 @@ def choose(study: optuna.Study, config: SearchConfig) -> list[Finalist]:
     needs, where the base may be the answer)."""
     trials = study.get_trials(deepcopy=False)
     space = load_space(config.space)
-    key = "zero_cost" if config.evaluator_kind == "zero-cost" else "val_top1"
+    key = config.accuracy_key
     chosen: dict[str, Finalist] = {}
     base_params = space.base_params()
     base_name = space.candidate(base_params).name if base_params is not None else space.base_spec.name
@@ -159,7 +159,7 @@ def table(study: optuna.Study, config: SearchConfig) -> dict[str, Any] | None:
     winner = ranked[0] if complete and ranked else None
     base = next((r for r in rows if r["is_base"]), None)
     return {"candidates": config.n_finalists, "seeds": seeds, "epochs": epochs,
-            "measure": f"zero-cost ({config.zero_cost_metric})" if config.evaluator_kind == "zero-cost" else "val_top1",
+            "measure": f"zero-cost ({config.zero_cost_metric})" if config.accuracy_key == "zero_cost" else "val_top1",
             "complete": complete, "rows": ranked + [r for r in rows if r["score"] is None],
             "winner": winner["name"] if winner else None,
             "winner_trial": winner["trial"] if winner else None,

@@ -38,7 +38,7 @@ from scalesearch.train.loop import TrainingError
 MAX_REJECTIONS_PER_TRIAL = 200
 #: Repeats of evaluated networks allowed per requested trial before the search stops: a sampler whose
 #: proposals have converged (NSGA-II's population in a small space) may propose nothing new for long.
-MAX_REPEATS_PER_TRIAL = 20
+MAX_REPEATS_PER_TRIAL = 5
 
 
 def open_study(config: SearchConfig, worker: int = 0) -> optuna.Study:
