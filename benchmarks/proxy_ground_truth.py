@@ -13,8 +13,8 @@ top-1 with the benchmark's mean top-1 (full CIFAR-10, 50 epochs, 3 seeds), besid
 own seed-to-seed ceiling on the same networks.
 Cost: about 7 min per 8-epoch training with --train-images 4500 on one thread of a busy 2-vCPU VM
 (the JSON records each one's wall time); 30 networks x (1 + 1 + 2) 8-epoch trainings is about 14 h.
-The first recipe (the search's proxy) trains every network before the others start; the recipes
-are compared on the networks all of them trained (the summary's "common").
+The first recipe (the search's proxy) trains every network before the others start; each later
+recipe is compared with the first on the networks both trained (the summary's "paired").
 Writes benchmarks/results/proxy_ground_truth.json after every training; an interrupted run goes on
 where it stopped; a file made with other settings is refused, never overwritten.
 """
@@ -75,22 +75,21 @@ def summary(rows: dict, table: MacroTable, names: list[str]) -> dict:
         if len(done) >= 3:
             truth, proxy = [table.mean(r["key"]) for r in done], [r["top1"] for r in done]
             out[recipe] = {"networks": len(done), "spearman": spearman(proxy, truth), "kendall": kendall(proxy, truth)}
-    trained = [{r["key"] for r in rows.values() if r["recipe"] == recipe} for recipe in names]
-    common = sorted(set.intersection(*trained)) if trained else []
-    if len(common) >= 3 and len(names) > 1:  # every recipe on the same networks
-        out["common"] = {"networks": len(common)}
-        for recipe in names:
-            top1 = {r["key"]: r["top1"] for r in rows.values() if r["recipe"] == recipe}
-            proxy, truth = [top1[k] for k in common], [table.mean(k) for k in common]
-            out["common"][recipe] = {"spearman": spearman(proxy, truth), "kendall": kendall(proxy, truth)}
+    first = {r["key"]: r["top1"] for r in rows.values() if r["recipe"] == names[0]}
+    for recipe in names[1:]:  # each later recipe beside the first on the networks both trained
+        top1 = {r["key"]: r["top1"] for r in rows.values() if r["recipe"] == recipe}
+        both = sorted(set(top1) & set(first))
+        if len(both) >= 3:
+            truth = [table.mean(k) for k in both]
+            out.setdefault("paired", {})[recipe] = {
+                "networks": len(both),
+                recipe: {"spearman": spearman([top1[k] for k in both], truth),
+                         "kendall": kendall([top1[k] for k in both], truth)},
+                names[0]: {"spearman": spearman([first[k] for k in both], truth),
+                           "kendall": kendall([first[k] for k in both], truth)}}
     keys = sorted({r["key"] for r in rows.values()})
     if len(keys) >= 3:  # the benchmark's own seed-to-seed agreement on these networks
-        runs = [table.records[k].accuracies for k in keys]
-        pairs = [(a, b) for a in range(3) for b in range(a + 1, 3)]
-        out["seed_to_seed"] = {"spearman": sum(spearman([r[a] for r in runs], [r[b] for r in runs]) for a, b in pairs)
-                               / len(pairs),
-                               "kendall": sum(kendall([r[a] for r in runs], [r[b] for r in runs]) for a, b in pairs)
-                               / len(pairs)}
+        out["seed_to_seed"] = table.seed_to_seed(keys)
     return out
 
 
@@ -121,8 +120,8 @@ def main() -> None:
     space = load_space("nas-bench-macro")
     keys = stratified(table, args.networks)
     dims = list(space.dimensions())
-    # Recipe by recipe, the first (the search's proxy) on every network before the others start; the
-    # recipes are compared on the networks all of them trained (summary: "common").
+    # Recipe by recipe, the first (the search's proxy) on every network before the others start; each
+    # later one is compared with it on the networks both trained (summary: "paired").
     for recipe_name, recipe in chosen.items():
         for key in keys:
             row_key = f"{recipe_name}|{key}"

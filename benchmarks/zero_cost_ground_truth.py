@@ -21,7 +21,6 @@ Writes benchmarks/results/zero_cost_ground_truth.json after every 20 networks; r
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -65,11 +64,7 @@ def agreement(rows: list[dict], table: MacroTable) -> dict:
     for score in SCORES:
         values = [r[score] for r in rows]
         out[score] = {"kendall": kendall(values, truth), "spearman": spearman(values, truth)}
-    runs = [table.records[r["key"]].accuracies for r in rows]
-    pairs = [(a, b) for a in range(3) for b in range(a + 1, 3)]
-    out["seed_to_seed"] = {
-        "kendall": statistics.fmean(kendall([r[a] for r in runs], [r[b] for r in runs]) for a, b in pairs),
-        "spearman": statistics.fmean(spearman([r[a] for r in runs], [r[b] for r in runs]) for a, b in pairs)}
+    out["seed_to_seed"] = table.seed_to_seed([r["key"] for r in rows])
     data_free = [s for s in METRICS if s != "params"]
     out["best_zero_cost"] = max(data_free, key=lambda s: out[s]["kendall"])
     out["best_overall"] = max(SCORES, key=lambda s: out[s]["kendall"])

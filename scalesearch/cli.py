@@ -81,6 +81,7 @@ from scalesearch.train.loop import default_run_dir as default_train_dir
 from scalesearch.train.recipes import load_recipe, parse_schedule
 from scalesearch.train.self_train import LABELS, SelfTrainConfig
 from scalesearch.train.self_train import run as run_self_train
+from scalesearch.train.supernet import SupernetEpoch, default_supernet_dir, train_supernet
 from scalesearch.train.zero_cost import (
     DEFAULT_METRIC,
     METRICS,
@@ -202,6 +203,12 @@ Constraint = _choices("Constraint", CONSTRAINTS)
 
 
 DeviceOpt = Annotated[Device, typer.Option(help="cpu or cuda.")]
+#: A recipe's fields a command overrides.
+EpochsOpt = Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)]
+ResolutionOpt = Annotated[Optional[int], typer.Option(help="Override the recipe's input size (px).",
+                                                      show_default=False)]
+BatchOpt = Annotated[Optional[int], typer.Option(help="Override the recipe's batch size.", show_default=False)]
+LrOpt = Annotated[Optional[float], typer.Option(help="Override the recipe's peak learning rate.", show_default=False)]
 BackendOpt = Annotated[Optional[Backend], typer.Option(
     help="onnxruntime or openvino (CPU; openvino needs the 'openvino' extra), or torch. Default: onnxruntime on "
          "cpu, torch on cuda.", show_default=False)]
@@ -424,12 +431,10 @@ def train_cmd(
                                            "imagefolder; or 'synthetic' (generated, for smoke runs).",
                                       show_default=False)],
     recipe: Annotated[str, typer.Option(help="standard, proxy, rsb-a3, rsb-a2, or a recipe .yaml file.")] = "standard",
-    epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
-    resolution: Annotated[Optional[int], typer.Option(help="Override the recipe's input size (px).",
-                                                      show_default=False)] = None,
-    batch: Annotated[Optional[int], typer.Option(help="Override the recipe's batch size.", show_default=False)] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Override the recipe's peak learning rate.",
-                                                show_default=False)] = None,
+    epochs: EpochsOpt = None,
+    resolution: ResolutionOpt = None,
+    batch: BatchOpt = None,
+    lr: LrOpt = None,
     eval_every: Annotated[Optional[int], typer.Option(help="Evaluate every N epochs (and after the last); "
                                                            "default: the recipe's (1).", show_default=False)] = None,
     precision: Annotated[Optional[str], typer.Option(help="auto (bf16 autocast on CUDA, fp32 on the CPU), fp32, bf16 "
@@ -599,18 +604,18 @@ def find_base(
                                                      "(and without --evaluator), candidates get a zero-cost score.",
                                                 show_default=False)] = None,
     evaluator: Annotated[Optional[str], typer.Option(
-        help="Accuracy without training, to judge search strategies on ground truth: table:FILE (NAS-Bench-Macro's "
-             "nas-bench-macro_cifar10.json, with --space nas-bench-macro) or surrogate:NAME_OR_FILE (accel-nasbench, "
-             "with --space accel-nasbench).", show_default=False)] = None,
+        help="Accuracy without training each candidate: table:FILE (NAS-Bench-Macro's nas-bench-macro_cifar10.json, "
+             "with --space nas-bench-macro) or surrogate:NAME_OR_FILE (accel-nasbench, with --space accel-nasbench), "
+             "to judge search strategies on ground truth; or supernet:RUN_DIR (what 'supernet train' wrote, with "
+             "the --space and --data it was trained on; finalists train stand-alone).", show_default=False)] = None,
     seed_base: Annotated[bool, typer.Option(help="Seed the study with the space's base network and compare the "
                                                  "finalists with it; --no-seed-base when the base may be the answer "
                                                  "(e.g. B0 in accel-nasbench).")] = True,
     train_images: Annotated[Optional[int], typer.Option(help="Train candidates on this many (seeded) training "
                                                              "images only.", show_default=False)] = None,
     recipe: Annotated[str, typer.Option(help="Training recipe for candidates.")] = "proxy",
-    epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
-    resolution: Annotated[Optional[int], typer.Option(help="Override the recipe's input size (px).",
-                                                      show_default=False)] = None,
+    epochs: EpochsOpt = None,
+    resolution: ResolutionOpt = None,
     metric: Annotated[ZeroCostMetric, typer.Option(help="Zero-cost metric when there is no --data (and for "
                                                         "--prescreen).")] = ZeroCostMetric[DEFAULT_METRIC],
     n_trials: Annotated[int, typer.Option(help="Evaluated trials in total (all workers, all resumes); rejected "
@@ -725,7 +730,7 @@ def grid_cmd(
     tolerance: Annotated[float, typer.Option(help="Allowed relative deviation of that product and of the measured "
                                                   "MACs ratio.")] = 0.1,
     recipe: Annotated[str, typer.Option(help="Training recipe.")] = "proxy",
-    epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
+    epochs: EpochsOpt = None,
     resolution: Annotated[Optional[int], typer.Option(help="The base's training size (px); each point trains at "
                                                            "this times gamma.", show_default=False)] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per point.")] = 1,
@@ -773,7 +778,7 @@ def compare_scaling(
     strategy: Annotated[str, typer.Option(help="Comma-separated subset of depth,width,resolution,compound,"
                                                "revisiting,sovit (ViT bases).")] = "depth,width,resolution,compound",
     recipe: Annotated[str, typer.Option(help="Training recipe (the same for every variant).")] = "proxy",
-    epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
+    epochs: EpochsOpt = None,
     resolution: Annotated[Optional[int], typer.Option(help="The base's training size (px); variants train at this "
                                                            "times their resolution multiplier.",
                                                       show_default=False)] = None,
@@ -831,7 +836,7 @@ def pipeline_cmd(
                                                   "= 2.")] = 0.1,
     seeds: Annotated[int, typer.Option(help="Seeds per network of the family and the references.")] = 3,
     recipe: Annotated[str, typer.Option(help="Training recipe of every stage.")] = "proxy",
-    epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
+    epochs: EpochsOpt = None,
     train_images: Annotated[Optional[int], typer.Option(help="Train on this many (seeded) training images only.",
                                                         show_default=False)] = None,
     device: Annotated[str, typer.Option(help="Training device: cpu, cuda or cuda:N.")] = "cpu",
@@ -913,10 +918,9 @@ def self_train_cmd(
     dropout: Annotated[Optional[float], typer.Option(help="The student's dropout. Default: EfficientNet's by size.",
                                                      show_default=False)] = None,
     recipe: Annotated[str, typer.Option(help="standard, proxy, rsb-a3, rsb-a2, or a recipe .yaml file.")] = "standard",
-    epochs: Annotated[Optional[int], typer.Option(help="Override the recipe's epochs.", show_default=False)] = None,
-    resolution: Annotated[Optional[int], typer.Option(help="Override the recipe's input size (px).",
-                                                      show_default=False)] = None,
-    batch: Annotated[Optional[int], typer.Option(help="Override the recipe's batch size.", show_default=False)] = None,
+    epochs: EpochsOpt = None,
+    resolution: ResolutionOpt = None,
+    batch: BatchOpt = None,
     seeds: Annotated[int, typer.Option(help="Independent chains (teacher and students), each its own seed.")] = 1,
     first_seed: Annotated[int, typer.Option(help="The first seed; the others follow it.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
@@ -987,6 +991,54 @@ def latency_table_build(
     else:
         report.log(f"latency table {table.path}: {len(table.entries)} entries ({measured} measured now) in "
                    f"{summary['wall_s']} s; calibration {table.calibration}")
+
+
+supernet_cmd = typer.Typer(no_args_is_help=True, help="Weight-sharing supernets: train once, score many networks.")
+app.add_typer(supernet_cmd, name="supernet")
+
+
+@supernet_cmd.command("train")
+def supernet_train(
+    data: Annotated[str, typer.Option(help="KIND:PATH (see 'train'), or 'synthetic'.", show_default=False)],
+    space: Annotated[str, typer.Option(help="Search space: built-in name or .yaml file (its candidates must share "
+                                            "widths: nas-bench-macro, accel-nasbench).")] = "nas-bench-macro",
+    recipe: Annotated[str, typer.Option(help="Training recipe (epochs, schedule, optimiser, augmentation).")]
+    = "proxy",
+    epochs: EpochsOpt = None,
+    resolution: ResolutionOpt = None,
+    batch: BatchOpt = None,
+    lr: LrOpt = None,
+    random_subnets: Annotated[int, typer.Option(help="Random sub-networks per step, besides the largest and the "
+                                                     "smallest (the sandwich rule).")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed of the weights, batches and sampled sub-networks.")] = 0,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    train_images: Annotated[Optional[int], typer.Option(help="Train on this many (seeded) training images only.",
+                                                        show_default=False)] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Where supernet.json, metrics.csv and the checkpoint go. "
+                                                         "Default: runs/supernet/<space>-<recipe>-<digest of the "
+                                                         "settings>; the same command resumes it.",
+                                                    show_default=False)] = None,
+    download: DownloadOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train the weight-sharing supernet of a search space (BigNAS's sandwich rule with in-place
+    distillation); 'find-base --evaluator supernet:RUN_DIR' then scores candidates with its weights."""
+    chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution, batch_size=batch, lr=lr)
+    resolve_device(device)
+    load_space(space)
+    _fetch(data, download)
+    dataset = load_data(data, train_images=train_images)
+    run_dir = run_dir or default_supernet_dir(space, dataset, chosen, random_subnets, seed)
+    with report.progress((f"training the supernet of {space}", chosen.epochs), enabled=not json_out) as (update,):
+        def on_epoch(e: SupernetEpoch) -> None:
+            update(e.epoch, f"supernet epoch {e.epoch}/{chosen.epochs} loss {e.loss:.3f} distill {e.distill_loss:.3f} "
+                            f"{e.img_per_s:.0f} img/s")
+        run = train_supernet(space, dataset, chosen, run_dir, random_subnets, seed, device, on_epoch)
+    report.emit({"space": space, "run_dir": str(run_dir), "epochs": len(run.epochs), "recipe": chosen.name,
+                 "random_subnets": random_subnets, "data": dataset.name, "synthetic_data": dataset.synthetic,
+                 "loss": run.epochs[-1].loss, "distill_loss": run.epochs[-1].distill_loss,
+                 "img_per_s": run.epochs[-1].img_per_s, "wall_s": round(sum(e.wall_s for e in run.epochs), 1),
+                 "evaluator": f"supernet:{run_dir}"}, json_out)
 
 
 def main() -> None:

@@ -402,3 +402,13 @@ def test_readme_ground_truth_section_is_what_its_json_renders():
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index(render.BEGIN):readme.index(render.END) + len(render.END)]
     assert section == render.render(), "run: python benchmarks/render_ground_truth.py --write"
+
+
+def test_the_seed_to_seed_ceiling_averages_every_pair_of_seeds():
+    from scalesearch.groundtruth.nas_bench_macro import Record
+
+    records = {"a": Record((1.0, 1.0, 3.0), 1, 1), "b": Record((2.0, 2.0, 2.0), 1, 1),
+               "c": Record((3.0, 3.0, 1.0), 1, 1)}
+    ceiling = MacroTable(records, "digest", "made up").seed_to_seed(["a", "b", "c"])
+    # seeds 0 and 1 agree (1), each disagrees with seed 2 (-1): the mean of the three pairs is -1/3.
+    assert ceiling == pytest.approx({"kendall": -1 / 3, "spearman": -1 / 3})

@@ -12,6 +12,7 @@ counts (equal on all 6,561 networks: ``benchmarks/benchmark_macs.py``).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import random
@@ -21,6 +22,7 @@ from typing import Any
 
 from scalesearch.errors import UsageError, shown
 from scalesearch.files import read_regular
+from scalesearch.measure.ranking import kendall, spearman
 from scalesearch.search.space import SearchSpace, load_space
 
 #: The built-in space whose networks the table holds.
@@ -122,6 +124,14 @@ class MacroTable:
 
     def mean(self, key: str) -> float:
         return self.records[key].mean
+
+    def seed_to_seed(self, keys: list[str]) -> dict[str, float]:
+        """The benchmark's own ceiling on ``keys``: Kendall tau and Spearman of one training seed's
+        accuracies with another's, averaged over the pairs of seeds."""
+        runs = [self.records[k].accuracies for k in keys]
+        pairs = list(itertools.combinations(range(min(len(r) for r in runs)), 2))
+        return {name: math.fsum(rank([r[a] for r in runs], [r[b] for r in runs]) for a, b in pairs) / len(pairs)
+                for name, rank in (("kendall", kendall), ("spearman", spearman))}
 
     def check_space(self, space: SearchSpace, tries: int = 20) -> None:
         """Fail before a search if ``space`` builds networks the table does not hold."""

@@ -45,7 +45,7 @@ FINAL_SEEDS = 3
 #: interface, ``Trial.set_constraint``, which TPE, NSGA-II and GP read as feasibility).
 CONSTRAINT_HANDLING = ("penalty", "sampler")
 #: Evaluators named by ``evaluator`` (``KIND:SOURCE``), see :mod:`scalesearch.search.evaluators`.
-EVALUATOR_KINDS = ("table", "surrogate")
+EVALUATOR_KINDS = ("table", "surrogate", "supernet")
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ class SearchConfig:
     final_seeds: int = FINAL_SEEDS
     final_epochs: int | None = None  # None: the search recipe's
     heartbeat_s: int = HEARTBEAT_S
-    evaluator: str | None = None  # "table:FILE" or "surrogate:NAME_OR_FILE"; None: train on data, else zero-cost
+    evaluator: str | None = None  # "table:FILE", "surrogate:NAME_OR_FILE" or "supernet:RUN_DIR"; None: train on
+    # data, else zero-cost
     constraint_handling: str = "penalty"  # one of CONSTRAINT_HANDLING
 
     def __post_init__(self) -> None:
@@ -102,9 +103,12 @@ class SearchConfig:
         if self.evaluator is not None:
             kind, _, source = self.evaluator.partition(":")
             if kind not in EVALUATOR_KINDS or not source:
-                raise UsageError(f"`evaluator` must be table:FILE (a benchmark's table) or surrogate:NAME_OR_FILE (a "
-                                 f"fitted model), got {self.evaluator!r}")
-            if self.data is not None:
+                raise UsageError(f"`evaluator` must be table:FILE (a benchmark's table), surrogate:NAME_OR_FILE (a "
+                                 f"fitted model) or supernet:RUN_DIR (a trained supernet), got {self.evaluator!r}")
+            if kind == "supernet" and self.data is None:
+                raise UsageError("`evaluator` supernet scores candidates on the data it was trained on, and the "
+                                 "finalists train on it: give `data`")
+            if kind != "supernet" and self.data is not None:
                 raise UsageError(f"`evaluator` {kind} looks accuracy up and `data` trains candidates: give one of them")
         if self.pruner not in PRUNERS:
             raise UsageError(f"`pruner` must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
@@ -113,7 +117,7 @@ class SearchConfig:
 
     @property
     def evaluator_kind(self) -> str:
-        """``table``, ``surrogate``, ``training`` (with data) or ``zero-cost``."""
+        """``table``, ``surrogate``, ``supernet``, ``training`` (with data) or ``zero-cost``."""
         if self.evaluator is not None:
             return self.evaluator.partition(":")[0]
         return "training" if self.data else "zero-cost"
@@ -126,7 +130,7 @@ class SearchConfig:
 
     @property
     def evaluator_source(self) -> str:
-        """The file (or built-in name) after ``table:`` or ``surrogate:``."""
+        """The file, folder or built-in name after ``table:``, ``surrogate:`` or ``supernet:``."""
         return (self.evaluator or "").partition(":")[2]
 
     @property

@@ -5,7 +5,9 @@ samplers, objective, constraints, finalists, storage, resume) stays the same wha
 * a zero-cost score at initialisation (no data: a stand-in for accuracy, not an accuracy);
 * ``table:FILE``: a benchmark's recorded accuracy (NAS-Bench-Macro), one training seed's result per
   query as a real training would vary, a fresh recorded seed for each finalist seed;
-* ``surrogate:NAME_OR_FILE``: a model fitted on measured networks predicts it (Accel-NASBench).
+* ``surrogate:NAME_OR_FILE``: a model fitted on measured networks predicts it (Accel-NASBench);
+* ``supernet:RUN_DIR``: inherited weights of a trained weight-sharing supernet score a search's
+  candidates (:mod:`scalesearch.train.supernet`); finalists train stand-alone on the data.
 
 Accuracies are fractions in [0, 1], as training reports them.
 """
@@ -29,7 +31,7 @@ from scalesearch.train.zero_cost import data_batch, zero_cost_score
 
 #: The evaluators a search names with ``evaluator`` (``KIND:SOURCE``); without one it trains on
 #: ``data``, or scores at initialisation without data.
-EVALUATORS = ("table", "surrogate")
+EVALUATORS = ("table", "surrogate", "supernet")
 
 
 class Evaluator:
@@ -153,12 +155,32 @@ class SurrogateEvaluator(Evaluator):
         return self.surrogate.predict_spec(self.space, spec) / 100
 
 
+class SupernetEvaluator(ProxyEvaluator):
+    """A search trial's candidate scored with a trained supernet's weights (validation top-1 after
+    BatchNorm re-estimation); finalists and known networks (no trial) train stand-alone, as with
+    proxy training."""
+
+    def __init__(self, config: SearchConfig) -> None:
+        super().__init__(config)
+        from scalesearch.train.supernet import load_supernet
+
+        self.run = load_supernet(Path(config.evaluator_source), self.data, config.device)
+
+    def __call__(self, spec: NetworkSpec, seed: int | None = None, epochs: int | None = None,
+                 trial: optuna.Trial | None = None) -> float:
+        if trial is None:
+            return super().__call__(spec, seed, epochs)
+        return self.run.score(spec)
+
+
 def make_evaluator(config: SearchConfig) -> Evaluator:
     """The evaluator ``config`` names."""
     if config.evaluator_kind == "table":
         return TableEvaluator(config)
     if config.evaluator_kind == "surrogate":
         return SurrogateEvaluator(config)
+    if config.evaluator_kind == "supernet":
+        return SupernetEvaluator(config)
     return ProxyEvaluator(config)
 
 
@@ -171,6 +193,10 @@ def describe_evaluator(config: SearchConfig) -> str:
     if config.evaluator_kind == "surrogate":
         model = _surrogate(config.evaluator_source)
         return f"surrogate ({model.space}, {model.target}, sha256 {model.digest[:16]})"
+    if config.evaluator_kind == "supernet":
+        from scalesearch.train.supernet import describe_supernet
+
+        return f"supernet ({describe_supernet(Path(config.evaluator_source))})"
     return "proxy-training" if config.data else f"zero-cost ({config.zero_cost_metric})"
 
 
@@ -180,3 +206,7 @@ def check_evaluator(config: SearchConfig) -> None:
         _table(config.evaluator_source).check_space(load_space(config.space))
     elif config.evaluator_kind == "surrogate":
         _surrogate(config.evaluator_source).check_space(load_space(config.space))
+    elif config.evaluator_kind == "supernet":
+        from scalesearch.train.supernet import check_supernet
+
+        check_supernet(Path(config.evaluator_source), load_space(config.space))

@@ -1,0 +1,222 @@
+"""The weight-sharing supernet: every candidate of a space runs on the shared weights exactly as the
+stand-alone network it extracts does; sandwich training resumes where it stopped; sub-networks
+score with inherited weights."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import random
+
+import pytest
+import torch
+
+from scalesearch.arch.spec import MBConv
+from scalesearch.errors import UsageError
+from scalesearch.measure.flops import analytic_count
+from scalesearch.nn import build_model
+from scalesearch.nn.supernet import Supernet
+from scalesearch.search.space import load_space
+from scalesearch.train.data import DataSet, Split, load_data, synthetic
+from scalesearch.train.recipes import load_recipe
+from scalesearch.train.supernet import CHECKPOINT, load_supernet, train_supernet
+
+
+def _perturbed(supernet: Supernet) -> Supernet:
+    """Norm statistics and scales that differ by channel, so that a wrong slice shows."""
+    g = torch.Generator().manual_seed(0)
+    for m in supernet.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.rand(c, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(c, generator=g) * 0.4 - 0.2)
+    return supernet.eval()
+
+
+@pytest.mark.parametrize("name, draws", [("nas-bench-macro", 12), ("accel-nasbench", 4)])
+def test_every_candidate_runs_on_the_shared_weights_as_its_extracted_network(name, draws):
+    space = load_space(name)
+    supernet = _perturbed(Supernet(space))
+    rng = random.Random(1)
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    specs = [space.sample(rng)[1] for _ in range(draws)]
+    specs += [space.extreme(lambda s: analytic_count(s).macs)[1],
+              space.extreme(lambda s: analytic_count(s).macs, largest=True)[1]]
+    outputs = []
+    for spec in specs:
+        net = supernet.extract(spec).eval()
+        fresh = build_model(spec)
+        assert {k: v.shape for k, v in net.state_dict().items()} == {k: v.shape for k, v in fresh.state_dict().items()}
+        with torch.no_grad():
+            shared, alone = supernet(x, supernet.check(spec)), net(x)
+        torch.testing.assert_close(shared, alone, rtol=1e-5, atol=1e-6)
+        outputs.append(shared)
+    # Different candidates compute different functions: the slices are not all the same weights.
+    assert len({round(float(o.sum()), 4) for o in outputs}) == len(outputs)
+
+
+def test_the_supernet_holds_the_largest_option_of_each_layer():
+    supernet = Supernet(load_space("nas-bench-macro"))
+    assert [(o.repeats, len(o.blocks)) for o in supernet.options] == [(1, 3)] * 8
+    assert all(s == dataclasses.replace(s, kernel=5, expand_ratio=6) for s in supernet.spec.stages)
+    # An identity layer that strides or widens has its own 1x1 projection: the first of each stage.
+    assert sorted(supernet.projections) == ["0_0", "2_0", "5_0"]
+    # A candidate's layer takes the leading channels and the kernel's centre (expansion 3, kernel 3 of 6, 5).
+    space = load_space("nas-bench-macro")
+    spec = space.candidate({d: 1 for d in space.dimensions()})
+    net = supernet.extract(spec)
+    mine, shared = net.features[2][0].block, supernet.net.features[2][0].block
+    hidden = spec.stages[1].hidden_channels(64)
+    assert (hidden, shared[0][0].out_channels) == (192, 384)
+    torch.testing.assert_close(mine[0][0].weight, shared[0][0].weight[:hidden])
+    torch.testing.assert_close(mine[1][0].weight, shared[1][0].weight[:hidden, :, 1:4, 1:4])
+    torch.testing.assert_close(mine[2][0].weight, shared[2][0].weight[:, :hidden])
+    anb = Supernet(load_space("accel-nasbench"))
+    assert [o.repeats for o in anb.options] == [3, 3, 3, 3, 3, 4, 3]
+    assert {(s.kernel, s.expand_ratio, s.se_ratio) for s in anb.spec.stages} == {(5, 6, 0.25)}
+
+
+def test_networks_and_spaces_it_cannot_share_are_refused_with_the_reason(tiny_space, tmp_path):
+    space = load_space("nas-bench-macro")
+    supernet = Supernet(space)
+    spec = space.sample(random.Random(0))[1]
+    wider = dataclasses.replace(spec, stages=(MBConv(out_channels=64, repeats=1, stride=2, kernel=7, expand_ratio=6),
+                                              *spec.stages[1:]))
+    with pytest.raises(UsageError, match="stage 0 of .* is not an option of search space 'nas-bench-macro'"):
+        supernet.extract(wider)
+    with pytest.raises(UsageError, match="differ in their number of stages"):
+        supernet.check(dataclasses.replace(spec, stages=spec.stages[:-1]))
+    with pytest.raises(UsageError, match="search space 'mnasnet' has fused_mbconv blocks"):
+        Supernet(load_space("mnasnet"))
+    wide = tmp_path / "wide.yaml"
+    wide.write_text(tiny_space.read_text().replace("- 0.75", "- 0.5").replace("name: tiny", "name: wide"))
+    with pytest.raises(UsageError, match="search space 'wide' differ in widths or strides"):
+        Supernet(load_space(str(wide)))
+
+
+def _tiny_data() -> DataSet:
+    train, val = synthetic(num_classes=4, size=16, train=96, test=48)
+    return DataSet(name="synthetic", train=train, val=val, test=None, num_classes=4, synthetic=True)
+
+
+RECIPE = load_recipe("proxy").override(epochs=2, warmup_epochs=0.5, resolution=16, batch_size=32,
+                                       precise_bn_images=32)
+
+
+def test_sandwich_training_resumes_where_it_stopped_as_if_never_stopped(tmp_path):
+    data = _tiny_data()
+    whole = train_supernet("nas-bench-macro", data, RECIPE, tmp_path / "whole", random_subnets=1)
+    assert [e.epoch for e in whole.epochs] == [1, 2] and all(e.img_per_s > 0 for e in whole.epochs)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(epoch) -> None:
+        if epoch.epoch == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_supernet("nas-bench-macro", data, RECIPE, tmp_path / "cut", random_subnets=1, on_epoch=stop_after_first)
+    seen = []
+    resumed = train_supernet("nas-bench-macro", data, RECIPE, tmp_path / "cut", random_subnets=1,
+                             on_epoch=seen.append)
+    assert [e.epoch for e in seen] == [2] and [e.epoch for e in resumed.epochs] == [1, 2]
+    for (name, a), b in zip(whole.supernet.state_dict().items(), resumed.supernet.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+    assert resumed.epochs[1].loss == pytest.approx(whole.epochs[1].loss)
+
+    # The trained weights, read back, score sub-networks; another recipe in the same folder is refused.
+    loaded = load_supernet(tmp_path / "whole", data)
+    for (name, a), b in zip(whole.supernet.state_dict().items(), loaded.supernet.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+    space = load_space("nas-bench-macro")
+    spec = space.sample(random.Random(3))[1]
+    score = loaded.score(spec)
+    assert 0.0 <= score <= 1.0 and score == loaded.score(spec)  # calibration is deterministic
+    with pytest.raises(UsageError, match="already holds a supernet with other settings \\(recipe\\)"):
+        train_supernet("nas-bench-macro", data, RECIPE.override(epochs=3), tmp_path / "whole", random_subnets=1)
+    other = dataclasses.replace(data, train=Split(data.train.images.flip(0), data.train.labels.flip(0)))
+    with pytest.raises(UsageError, match="the supernet was trained on"):
+        load_supernet(tmp_path / "whole", other)
+
+
+def test_training_moves_the_shared_weights_toward_the_data(tmp_path):
+    """The two networks every step trains, the largest on the labels and the smallest distilled from
+    it, score above chance on learnable data after a short training."""
+    train, val = synthetic(num_classes=4, size=16, train=256, test=96)
+    data = DataSet(name="synthetic", train=train, val=val, test=None, num_classes=4, synthetic=True)
+    run = train_supernet("nas-bench-macro", data, RECIPE.override(epochs=3, lr=0.02), tmp_path / "run",
+                         random_subnets=0)
+    space = load_space("nas-bench-macro")
+    macs = lambda s: analytic_count(s).macs  # noqa: E731
+    largest, smallest = run.score(space.extreme(macs, largest=True)[1]), run.score(space.extreme(macs)[1])
+    # 4 classes: chance is 0.25 (standard deviation 0.044 over 96 images); the smallest, all identity
+    # layers, learns only from the largest's predictions.
+    assert largest > 0.9 and smallest > 0.4, (largest, smallest)
+
+
+def test_a_damaged_run_folder_gives_one_line(tmp_path, monkeypatch):
+    data = _tiny_data()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "supernet.json").write_text("{not json")
+    with pytest.raises(UsageError, match="not a supernet settings file"):
+        load_supernet(tmp_path / "run", data)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="holds other files and no supernet.json"):
+        train_supernet("nas-bench-macro", data, RECIPE, tmp_path / "other")
+    with pytest.raises(UsageError, match="random_subnets"):
+        train_supernet("nas-bench-macro", data, RECIPE, tmp_path / "new", random_subnets=-1)
+    with monkeypatch.context() as m:  # as torchrun's environment says
+        m.setenv("WORLD_SIZE", "2")
+        m.setenv("RANK", "0")
+        with pytest.raises(UsageError, match="supernet training runs in one process"):
+            train_supernet("nas-bench-macro", data, RECIPE, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    run = tmp_path / "untrained"
+    train_supernet("nas-bench-macro", data, RECIPE.override(epochs=1), run, random_subnets=0)
+    (run / CHECKPOINT).write_bytes(b"cut off")
+    with pytest.raises(UsageError, match="no trained epoch"):
+        load_supernet(run, data)
+
+
+def test_supernet_train_then_find_base_scores_trials_with_it_and_trains_the_finalists(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalesearch.cli import app
+
+    runner = CliRunner()
+    data = ["--data", "synthetic", "--train-images", "64"]
+    trained = runner.invoke(app, ["supernet", "train", *data, "--epochs", "1", "--resolution", "16", "--batch", "32",
+                                  "--random-subnets", "1", "--run-dir", str(tmp_path / "sn"), "--json"])
+    assert trained.exit_code == 0, trained.output
+    record = json.loads(trained.stdout)
+    assert record["epochs"] == 1 and record["evaluator"] == f"supernet:{tmp_path / 'sn'}"
+    search = ["find-base", "--flops", "50M", "--constraint", "hard", "--space", "nas-bench-macro", "--evaluator",
+              f"supernet:{tmp_path / 'sn'}", *data, "--epochs", "1", "--resolution", "16", "--n-trials", "4",
+              "--finalists", "1", "--final-seeds", "1", "--no-seed-base", "--run-dir", str(tmp_path / "run"), "--json"]
+    found = runner.invoke(app, search)
+    assert found.exit_code == 0, found.output
+    summary = json.loads(found.stdout)
+    assert summary["evaluator"].startswith("supernet (nas-bench-macro, 1 epochs, sha256 ")
+    assert summary["n_trials"] == 4 and summary["best"]["macs"] <= 50e6
+    run = load_supernet(tmp_path / "sn", load_data("synthetic", train_images=64))
+    with open(tmp_path / "run" / "trials.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["val_top1"] and r["finalist"] != "True"]
+    space = load_space("nas-bench-macro")
+    for row in rows:  # each trial's accuracy is the supernet's inherited score of its candidate
+        spec = space.candidate({k: int(row[f"param_{k}"]) for k in space.dimensions()})
+        assert float(row["val_top1"]) == pytest.approx(run.score(spec))
+    assert summary["finalists"]["complete"] and len(summary["finalists"]["rows"]) == 1  # trained stand-alone
+
+    # Bad input: one line, exit 2.
+    no_data = runner.invoke(app, [a for a in search if a not in data])
+    assert no_data.exit_code == 2 and "supernet scores candidates on the data it was trained on" in no_data.output
+    swap = {"nas-bench-macro": "accel-nasbench", str(tmp_path / "run"): str(tmp_path / "r2")}
+    other_space = runner.invoke(app, [swap.get(a, a) for a in search])
+    assert other_space.exit_code == 2 and "holds a supernet of search space 'nas-bench-macro'" in other_space.output
+    missing = runner.invoke(app, [a.replace(str(tmp_path / "sn"), str(tmp_path / "none")) for a in search])
+    assert missing.exit_code == 2 and "no trained supernet here (no supernet.json)" in missing.output
