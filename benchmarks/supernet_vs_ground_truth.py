@@ -59,7 +59,7 @@ from scalesearch.search.space import load_space  # noqa: E402
 from scalesearch.search.workers import scored  # noqa: E402
 from scalesearch.train.augment import TrainAugment  # noqa: E402
 from scalesearch.train.data import dataset_record, load_data  # noqa: E402
-from scalesearch.train.loop import SplitBatches, _on_device  # noqa: E402
+from scalesearch.train.loop import SplitBatches  # noqa: E402
 from scalesearch.train.recipes import load_recipe  # noqa: E402
 from scalesearch.train.supernet import load_supernet, train_supernet  # noqa: E402
 
@@ -76,7 +76,7 @@ def largest_alone(run, spec) -> float:
     recipe, data = run.recipe, run.data
     net = build_model(run.supernet.check(spec)).to(run.device, memory_format=torch.channels_last).train()
     optimizer = torch.optim.SGD(net.parameters(), lr=0.0)
-    source = SplitBatches(_on_device(data.train, run.device, recipe), recipe, data.num_classes)
+    source = SplitBatches(run.train_split, recipe, data.num_classes)
     augment = TrainAugment(run.normalize, recipe, data.num_classes)
     seen, elapsed = 0, 0.0
     for step, (images, labels) in enumerate(source.epoch(torch.Generator().manual_seed(0))):

@@ -42,8 +42,9 @@ from scalesearch.nn.supernet import Supernet
 from scalesearch.search.space import SearchSpace, load_space
 from scalesearch.train.augment import Normalize, TrainAugment
 from scalesearch.train.checkpoints import write_tensors
-from scalesearch.train.data import DataSet, dataset_record
+from scalesearch.train.data import DataSet, Split, dataset_record
 from scalesearch.train.distributed import processes
+from scalesearch.train.imagefolder import FileSplit
 from scalesearch.train.loop import (
     SplitBatches,
     TrainingError,
@@ -87,17 +88,17 @@ class SupernetRun:
     data: DataSet
     device: torch.device
     normalize: Normalize
+    train_split: Split | FileSplit  # the data's splits on the device, moved once
+    val_split: Split | FileSplit
     epochs: list[SupernetEpoch]
 
     def score(self, spec: NetworkSpec, calibration_images: int = CALIBRATION_IMAGES) -> float:
         """Validation top-1 (fraction) of sub-network ``spec`` with inherited weights, after
         re-estimating its BatchNorm statistics on ``calibration_images`` training images."""
         net = self.supernet.extract(spec).to(self.device, memory_format=torch.channels_last)
-        train = _on_device(self.data.train, self.device, self.recipe)
-        precise_bn(net, train, self.normalize, self.recipe.resolution, min(calibration_images, len(train)),
-                   self.recipe.batch_size)
-        return evaluate(net, _on_device(self.data.val, self.device, self.recipe), self.normalize,
-                        self.recipe.resolution)
+        precise_bn(net, self.train_split, self.normalize, self.recipe.resolution,
+                   min(calibration_images, len(self.train_split)), self.recipe.batch_size)
+        return evaluate(net, self.val_split, self.normalize, self.recipe.resolution)
 
 
 def _settings(space: SearchSpace, data: DataSet, recipe: Recipe, random_subnets: int, seed: int) -> dict:
@@ -205,8 +206,7 @@ def train_supernet(space_name: str, data: DataSet, recipe: Recipe, run_dir: Path
     _open(run_dir, _settings(space, data, recipe, random_subnets, seed))
     supernet = run.supernet
     largest, smallest = (supernet.check(s) for s in _extremes(space, supernet.adapt))
-    train_split = _on_device(data.train, dev, recipe)
-    source = SplitBatches(train_split, recipe, data.num_classes)
+    source = SplitBatches(run.train_split, recipe, data.num_classes)
     augment = TrainAugment(run.normalize, recipe, data.num_classes)
     optimizer = _optimizer(supernet, recipe)
     scheduler = _schedule(optimizer, recipe, source.steps_per_epoch)
@@ -266,8 +266,9 @@ def _build(space: SearchSpace, data: DataSet, recipe: Recipe, device: torch.devi
     if recipe.zero_init_residual:  # every residual block, of every sub-network, starts as the identity (BigNAS)
         zero_init_residuals(supernet.net)
     supernet = supernet.to(device, memory_format=torch.channels_last)
-    normalize = Normalize.of(_on_device(data.train, device, recipe), supernet.spec.in_channels)
-    return SupernetRun(supernet, recipe, data, device, normalize, [])
+    train_split, val_split = _on_device(data.train, device, recipe), _on_device(data.val, device, recipe)
+    normalize = Normalize.of(train_split, supernet.spec.in_channels)
+    return SupernetRun(supernet, recipe, data, device, normalize, train_split, val_split, [])
 
 
 def load_supernet(run_dir: Path, data: DataSet, device: str = "cpu") -> SupernetRun:
