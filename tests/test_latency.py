@@ -21,6 +21,7 @@ from scalesearch.errors import ExportError, UsageError
 from scalesearch.export import export_onnx
 from scalesearch.measure.environment import Interference
 from scalesearch.measure.latency import (
+    WINDOWS,
     BenchConfig,
     measure,
     onnxruntime_session,
@@ -119,7 +120,10 @@ def test_measure_on_cpu(backend: str, precision: str):
     config = BenchConfig(device="cpu", backend=backend, threads=1, precision=precision, batch=2, budget_s=0.2)
     result = measure(tiny_spec(), config)
     record = result.as_record()
-    assert record["runs"] >= 20 and 0 < record["min_ms"] <= record["median_ms"] <= record["p90_ms"]
+    # At least min_calls (3) timed calls per window, however loaded the machine: a count of timed
+    # runs above that floor depends on load, not on the code.
+    assert record["runs"] >= 3 and record["windows"] == WINDOWS
+    assert 0 < record["min_ms"] <= record["median_ms"] <= record["p90_ms"]
     assert (record["batch"], record["threads"], record["precision"]) == (2, 1, precision)
     assert record["macs"] > 0 and record["params"] > 0
 
