@@ -3,7 +3,8 @@ in it is typed by hand.
 
 Run:  python benchmarks/render_ground_truth.py [--write]
 Reads benchmarks/results/{benchmark_macs,surrogate_accel_nasbench,search_ground_truth,
-zero_cost_ground_truth,proxy_ground_truth,supernet_vs_ground_truth}.json and prints the section; --write puts it into
+zero_cost_ground_truth,proxy_ground_truth,supernet_vs_ground_truth,supernet_costs,supernet_mnasnet}.json and
+prints the section; --write puts it into
 README.md between its markers. tests/test_ground_truth.py fails when README differs from it.
 """
 
@@ -99,6 +100,12 @@ def render() -> str:
     supernet = _load("supernet_vs_ground_truth")
     if supernet and supernet.get("training"):
         out += _supernet_section(supernet)
+    costs = _load("supernet_costs")
+    if costs:
+        out += _supernet_costs_section(costs)
+    mnasnet = _load("supernet_mnasnet")
+    if mnasnet and mnasnet.get("summary", {}).get("base"):
+        out += _supernet_mnasnet_section(mnasnet)
     out.append(END)
     return "\n".join(out)
 
@@ -358,7 +365,70 @@ def _supernet_section(doc: dict) -> list[str]:
             "stand-alone judges them): median regret "
             + ", ".join(f"{medians[b]:.2f} points at {b} networks" for b in budgets)
             + f" against the best network within 50M MACs ({search['limit_best_mean_top1']:.2f}%). Goal: median "
-            f"regret <= 0.5 over >= 5 seeds: {_goal(search['seeds'] >= 5 and max(medians.values()) <= 0.5)}.")
+            f"regret <= 0.5 over >= 5 seeds: {_goal(search['seeds'] >= 5 and max(medians.values()) <= 0.5)}. "
+            f"(The window holds {len(doc.get('sets', {}).get('window', [])):,} distinct networks, so a search of "
+            f"{max(int(b) for b in budgets)} evaluated networks has seen most of it; asking for 1,000 would ask for "
+            "more networks than the window holds.)")
+    return [*lines, ""]
+
+
+def _supernet_costs_section(doc: dict) -> list[str]:
+    score, rates, ratios = doc["scoring"], doc["throughput_img_per_s"], doc["ratios"]
+    median, goals = score["median_s"], doc["goals"]
+    busy = (doc.get("interference") or {}).get("other_processes_cores_busy")
+    calibration = score["calibration_median_s"]
+    return [
+        f"**What the supernet costs** (`benchmarks/supernet_costs.py`, `benchmarks/results/supernet_costs.json`; "
+        f"{doc['space']}'s trained supernet, {doc['torch_threads']} torch thread"
+        + (f", other processes busy on {busy:.2f} cores meanwhile" if busy is not None else "") + "). "
+        f"Scoring one sub-network ({score['networks']} random ones, {doc['resolution']} px): median "
+        f"{median['total_s']:.2f} s (worst {score['max_total_s']:.2f} s), of which copying its weights out "
+        f"{median['extract_s']:.2f} s, re-estimating batch-norm statistics on {score['calibration_images']} "
+        f"images {calibration:.2f} s and validating on {score['val_images']:,} images {median['validate_s']:.2f} s. "
+        f"Goal: <= {goals['score_s']:g} s per network: {_goal(median['total_s'] <= goals['score_s'])}; validation is "
+        "most of it, and it is a forward pass of each image: fewer validation images or more threads, not "
+        "the supernet, would change it.",
+        f"Training, images per second on the same {doc['recipe']} batches: the largest network alone "
+        f"{rates['largest_alone']:.1f}; the same network through the supernet's sliced weights "
+        f"{rates['largest_through_supernet']:.1f} ({ratios['largest_through_supernet']:.2f} of it: what weight "
+        f"sharing itself costs); a whole sandwich step with 2 random sub-networks (4 networks a step, the default) "
+        f"{rates['sandwich_2_random']:.1f} ({ratios['sandwich_2_random']:.2f}); with none (2 networks) "
+        f"{rates['sandwich_0_random']:.1f} ({ratios['sandwich_0_random']:.2f}). Goal: the default step >= "
+        f"{goals['sandwich_ratio']:g} of the largest network alone: "
+        f"{_goal(ratios['sandwich_2_random'] >= goals['sandwich_ratio'])}: a step runs the largest network and "
+        "three smaller ones forward and backward, so it cannot approach one network's rate; fewer sub-networks "
+        "per step would, at the cost of training each less.", ""]
+
+
+def _supernet_mnasnet_section(doc: dict) -> list[str]:
+    settings, summary, training = doc["settings"], doc["summary"], doc["training"]["output"]
+    lines = [
+        f"**The supernet on MnasNet's space** (`benchmarks/supernet_mnasnet.py`, "
+        f"`benchmarks/results/supernet_mnasnet.json`): `scalesearch supernet train --space {settings['space']}` "
+        f"({training['epochs']} epochs of `{settings['recipe']}` on {settings['data']['train_images']:,} images of "
+        f"the CIFAR-10 subset at 32 px, {training['wall_s'] / 60:.0f} min on one thread), then `find-base --flops "
+        f"{settings['flops']} --evaluator supernet:RUN_DIR` ({summary['evaluated']} candidates scored with inherited "
+        f"weights); its {settings['finalists']} best and EfficientNet-B0 (the space's base) trained stand-alone with "
+        f"the same recipe, {summary['seeds']} seeds each. Validation top-1 %:", "",
+        "| network | MACs | params | inherited | stand-alone, mean +- std | per seed |",
+        "|---|---:|---:|---:|---:|---|"]
+    for r in summary["rows"]:
+        name = "EfficientNet-B0 (base)" if r["is_base"] else f"`{r['name']}`"
+        inherited = f"{r['inherited_top1']:.1f}" if r["inherited_top1"] is not None else "-"
+        mean = f"{r['mean']:.1f} +- {r['std']:.1f}" if r["mean"] is not None else "-"
+        lines.append(f"| {name} | {r['macs'] / 1e6:.1f}M | {r['params'] / 1e6:.2f}M | {inherited} | {mean} | "
+                     + ", ".join(f"{v:.1f}" for v in r["per_seed"]) + " |")
+    lines.append("")
+    diff, best, base = summary.get("best_found_minus_base"), summary.get("best_found"), summary["base"]
+    if diff is not None and summary["complete"]:
+        spread = max(best["std"], base["std"])
+        lines.append(
+            f"The best network the search found scores {diff:+.1f} points against B0 at "
+            f"{best['macs'] / base['macs']:.2f}x its MACs; the seeds' standard deviation is up to {spread:.1f} points, "
+            + ("so at this scale the two are not told apart." if abs(diff) <= 2 * spread else
+               "a difference larger than twice the seeds' spread.")
+            + " GPU-sized: the full `mnasnet` space, `--device cuda --train-images 0 --epochs 50 --n-trials 1000` "
+            "(in the script's docstring).")
     return [*lines, ""]
 
 

@@ -1029,11 +1029,15 @@ def supernet_train(
     _fetch(data, download)
     dataset = load_data(data, train_images=train_images)
     run_dir = run_dir or default_supernet_dir(space, dataset, chosen, random_subnets, seed)
-    with report.progress((f"training the supernet of {space}", chosen.epochs), enabled=not json_out) as (update,):
+    writer = processes().writer  # under torchrun, rank 0 alone reports
+    with report.progress((f"training the supernet of {space}", chosen.epochs), enabled=not json_out and writer) \
+            as (update,):
         def on_epoch(e: SupernetEpoch) -> None:
             update(e.epoch, f"supernet epoch {e.epoch}/{chosen.epochs} loss {e.loss:.3f} distill {e.distill_loss:.3f} "
                             f"{e.img_per_s:.0f} img/s")
         run = train_supernet(space, dataset, chosen, run_dir, random_subnets, seed, device, on_epoch)
+    if not writer:
+        return
     report.emit({"space": space, "run_dir": str(run_dir), "epochs": len(run.epochs), "recipe": chosen.name,
                  "random_subnets": random_subnets, "data": dataset.name, "synthetic_data": dataset.synthetic,
                  "loss": run.epochs[-1].loss, "distill_loss": run.epochs[-1].distill_loss,

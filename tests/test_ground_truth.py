@@ -138,7 +138,7 @@ def test_accel_nasbench_counts_equal_the_benchmarks(arch: dict, macs: float, par
 
 
 def test_params_of_inverts_candidate_and_refuses_other_networks():
-    for name in ("mnasnet", "nas-bench-macro", "accel-nasbench"):
+    for name in ("mnasnet", "mnasnet-cpu", "nas-bench-macro", "accel-nasbench"):
         space = load_space(name)
         rng = random.Random(3)
         for _ in range(20):
@@ -148,6 +148,8 @@ def test_params_of_inverts_candidate_and_refuses_other_networks():
     assert load_space("accel-nasbench").params_of(resolve_spec("resnet18")) is None
     wider = load_space("mnasnet").candidate(load_space("mnasnet").base_params())
     assert load_space("accel-nasbench").params_of(wider) is not None  # B0 itself, under another name
+    cpu = load_space("mnasnet-cpu")
+    assert cpu.candidate(cpu.params_of(wider)).stages == wider.stages  # and a point of MnasNet's CPU-sized menu
 
 
 def test_table_lookups_return_recorded_runs_and_consecutive_seeds_see_them_all(macro_table: Path):

@@ -7,10 +7,15 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 import random
+import socket
+import subprocess
+import sys
 
 import pytest
 import torch
+import yaml
 
 from scalesearch.arch.spec import MBConv
 from scalesearch.errors import UsageError
@@ -36,8 +41,14 @@ def _perturbed(supernet: Supernet) -> Supernet:
     return supernet.eval()
 
 
-@pytest.mark.parametrize("name, draws", [("nas-bench-macro", 12), ("accel-nasbench", 4)])
-def test_every_candidate_runs_on_the_shared_weights_as_its_extracted_network(name, draws):
+@pytest.mark.parametrize("name, draws", [("nas-bench-macro", 12), ("accel-nasbench", 4), ("mnasnet", 3),
+                                         ("mnasnet-cpu", 6), ("wide", 8)])
+def test_every_candidate_runs_on_the_shared_weights_as_its_extracted_network(name, draws, tiny_space, tmp_path):
+    if name == "wide":  # a user's space whose stages are half or all of their base's width
+        wide = yaml.safe_load(tiny_space.read_text())
+        wide["choices"]["width_mult"] = [0.5, 1.0]
+        (tmp_path / "wide.yaml").write_text(yaml.safe_dump({**wide, "name": "wide"}))
+        name = str(tmp_path / "wide.yaml")
     space = load_space(name)
     supernet = _perturbed(Supernet(space))
     rng = random.Random(1)
@@ -45,6 +56,8 @@ def test_every_candidate_runs_on_the_shared_weights_as_its_extracted_network(nam
     specs = [space.sample(rng)[1] for _ in range(draws)]
     specs += [space.extreme(lambda s: analytic_count(s).macs)[1],
               space.extreme(lambda s: analytic_count(s).macs, largest=True)[1]]
+    # A small space draws some networks twice (under two names: two choices may round to one width).
+    specs = list({dataclasses.replace(s, name="x"): s for s in specs}.values())
     outputs = []
     for spec in specs:
         net = supernet.extract(spec).eval()
@@ -89,12 +102,40 @@ def test_networks_and_spaces_it_cannot_share_are_refused_with_the_reason(tiny_sp
         supernet.extract(wider)
     with pytest.raises(UsageError, match="differ in their number of stages"):
         supernet.check(dataclasses.replace(spec, stages=spec.stages[:-1]))
-    with pytest.raises(UsageError, match="search space 'mnasnet' has fused_mbconv blocks"):
-        Supernet(load_space("mnasnet"))
-    wide = tmp_path / "wide.yaml"
-    wide.write_text(tiny_space.read_text().replace("- 0.75", "- 0.5").replace("name: tiny", "name: wide"))
-    with pytest.raises(UsageError, match="search space 'wide' differ in widths or strides"):
-        Supernet(load_space(str(wide)))
+    # A fused option without expansion that is wider than the largest fused block's first conv
+    # (stage 0: 8 channels in, 2x expansion at most, up to 32 out).
+    fused_wide = yaml.safe_load(tiny_space.read_text())
+    fused_wide["name"] = "fused-wide"
+    fused_wide["choices"].update(block=["fused_mbconv"], expand_ratio=[1, 2], width_mult=[0.5, 2.0])
+    (tmp_path / "fused-wide.yaml").write_text(yaml.safe_dump(fused_wide))
+    with pytest.raises(UsageError, match="fused-MBConv option without expansion wider than its largest fused"):
+        Supernet(load_space(str(tmp_path / "fused-wide.yaml")))
+
+
+def test_mnasnet_blocks_share_by_kind_and_width():
+    """Each layer of the MnasNet space holds a largest MBConv and a largest fused MBConv (a full conv
+    shares nothing with a depthwise one); a narrower, fused, expansion-free, SE-free or shortcut-free
+    choice takes the leading channels and the kernel's centre of its own kind's weights."""
+    space = load_space("mnasnet")
+    supernet = _perturbed(Supernet(space))
+    assert len(supernet.fused) == sum(o.repeats for o in supernet.options) and not supernet.projections
+    first, widest = supernet.spec.stages[0], max(o.out_channels for o in supernet.options[:1])
+    assert (first.kernel, first.expand_ratio, first.se_ratio, first.out_channels) == (7, 6, 0.25, widest)
+    base = space.base_params()
+    choices = {**base, "s0_block": "fused_mbconv", "s0_expand_ratio": 1, "s0_se_ratio": 0.25,
+               "s1_block": "fused_mbconv", "s1_expand_ratio": 3, "s1_se_ratio": 0.0, "s1_kernel": 5,
+               "s2_width_mult": 0.75, "s2_skip": False, "s3_expand_ratio": 1, "s3_repeats_delta": -1}
+    spec = space.candidate(choices)
+    net = supernet.extract(spec).eval()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(supernet(x, supernet.check(spec)), net(x), rtol=1e-5, atol=1e-6)
+    mine, shared = net.features[2][0].block, supernet.fused["1_0"].block  # stage 1: fused, expansion 3, kernel 5
+    hidden, out = spec.stages[1].hidden_channels(spec.stages[0].out_channels), spec.stages[1].out_channels
+    torch.testing.assert_close(mine[0][0].weight, shared[0][0].weight[:hidden, :spec.stages[0].out_channels, 1:6, 1:6])
+    torch.testing.assert_close(mine[1][0].weight, shared[2][0].weight[:out, :hidden])  # the projection, past SE
+    assert [b.use_res_connect for b in net.features[3]] == [False, False]  # stage 2: no shortcut chosen
+    assert [b.use_res_connect for b in net.features[5]] == [False, True, True]  # stage 4: B0's shortcuts
 
 
 def _tiny_data() -> DataSet:
@@ -158,7 +199,7 @@ def test_training_moves_the_shared_weights_toward_the_data(tmp_path):
     assert largest > 0.9 and smallest > 0.4, (largest, smallest)
 
 
-def test_a_damaged_run_folder_gives_one_line(tmp_path, monkeypatch):
+def test_a_damaged_run_folder_gives_one_line(tmp_path):
     data = _tiny_data()
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "supernet.json").write_text("{not json")
@@ -170,11 +211,6 @@ def test_a_damaged_run_folder_gives_one_line(tmp_path, monkeypatch):
         train_supernet("nas-bench-macro", data, RECIPE, tmp_path / "other")
     with pytest.raises(UsageError, match="random_subnets"):
         train_supernet("nas-bench-macro", data, RECIPE, tmp_path / "new", random_subnets=-1)
-    with monkeypatch.context() as m:  # as torchrun's environment says
-        m.setenv("WORLD_SIZE", "2")
-        m.setenv("RANK", "0")
-        with pytest.raises(UsageError, match="supernet training runs in one process"):
-            train_supernet("nas-bench-macro", data, RECIPE, tmp_path / "new")
     assert not (tmp_path / "new").exists()
     run = tmp_path / "untrained"
     train_supernet("nas-bench-macro", data, RECIPE.override(epochs=1), run, random_subnets=0)
@@ -220,3 +256,28 @@ def test_supernet_train_then_find_base_scores_trials_with_it_and_trains_the_fina
     assert other_space.exit_code == 2 and "holds a supernet of search space 'nas-bench-macro'" in other_space.output
     missing = runner.invoke(app, [a.replace(str(tmp_path / "sn"), str(tmp_path / "none")) for a in search])
     assert missing.exit_code == 2 and "no trained supernet here (no supernet.json)" in missing.output
+
+
+def _torchrun_supernet(run_dir) -> subprocess.CompletedProcess:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(port),
+               "-m", "scalesearch", "supernet", "train", "--data", "synthetic", "--train-images", "64", "--epochs",
+               "2", "--batch", "32", "--resolution", "16", "--random-subnets", "1", "--run-dir", str(run_dir), "--json"]
+    return subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          timeout=600, check=False)
+
+
+def test_two_gloo_processes_train_one_supernet_reproducibly_and_rank_0_alone_writes(tmp_path):
+    """Under torchrun each process takes half of every batch and the gradients are averaged before
+    each step (the processes compare their weights after every step and stop if they differ)."""
+    first = _torchrun_supernet(tmp_path / "first")
+    assert first.returncode == 0, first.stderr[-2000:]
+    record = json.loads(first.stdout)  # one JSON document: rank 1 printed nothing
+    assert record["epochs"] == 2 and record["img_per_s"] > 0
+    assert len((tmp_path / "first" / "metrics.csv").read_text().splitlines()) == 1 + 2  # rank 0 alone wrote
+    second = _torchrun_supernet(tmp_path / "second")
+    assert second.returncode == 0, second.stderr[-2000:]
+    a, b = (torch.load(tmp_path / run / CHECKPOINT, weights_only=True)["state_dict"] for run in ("first", "second"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

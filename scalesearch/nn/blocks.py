@@ -30,6 +30,11 @@ def activation_layer(name: str) -> Layer:
     return partial(_ACTIVATIONS[name], inplace=True)
 
 
+def projection(in_channels: int, out_channels: int, stride: int, norm: Layer) -> nn.Sequential:
+    """The 1x1 conv and norm that carry a shortcut across a change of width or resolution."""
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), norm(out_channels))
+
+
 class _InvertedResidualBlock(nn.Module):
     """Shared body of MBConv and fused-MBConv: ``block`` plus an optional drop-path shortcut."""
 
@@ -105,8 +110,7 @@ class _ResidualBlock(nn.Module):
                   norm: Layer) -> None:
         self.downsample = None
         if stride != 1 or in_channels != out_channels:
-            self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                                            norm(out_channels))
+            self.downsample = projection(in_channels, out_channels, stride, norm)
         self.stochastic_depth = StochasticDepth(drop_path, "row")
         self.relu = act()
 
@@ -170,8 +174,7 @@ class IdentityBlock(nn.Module):
         super().__init__()
         self.downsample = None
         if spec.projects(in_channels, stride):
-            self.downsample = nn.Sequential(nn.Conv2d(in_channels, spec.out_channels, 1, stride, bias=False),
-                                            norm(spec.out_channels))
+            self.downsample = projection(in_channels, spec.out_channels, stride, norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.downsample is None else self.downsample(x)

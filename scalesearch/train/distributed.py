@@ -116,6 +116,25 @@ def total(value: torch.Tensor, procs: Processes) -> torch.Tensor:
     return value
 
 
+def average_gradients(model: nn.Module, procs: Processes) -> None:
+    """Every parameter's gradient averaged over the processes, in one all-reduce (a parameter no
+    network of the step used counts as zero), for steps that run several networks through shared
+    weights, which DistributedDataParallel's one-forward-per-step bookkeeping does not follow."""
+    if procs.world == 1:
+        return
+    params = list(model.parameters())
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    flat = torch.cat([p.grad.reshape(-1) for p in params])
+    dist.all_reduce(flat)
+    flat /= procs.world
+    offset = 0
+    for p in params:
+        p.grad.copy_(flat[offset:offset + p.numel()].view_as(p.grad))
+        offset += p.numel()
+
+
 def ranks_agree(model: nn.Module, procs: Processes) -> bool:
     """Whether every process holds the same parameters (compared by a float64 checksum)."""
     if procs.world == 1:

@@ -13,6 +13,11 @@ statistics on training images (each sub-network has its own), and validating it.
 A run folder holds ``supernet.json`` (space, recipe, data, sampling), ``metrics.csv`` (one row per
 epoch) and ``supernet_last.pt`` (weights, optimiser, schedule and random state, read as data only):
 the same command resumes it; a folder holding a run with other settings is refused.
+
+Under ``torchrun`` every process runs the same command: each takes its share of every batch (the
+recipe's batch stays the global batch), all draw the same sub-networks per step, their gradients are
+averaged before each optimiser step, the processes compare their weights after every step, and rank
+0 alone writes the run folder and reports (see :mod:`.distributed`).
 """
 
 from __future__ import annotations
@@ -40,10 +45,10 @@ from scalesearch.measure.flops import analytic_count
 from scalesearch.nn import zero_init_residuals
 from scalesearch.nn.supernet import Supernet
 from scalesearch.search.space import SearchSpace, load_space
+from scalesearch.train import distributed
 from scalesearch.train.augment import Normalize, TrainAugment
 from scalesearch.train.checkpoints import write_tensors
 from scalesearch.train.data import DataSet, Split, dataset_record
-from scalesearch.train.distributed import processes
 from scalesearch.train.imagefolder import FileSplit
 from scalesearch.train.loop import (
     SplitBatches,
@@ -196,17 +201,24 @@ def train_supernet(space_name: str, data: DataSet, recipe: Recipe, run_dir: Path
     ``random_subnets`` random sub-networks on the largest's predictions."""
     if not (isinstance(random_subnets, int) and 0 <= random_subnets <= MAX_RANDOM_SUBNETS):
         raise UsageError(f"`random_subnets` must be an integer in [0, {MAX_RANDOM_SUBNETS}], got {random_subnets!r}")
-    if processes().world > 1:
-        raise UsageError("supernet training runs in one process: start it without torchrun (several processes "
-                         "would each train and write the same run folder)")
-    dev = resolve_device(device)
+    procs = distributed.processes()
+    dev = resolve_device(procs.device(device))
+    procs.check(min(recipe.batch_size, len(data.train)), len(data.train))
     space = load_space(space_name)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # every process builds the same initial weights
     run = _build(space, data, recipe, dev)  # refuses a space it cannot share before any file is written
-    _open(run_dir, _settings(space, data, recipe, random_subnets, seed))
-    supernet = run.supernet
+    if procs.writer:
+        _open(run_dir, _settings(space, data, recipe, random_subnets, seed))
+    with distributed.process_group(procs, dev):
+        _train(run, space, recipe, run_dir, random_subnets, seed, procs, on_epoch)
+    return run
+
+
+def _train(run: SupernetRun, space: SearchSpace, recipe: Recipe, run_dir: Path, random_subnets: int, seed: int,
+           procs: distributed.Processes, on_epoch: Callable[[SupernetEpoch], None] | None) -> None:
+    supernet, dev, data = run.supernet, run.device, run.data
     largest, smallest = (supernet.check(s) for s in _extremes(space, supernet.adapt))
-    source = SplitBatches(run.train_split, recipe, data.num_classes)
+    source = SplitBatches(run.train_split, recipe, data.num_classes, procs)
     augment = TrainAugment(run.normalize, recipe, data.num_classes)
     optimizer = _optimizer(supernet, recipe)
     scheduler = _schedule(optimizer, recipe, source.steps_per_epoch)
@@ -216,6 +228,8 @@ def train_supernet(space_name: str, data: DataSet, recipe: Recipe, run_dir: Path
     state = {"state_dict": supernet, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler,
              "order_rng": generator}
     run.epochs = _restore(run_dir, state)
+    if procs.rank > 0:  # each process draws its own augmentation (rank 0 the run's own random state)
+        torch.manual_seed(procs.seed(seed, len(run.epochs)))
     for epoch in range(len(run.epochs) + 1, recipe.epochs + 1):
         started = time.perf_counter()
         supernet.train()
@@ -242,6 +256,7 @@ def train_supernet(space_name: str, data: DataSet, recipe: Recipe, run_dir: Path
                 kd = -(teacher * F.log_softmax(student, 1)).sum(1).mean()
                 scaler.scale(kd / share).backward()
                 distill += kd.item() / len(others)
+            distributed.average_gradients(supernet, procs)
             if recipe.grad_clip_norm is not None:
                 scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(supernet.parameters(), recipe.grad_clip_norm)
@@ -252,13 +267,18 @@ def train_supernet(space_name: str, data: DataSet, recipe: Recipe, run_dir: Path
             if not math.isfinite(losses + distills):
                 raise TrainingError(f"supernet loss is not finite at epoch {epoch}, step {step}: lower the recipe's "
                                     "lr, or add grad_clip_norm", "loss not finite")
+            if not distributed.ranks_agree(supernet, procs):
+                raise TrainingError(f"the {procs.world} processes hold different supernet weights after epoch "
+                                    f"{epoch}, step {step}", "processes diverged")
         wall = time.perf_counter() - started
+        totals = distributed.total(torch.tensor([losses, distills, float(seen)], dtype=torch.float64), procs)
+        losses, distills, seen = totals[0].item() / procs.world, totals[1].item() / procs.world, totals[2].item()
         run.epochs.append(SupernetEpoch(epoch, losses / step, distills / step, seen / wall,
                                         optimizer.param_groups[0]["lr"], round(wall, 2)))
-        _record(run_dir, run.epochs, state)
-        if on_epoch:
-            on_epoch(run.epochs[-1])
-    return run
+        if procs.writer:
+            _record(run_dir, run.epochs, state)
+            if on_epoch:
+                on_epoch(run.epochs[-1])
 
 
 def _build(space: SearchSpace, data: DataSet, recipe: Recipe, device: torch.device) -> SupernetRun:
