@@ -2,13 +2,14 @@
 against B0 trained stand-alone.
 
 Run:  python benchmarks/supernet_mnasnet.py [--data ../shared/data/cifar-10] [--train-images 4500]
-          [--epochs 8] [--space mnasnet-cpu] [--flops 32M] [--n-trials 200] [--finalists 2]
+          [--epochs 8] [--space mnasnet-cpu] [--flops 400M] [--n-trials 200] [--finalists 2]
           [--final-seeds 3] [--device cpu] [--run-dir runs/supernet-mnasnet]
 1. `scalesearch supernet train --space mnasnet-cpu` on the CIFAR-10 subset at 32 px (`proxy` recipe,
    --epochs, --train-images): the space's supernet (MBConv, expansion, kernel, squeeze-excite,
    width and depth elastic), in --run-dir/supernet (resumable).
-2. `scalesearch find-base --evaluator supernet:RUN_DIR` at --flops (B0's MACs at 32 px under the
-   `proxy` recipe: 32.0M), --n-trials candidates scored with inherited weights; its --finalists best
+2. `scalesearch find-base --evaluator supernet:RUN_DIR` at --flops (find-base counts a candidate's MACs
+   at the space's own resolution, 224 px, as the mission's 400M does: B0 has 385.8M), --n-trials
+   candidates scored with inherited weights; its --finalists best
    and the space's base (EfficientNet-B0) then trained stand-alone, --final-seeds seeds each, with the
    same recipe: the found base beside B0 (resumable: the same command goes on).
 Each step is the command a user runs (one torch thread each); the JSON records both commands and
@@ -53,7 +54,7 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=4500, help="0: the whole training split")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--space", default="mnasnet-cpu")
-    parser.add_argument("--flops", default="32M")
+    parser.add_argument("--flops", default="400M")
     parser.add_argument("--n-trials", type=int, default=200)
     parser.add_argument("--finalists", type=int, default=2)
     parser.add_argument("--final-seeds", type=int, default=3)

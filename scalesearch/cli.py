@@ -34,10 +34,11 @@ from scalesearch.arch.scaling import PRESETS, SCALE_STRATEGIES, SOVIT_EXPONENTS,
 from scalesearch.arch.spec import ViTSpec
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.export import FORMATS, export_spec
+from scalesearch.files import check_destination
 from scalesearch.measure.environment import machine_info
 from scalesearch.measure.flops import COUNTERS, analytic_count, count
 from scalesearch.measure.latency import BACKENDS, DEVICES, MODES, PRECISIONS, PROTOCOLS, BenchConfig, measure_all
-from scalesearch.measure.predictor import LatencyTable, build_table
+from scalesearch.measure.predictor import LatencyTable, build_table, check_table_size
 from scalesearch.nn.norms import with_norm
 from scalesearch.pipeline import STAGES as PIPELINE_STAGES
 from scalesearch.pipeline import PipelineConfig
@@ -63,6 +64,7 @@ from scalesearch.search.objective import CONSTRAINTS, Objective
 from scalesearch.search.results import summarise, trial_rows
 from scalesearch.search.space import load_space
 from scalesearch.search.workers import HEARTBEAT_S, evaluated
+from scalesearch.seeds import seed_list
 from scalesearch.train.checkpoints import InitialWeights
 from scalesearch.train.data import load_data
 from scalesearch.train.distributed import processes
@@ -312,6 +314,8 @@ def scale_cmd(
 ) -> None:
     """Scale a base by compound coefficient phi: depth alpha^phi, width beta^phi, resolution gamma^phi."""
     phis = parse_phis(phi)
+    if out is not None:
+        check_destination(out, "the scaled specs", folder=True)
     bench_config = None
     if bench_device is not None:
         (bench_config,) = _configs(bench_device, bench_backend, [1], None, Precision.fp32, parameter="bench")
@@ -389,6 +393,8 @@ def bench(
     """Measure latency (ms per batch): median, p10, p90, min, IQR, CV over repeated calls."""
     configs = _configs(device, backend, parse_batches(batch), threads, precision, mode, budget, protocol=protocol)
     specs = resolve_specs(models)
+    if report_path is not None:
+        report.check_bench_report(report_path)
     with report.progress(("measuring latency", len(specs) * len(configs)), enabled=not json_out) as (update,):
         results = measure_all([(spec, config) for spec in specs for config in configs],
                               on_progress=lambda done, total: update(done, total=total))
@@ -414,12 +420,6 @@ ZeroCostMetric = _choices("ZeroCostMetric", METRICS)
 def _recipe_overrides(**flags: Any) -> dict[str, Any]:
     """The recipe fields the user set on the command line (a study records exactly these)."""
     return {k: v for k, v in flags.items() if v is not None}
-
-
-def _seed_list(seeds: int, first_seed: int) -> list[int]:
-    if seeds < 1:
-        raise UsageError(f"--seeds must be >= 1, got {seeds}")
-    return list(range(first_seed, first_seed + seeds))
 
 
 @app.command("train")
@@ -488,7 +488,7 @@ def train_cmd(
                                           eval_every=eval_every, precision=precision)
     if schedule is not None:
         chosen = chosen.scheduled(parse_schedule(schedule))
-    seed_list = _seed_list(seeds, first_seed)
+    seeds_trained = seed_list(seeds, first_seed)
     resolve_device(device)
     reference = parse_baselines(baselines)
     is_family = len(specs) > 1 or bool(reference) or any(Path(m).is_dir() for m in models)
@@ -511,7 +511,7 @@ def train_cmd(
     if dataset.skipped_files:
         report.log(f"skipped {dataset.skipped_files} files that are not readable images")
     if is_family:
-        _train_family(members, dataset, chosen, seed_list, device, run_dir, latency, json_out)
+        _train_family(members, dataset, chosen, seeds_trained, device, run_dir, latency, json_out)
         return
     spec = specs[0]
     if evaluation is Evaluation.zero_cost:
@@ -524,8 +524,8 @@ def train_cmd(
     start = InitialWeights.read(init, chosen.network(spec, dataset.num_classes), reset_head) if init else None
     if start is not None and procs.writer:
         report.log(f"starting from {start.checkpoint}; classifier {start.record['head']}")
-    run_dir = run_dir or default_train_dir(spec, dataset, chosen, seed_list, start)
-    steps = len(seed_list) * chosen.epochs
+    run_dir = run_dir or default_train_dir(spec, dataset, chosen, seeds_trained, start)
+    steps = len(seeds_trained) * chosen.epochs
     with report.progress((f"training {spec.name}", steps), enabled=not json_out and procs.writer) as (update,):
         done = 0
 
@@ -535,7 +535,7 @@ def train_cmd(
             val = "-" if m.val_top1 is None else f"{m.val_top1:.1%}"
             update(done, f"seed {m.seed} epoch {m.epoch}/{chosen.epochs} loss {m.train_loss:.3f} "
                          f"val {val} {m.img_per_s:.0f} img/s")
-        result = train(spec, dataset, chosen, seed_list, device, run_dir, test, on_epoch, init=start)
+        result = train(spec, dataset, chosen, seeds_trained, device, run_dir, test, on_epoch, init=start)
     record = {"model": spec.name, **result.as_record(chosen, dataset), "norm": _norm_name(spec),
               "processes": procs.world, "init": start.record if start else None, "run_dir": str(run_dir)}
     if procs.writer:
@@ -802,13 +802,13 @@ def compare_scaling(
     base_spec = resolve_spec(base)
     chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution)
     planned = plan_scaling(base_spec, multipliers, strategies, chosen.epochs)  # all checked before training
-    seed_list = _seed_list(seeds, 0)
+    seeds_trained = seed_list(seeds, 0)
     resolve_device(device)
     _fetch(data, download)
     dataset = load_data(data, train_images=train_images)
     run_dir = run_dir or Path("runs") / spec_file_name(base_spec, "", prefix="compare-")
     with report.progress((f"compare-scaling {base_spec.name}", 1 + len(planned)), enabled=not json_out) as (update,):
-        document = run_comparison(base_spec, dataset, chosen, planned, seed_list, run_dir, device, on_done=update)
+        document = run_comparison(base_spec, dataset, chosen, planned, seeds_trained, run_dir, device, on_done=update)
     written = report.write_compare_report(run_dir, document)
     report.log(f"wrote {', '.join(str(p) for p in [run_dir / 'compare_scaling.json', *written])}")
     if json_out:
@@ -933,7 +933,7 @@ def self_train_cmd(
 ) -> None:
     """Noisy Student: a teacher labels unlabelled images; a noised, equal-or-larger student learns from both."""
     chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution, batch_size=batch)
-    config = SelfTrainConfig(data=data, recipe=chosen, seeds=_seed_list(seeds, first_seed), run_dir=run_dir,
+    config = SelfTrainConfig(data=data, recipe=chosen, seeds=seed_list(seeds, first_seed), run_dir=run_dir,
                              teacher=teacher, teacher_spec=teacher_spec, student=student, student_phi=student_phi,
                              labeled_fraction=labeled_fraction, unlabeled=unlabeled, threshold=threshold,
                              per_class=per_class, balance=balance, labels=labels.value, temperature=temperature,
@@ -971,8 +971,7 @@ def latency_table_build(
     json_out: JsonOpt = False,
 ) -> None:
     """Measure every distinct component of sampled candidates once and cache the table on disk."""
-    if samples < 1 or calibrate < 0:
-        raise UsageError(f"--samples must be >= 1 and --calibrate >= 0, got {samples} and {calibrate}")
+    check_table_size(samples, calibrate)
     (config,) = _configs(device, backend, [batch], threads, precision, protocol=protocol)
     search_space = load_space(space)
     rng = random.Random(seed)

@@ -11,6 +11,7 @@ import torch
 
 from scalesearch.arch.spec import Spec
 from scalesearch.errors import ExportError, UsageError
+from scalesearch.files import check_destination
 from scalesearch.measure.flops import check_resolution
 from scalesearch.nn import build_model
 
@@ -59,6 +60,7 @@ def export_spec(spec: Spec, fmt: str, out: str | Path, resolution: int | None = 
     out = Path(out)
     if out.is_dir():
         raise UsageError(f"`out` {out} is a directory: give a file path")
+    check_destination(out, "the exported model")
     check_resolution(resolution)
     out.parent.mkdir(parents=True, exist_ok=True)
     size = resolution or spec.resolution

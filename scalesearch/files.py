@@ -4,21 +4,101 @@ is written to a temporary file in the same folder, flushed to disk, then renamed
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import math
 import os
+import socket
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from scalesearch.errors import UsageError
 
+_SPECIAL = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+            (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+
+
+def _refuse_special(path: Path, what: str) -> None:
+    """Refuse an existing ``path`` that is not a regular file (or a link): a rename would replace a
+    device node or a FIFO with a regular file, and a folder cannot be replaced."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):  # nothing there to replace (a file above it is checked apart)
+        return
+    except OSError as err:
+        raise UsageError(f"{path}: cannot write {what} here ({err.strerror or err})") from None
+    for test, kind in _SPECIAL:
+        if test(mode):
+            raise UsageError(f"{path} is {kind}, not a regular file: {what} is written only to a regular file; "
+                             "give another path")
+
+
+def refuse_link(path: Path, what: str) -> None:
+    """Refuse a symbolic link where a run folder keeps its own file: written through, it would
+    truncate or overwrite whatever the link leads to, outside the run folder."""
+    if Path(path).is_symlink():
+        raise UsageError(f"{path} is a symbolic link (to {os.readlink(path)}): {what} is a file of its run folder "
+                         "and is never written through a link; put the file itself there, or use another run folder")
+
+
+#: The file whose exclusive lock marks a run folder's one live writer.
+RUN_LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir``'s lock for the duration: one live writer per run folder. A second process
+    is refused with one line naming the first; the lock goes with its process (flock), however it
+    ends, so a crashed run never leaves it behind."""
+    path = Path(run_dir) / RUN_LOCK
+    refuse_link(path, "a run folder's lock")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        raise UsageError(f"cannot use {path}: {err.strerror or err}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise UsageError(f"run folder {run_dir} is in use by {holder}: wait for it to end, or use another "
+                             "run folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"scalesearch pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check_destination(path: Path, what: str, folder: bool = False) -> Path:
+    """Refuse, before any work starts, a destination that cannot take ``what``: a file path (or with
+    ``folder``, a folder) that exists as something else, or whose nearest existing folder is a file
+    or cannot be written in. Returns ``path``."""
+    path = Path(path)
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"{path} is a file, not a folder: give a folder for {what}")
+    else:
+        _refuse_special(path, what)
+    existing = path if folder and path.is_dir() else path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{path}: {existing} is a file, not a folder; give another path for {what}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{path}: cannot write in {existing} (permission denied); give another path for {what}")
+    return path
+
 
 def write_atomic(path: Path, content: str | bytes) -> Path:
-    """Replace ``path`` with ``content`` atomically; a failed write leaves the previous file intact."""
+    """Replace ``path`` with ``content`` atomically; a failed write leaves the previous file intact.
+    A ``path`` that is a device, FIFO, socket or folder is refused, never replaced."""
     path = Path(path)
+    _refuse_special(path, "this file")
     path.parent.mkdir(parents=True, exist_ok=True)
     data = content.encode() if isinstance(content, str) else content
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -33,6 +33,7 @@ from scalesearch.search.grid import validate as validate_grid
 from scalesearch.search.objective import Objective
 from scalesearch.search.results import summarise, trial_rows
 from scalesearch.search.workers import evaluated
+from scalesearch.seeds import seed_list
 from scalesearch.train.data import load_data
 from scalesearch.train.family import (
     BASELINE_FAMILIES,
@@ -82,8 +83,7 @@ class PipelineConfig:
             shown = f"{self.phis[0]}-{self.phis[-1]}" if len(self.phis) > 1 else str(self.phis[0])
             raise UsageError(f"`phi` {shown} has no phi above the found base's own (0): nothing to scale; "
                              f"e.g. `phi` 0-3")
-        if self.seeds < 1:
-            raise UsageError(f"`seeds` must be >= 1, got {self.seeds}")
+        seed_list(self.seeds)
         for name in self.baselines:
             if name not in BASELINE_FAMILIES:
                 raise UsageError(f"unknown baseline family {name!r} (known: {', '.join(BASELINE_FAMILIES)})")

@@ -355,7 +355,7 @@ FLAG_CASES = [
     (["grid", "--data", "synthetic", "--step", "nan"], 2, "error: --step must be in (0, 1], got nan"),
     (["grid", "--data", "synthetic", "--tolerance", "inf"], 2, "error: --tolerance must be in (0, 1)"),
     (["pipeline", "--flops", "400M", "--data", "synthetic", "--phi", "0-1", "--seeds", "0"], 2,
-     "error: --seeds must be >= 1, got 0"),
+     "error: --seeds must be in [1, 1000], got 0"),
     (["pipeline", "--flops", "400M", "--data", "synthetic", "--phi", "0.5"], 2,
      "error: --phi must be whole numbers for a family"),
     (["grid", "--data", "synthetic", "--step", "1e-9"], 2, "error: --step must be at least 0.01"),
@@ -368,16 +368,32 @@ FLAG_CASES = [
     (["scale", "--base", "efficientnet-b0", "--phi", "1-"], 2, "error: invalid phi '1-'"),
     (["scale", "--base", "efficientnet-b0", "--phi", "--1"], 2, "error:"),
     (["scale", "--base", "efficientnet-b0", "--phi", "1", "--gamma", "0"], 2, "error: gamma must be a number >= 1"),
-    (["train", "efficientnet-b0", "--data", "synthetic", "--epochs", "-3"], 2, "error: --epochs: must be a positive"),
-    (["train", "efficientnet-b0", "--data", "synthetic", "--seeds", "-1"], 2, "error: --seeds must be >= 1, got -1"),
+    (["train", "efficientnet-b0", "--data", "synthetic", "--epochs", "-3"], 2,
+     "error: --epochs: must be an integer in [1, 10,000]"),
+    (["train", "efficientnet-b0", "--data", "synthetic", "--seeds", "-1"], 2,
+     "error: --seeds must be in [1, 1000], got -1"),
     (["train", "efficientnet-b0", "--data", "synthetic", "--train-images", "-5"], 2,
      "error: --train-images must be >= 1, got -5"),
     (["train", "efficientnet-b0", "--data", ":"], 2, "error: unknown data kind ''"),
     (["train", "efficientnet-b0", "--data", "cifar10:"], 2, "error: --data cifar10 needs a folder"),
     (["bench", "efficientnet-b0", "--batch", "999999999999"], 2, "error: batch size must be at most 4096"),
-    (["latency-table", "build", "--samples", "-1"], 2, "error: --samples must be >= 1"),
+    (["latency-table", "build", "--samples", "-1"], 2, "error: --samples must be in [1, 10,000]"),
     (["compare-scaling", "--base", "efficientnet-b0", "--data", "synthetic", "--flops-multiplier", "inf"], 2,
      "error: --flops-multiplier must be at most 256, got inf"),
+    # Legal but absurd numbers that would make a run go on for ever are refused before any work.
+    (["bench", "efficientnet-b0", "--budget", "inf"], 2, "error: time budget must be positive and at most 600 s"),
+    (["bench", "efficientnet-b0", "--budget", "1e300"], 2, "error: time budget must be positive and at most 600 s"),
+    (["train", "efficientnet-b0", "--data", "synthetic", "--schedule", "1e308x"], 2,
+     "error: --schedule must be at most 64x"),
+    (["train", "efficientnet-b0", "--data", "synthetic", "--epochs", "1000000000"], 2,
+     "error: --epochs: must be an integer in [1, 10,000]"),
+    (["latency-table", "build", "--samples", "1000000000"], 2, "error: --samples must be in [1, 10,000]"),
+    (["latency-table", "build", "--samples", "1", "--calibrate", "1000000000"], 2,
+     "error: --samples must be in [1, 10,000] and --calibrate in [0, 1,000]"),
+    (["train", "efficientnet-b0", "--data", "synthetic", "--first-seed", "99999999999999999999999"], 2,
+     "error: --first-seed must be in [0, 2**32 - 1]"),
+    (["train", "efficientnet-b0", "--data", "synthetic", "--seeds", "99999999999999999999999"], 2,
+     "error: --seeds must be in [1, 1000]"),
 ]
 
 
@@ -642,3 +658,137 @@ def test_grid_stopped_at_a_random_moment_resumes_with_exact_counts(sig, code, tm
     assert len(document["points"]) == document["n_feasible"]
     assert all(p["val_top1"] is not None for p in document["points"])
     assert len({(p["alpha"], p["beta"], p["gamma"]) for p in document["points"]}) == document["n_feasible"]
+
+
+# Writes never replace what is not a regular file, and every destination is checked before any work.
+DESTINATION_CASES = [
+    ("bench-report-fifo", lambda p: os.mkfifo(p / "report.md"),
+     ["bench", "efficientnet-b0", "--budget", "70", "--report", "{p}/report.md"], 2,
+     "error: {p}/report.md is a FIFO, not a regular file: the latency report is written only to a regular file"),
+    ("bench-plot-is-a-folder", lambda p: (p / "r_latency_vs_macs.png").mkdir(),
+     ["bench", "efficientnet-b0", "--budget", "70", "--report", "{p}/r.md"], 2,
+     "error: {p}/r_latency_vs_macs.png is a folder, not a regular file"),
+    ("export-out-fifo", lambda p: os.mkfifo(p / "b0.onnx"),
+     ["export", "efficientnet-b0", "--format", "onnx", "--out", "{p}/b0.onnx"], 2,
+     "error: {p}/b0.onnx is a FIFO, not a regular file: the exported model"),
+    ("latency-cache-under-a-file", lambda p: (p / "cache").write_text("mine"),
+     ["latency-table", "build", "--samples", "1000", "--calibrate", "0", "--cache-dir", "{p}/cache"], 2,
+     "error: {p}/cache/latency/"),
+    ("scale-out-is-a-file", lambda p: (p / "family").write_text("mine"),
+     ["scale", "--base", "efficientnet-b0", "--phi", "1", "--out", "{p}/family"], 2,
+     "error: {p}/family is a file, not a folder: give a folder for the scaled specs"),
+]
+
+
+@pytest.mark.parametrize("name, make, args, code, expected", DESTINATION_CASES, ids=[c[0] for c in DESTINATION_CASES])
+def test_a_destination_that_cannot_take_the_output_is_refused_before_any_work(name, make, args, code, expected,
+                                                                               tmp_path):
+    make(tmp_path)
+    before = {p.name: p.lstat().st_mode for p in tmp_path.iterdir()}
+    started = time.monotonic()
+    got, stderr = run_cli(*(a.format(p=tmp_path) for a in args))
+    assert time.monotonic() - started < 60  # refused up front: the budgets above would take minutes
+    assert got == code and one_line(stderr).startswith(expected.format(p=tmp_path)), stderr
+    assert {p.name: p.lstat().st_mode for p in tmp_path.iterdir()} == before  # nothing replaced, nothing added
+
+
+def test_an_atomic_write_never_replaces_a_device_or_a_fifo(tmp_path):
+    from scalesearch.errors import UsageError
+    from scalesearch.files import write_atomic
+
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(UsageError, match="is a FIFO, not a regular file"):
+        write_atomic(tmp_path / "pipe", "x")
+    assert (tmp_path / "pipe").is_fifo() and [p.name for p in tmp_path.iterdir()] == ["pipe"]  # no temp file left
+    if os.access("/dev/null", os.W_OK):
+        with pytest.raises(UsageError, match="/dev/null is a character device"):
+            write_atomic(Path("/dev/null"), "x")
+        assert Path("/dev/null").is_char_device()
+    (tmp_path / "kept").write_text("old")
+    write_atomic(tmp_path / "kept", "new")  # a regular file is still replaced, atomically
+    assert (tmp_path / "kept").read_text() == "new"
+
+
+def test_a_latency_table_whose_cache_cannot_be_written_measures_nothing(tmp_path):
+    from scalesearch.errors import UsageError
+    from scalesearch.measure.latency import BenchConfig
+    from scalesearch.measure.predictor import LatencyTable
+
+    (tmp_path / "cache").write_text("mine")
+    table = LatencyTable(BenchConfig(threads=1, budget_s=0.05), tmp_path / "cache")
+    with pytest.raises(UsageError, match="cache is a file, not a folder"):
+        table.fill([resolve_spec("mobilenet-v2")])
+    assert table.entries == {}  # refused before the first measurement, not after a chunk of them
+
+
+def _journal_search(run: Path, tiny_space: Path, n_trials: int, study: str) -> list[str]:
+    return ["find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--n-trials",
+            str(n_trials), "--study", study, "--run-dir", str(run), "--json"]
+
+
+def test_a_complete_last_journal_record_without_its_line_end_is_kept(tmp_path, tiny_space):
+    run = tmp_path / "run"
+    assert runner.invoke(app, _journal_search(run, tiny_space, 3, "n")).exit_code == 0
+    path = run / "study.journal"
+    data = path.read_bytes()
+    before = [(t.number, t.state.name, t.value) for t in journal(run, "n").trials]
+    path.write_bytes(data[:-1])  # the last record whole, its newline lost (the last trial's completion)
+    # In a process with a deadline: dropping that record left its trial running forever, and the resume hung.
+    more = subprocess.run([sys.executable, "-m", "scalesearch", *_journal_search(run, tiny_space, 3, "n")],
+                          capture_output=True, text=True, timeout=300)
+    assert more.returncode == 0, more.stderr[-2000:]
+    assert "its last record was complete but lacked its line end; added it" in more.stderr
+    assert path.read_bytes().startswith(data)  # nothing dropped
+    assert [(t.number, t.state.name, t.value) for t in journal(run, "n").trials][:len(before)] == before
+
+
+def test_a_journal_that_is_a_link_out_of_the_run_folder_is_refused_and_its_target_untouched(tmp_path, tiny_space):
+    elsewhere = tmp_path / "precious.txt"
+    elsewhere.write_text("not a journal\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "study.journal").symlink_to(elsewhere)
+    code, stderr = run_cli(*_journal_search(run, tiny_space, 1, "l"))
+    assert code == 2 and one_line(stderr).startswith(f"error: {run / 'study.journal'} is a symbolic link (to "
+                                                     f"{elsewhere}): a study journal is a file of its run folder")
+    assert elsewhere.read_text() == "not a journal\n"
+
+
+def test_a_stale_journal_lock_that_leads_nowhere_is_broken_and_the_study_resumes(tmp_path, tiny_space, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = Path("runs/s")  # relative, as users give it: older versions made the lock's link relative too
+    assert runner.invoke(app, _journal_search(run, tiny_space, 2, "s")).exit_code == 0
+    lock = run / "study.journal.lock"
+    lock.symlink_to(run / "study.journal")  # resolved from inside the run folder: runs/s/runs/s/... (nothing)
+    os.utime(lock, (time.time() - 120, time.time() - 120), follow_symlinks=False)  # its writer died 2 min ago
+    done = subprocess.run([sys.executable, "-m", "scalesearch", *_journal_search(run, tiny_space, 3, "s")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "removed a lock left by a writer that is gone" in done.stderr and not os.path.lexists(lock)
+    assert json.loads(done.stdout)["n_trials"] == 3
+
+
+def test_a_second_run_on_a_live_run_folder_is_refused_naming_the_first(tmp_path, tiny_base):
+    run = tmp_path / "run"
+    args = ["train", str(tiny_base), "--data", "synthetic", "--train-images", "512", "--epochs", "6", "--resolution",
+            "16", "--run-dir", str(run), "--json"]
+    first = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    lock = run / ".lock"
+    deadline = time.monotonic() + 120
+    while not (lock.exists() and f"pid {first.pid}" in lock.read_text()):
+        assert time.monotonic() < deadline and first.poll() is None, "the first run never took its run folder"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGSTOP)  # held mid-run, whatever the machine's speed
+    try:
+        code, stderr = run_cli(*args)  # the same command again, while the first trains
+    finally:
+        first.send_signal(signal.SIGCONT)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-2000:]
+    assert code == 2 and one_line(stderr).startswith(
+        f"error: run folder {run} is in use by scalesearch pid {first.pid} on "), stderr
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + 6  # each epoch written once
+    again = run_cli(*args)  # the lock went with its process: the finished run is found again, not refused
+    assert again[0] == 0, again[1]

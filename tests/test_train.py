@@ -281,7 +281,7 @@ def test_train_command_zero_cost(tmp_path):
     (["--data", "cifar10:/nonexistent-scalesearch-dir"], 2,
      "error: --data cifar10:/nonexistent-scalesearch-dir: folder not found"),
     (["--data", "synthetic", "--batch", "0"], 2, "error: --batch: must be a positive integer, got 0"),
-    (["--data", "synthetic", "--seeds", "0"], 2, "error: --seeds must be >= 1, got 0"),
+    (["--data", "synthetic", "--seeds", "0"], 2, "error: --seeds must be in [1, 1000], got 0"),
     (["--data", "synthetic", "--device", "cuda"], 2, "error: --device cuda: no CUDA device"),
     (["--data", "synthetic", "--recipe", "nope"], 2, "error: unknown recipe 'nope'"),
     (["--data", "synthetic", "--lr", "1e12", "--epochs", "2", "--resolution", "16"], 1, "error: loss became"),

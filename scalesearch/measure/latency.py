@@ -55,6 +55,8 @@ def _supported_text() -> str:
 
 #: The largest batch a latency measurement takes (deployment batches are far smaller).
 MAX_BATCH = 4096
+#: The longest a network and batch may be timed (the default is 3 s; minutes already repeat to 1%).
+MAX_BUDGET_S = 600.0
 
 
 def max_threads() -> int:
@@ -92,8 +94,9 @@ class BenchConfig:
             raise UsageError(f"`threads` must be a positive integer, got {self.threads!r}")
         if self.threads is not None and self.threads > max_threads():
             raise UsageError(f"`threads` must be at most {max_threads()} (4 per logical CPU here), got {self.threads}")
-        if not self.budget_s > 0:
-            raise UsageError(f"time budget must be positive, got {self.budget_s!r} s")
+        if not 0 < self.budget_s <= MAX_BUDGET_S:
+            raise UsageError(f"time budget must be positive and at most {MAX_BUDGET_S:g} s per network and batch, "
+                             f"got {self.budget_s!r} s")
         pair = (self.device, self.backend)
         if pair not in SUPPORTED_PRECISIONS:
             raise UsageError(f"backend {self.backend} does not run on {self.device} (supported: {_supported_text()})")

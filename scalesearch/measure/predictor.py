@@ -28,8 +28,8 @@ from torch import nn
 
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.arch.walk import walk
-from scalesearch.errors import notify
-from scalesearch.files import write_json
+from scalesearch.errors import UsageError, notify
+from scalesearch.files import check_destination, write_json
 from scalesearch.measure.environment import cpu_model
 from scalesearch.measure.latency import BenchConfig, measure_all, time_modules
 from scalesearch.nn.builder import build_block, build_classifier, build_head_conv, build_stem
@@ -150,6 +150,7 @@ class LatencyTable:
         """Measure every missing component of ``specs``, ``save_every`` at a time (taking turns under
         the ``windows`` protocol) and saving after each; returns how many were measured."""
         todo = self.missing(specs)
+        check_destination(self.path, "the latency table")  # before measuring, not after
         if _OVERHEAD_KEY not in self.entries:
             (self.entries[_OVERHEAD_KEY],) = self._measure([(nn.Identity, (8, 1, 1))])
         for first in range(0, len(todo), save_every):
@@ -184,6 +185,19 @@ class LatencyTable:
         """Predicted latency of ``spec`` in ms; measures (and caches) any missing component first."""
         scale = self.calibration["scale"] if self.calibration else 1.0
         return scale * self.raw(spec)
+
+
+#: The most candidates a latency table samples, and whole networks it calibrates on (the defaults
+#: are 100 and 5; a table of 10,000 candidates already takes hours to measure).
+MAX_TABLE_SAMPLES = 10_000
+MAX_CALIBRATION = 1_000
+
+
+def check_table_size(samples: int, calibrate: int) -> None:
+    """Refuse a latency table of no candidates, or of more than the bounds above, before any sampling."""
+    if not 1 <= samples <= MAX_TABLE_SAMPLES or not 0 <= calibrate <= MAX_CALIBRATION:
+        raise UsageError(f"`samples` must be in [1, {MAX_TABLE_SAMPLES:,}] and `calibrate` in "
+                         f"[0, {MAX_CALIBRATION:,}], got {samples} and {calibrate}")
 
 
 def build_table(config: BenchConfig, specs: list[NetworkSpec], calibration: list[NetworkSpec],

@@ -3,6 +3,7 @@
 figures), with :mod:`.words` for how numbers are written in both."""
 
 from scalesearch.report.markdown import (
+    check_bench_report,
     finalist_lines,
     write_bench_report,
     write_compare_report,
@@ -32,7 +33,8 @@ from scalesearch.report.terminal import (
 )
 
 __all__ = [
-    "count_record", "emit", "err_console", "error_line", "finalist_lines", "log", "print_bases", "print_bench",
+    "check_bench_report", "count_record", "emit", "err_console", "error_line", "finalist_lines", "log",
+    "print_bases", "print_bench",
     "print_compare", "print_count", "print_family", "print_json", "print_pipeline", "print_scale", "print_search",
     "print_self_train", "progress", "scale_record", "write_bench_report", "write_compare_report",
     "write_family_report", "write_grid_heatmap", "write_search_report", "write_self_train_report",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scalesearch.files import write_atomic
+from scalesearch.files import check_destination, write_atomic
 from scalesearch.report import plots
 from scalesearch.report.words import (
     finalist_runs,
@@ -20,15 +20,25 @@ from scalesearch.report.words import (
 from scalesearch.search.compare import paper_figures
 
 
+def bench_report_files(path: Path) -> tuple[Path, Path, Path]:
+    """The files a bench report at ``path`` may write: the Markdown, latency vs MACs, latency vs phi."""
+    return path, path.with_name(f"{path.stem}_latency_vs_macs.png"), path.with_name(f"{path.stem}_latency_vs_phi.png")
+
+
+def check_bench_report(path: Path) -> None:
+    """Refuse, before anything is measured, a report path whose files cannot be written."""
+    for file in bench_report_files(path):
+        check_destination(file, "the latency report")
+
+
 def write_bench_report(path: Path, records: list[dict[str, Any]], environment: dict[str, Any]) -> list[Path]:
     """Markdown with the latency table and the environment, plus PNG plots beside it: latency vs
     MACs, and latency vs phi when the models are one scaled family. Returns the files written."""
-    written = [path, plots.latency(path.with_name(f"{path.stem}_latency_vs_macs.png"), records, "macs",
-                                   "multiply-adds (G MACs)", 1e9)]
+    _, by_macs, by_phi = bench_report_files(path)
+    written = [path, plots.latency(by_macs, records, "macs", "multiply-adds (G MACs)", 1e9)]
     phis = {r["phi"] for r in records}
     if None not in phis and len(phis) > 1:
-        written.append(plots.latency(path.with_name(f"{path.stem}_latency_vs_phi.png"), records, "phi",
-                                     "compound coefficient phi", 1.0))
+        written.append(plots.latency(by_phi, records, "phi", "compound coefficient phi", 1.0))
     lines = ["# Latency report", "",
              "| model | batch | precision | mode | median ms | p10 ms | p90 ms | min ms | IQR ms | CV | runs "
              "| MACs (M) | params (M) |", "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]

@@ -22,6 +22,7 @@ from scalesearch.search.driver import check_devices
 from scalesearch.search.objective import Objective
 from scalesearch.search.space import load_space
 from scalesearch.search.workers import HEARTBEAT_S, check_heartbeat, open_storage_url, redact
+from scalesearch.seeds import check_seed
 from scalesearch.train.data import load_data
 from scalesearch.train.loop import resolve_device
 from scalesearch.train.recipes import Recipe, load_recipe
@@ -91,8 +92,7 @@ class SearchConfig:
         if self.final_epochs is not None:
             _at_least(self.final_epochs, 1, "final_epochs")
         check_heartbeat(self.heartbeat_s)
-        if not 0 <= self.seed < 2**32:
-            raise UsageError(f"`seed` must be in [0, 2**32 - 1], got {self.seed}")
+        check_seed(self.seed)
         if self.zero_cost_metric not in METRICS:
             raise UsageError(f"`zero_cost_metric` must be one of {', '.join(METRICS)}, got {self.zero_cost_metric!r}")
         if self.sampler is not None and self.sampler not in SAMPLERS:

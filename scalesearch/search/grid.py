@@ -40,6 +40,7 @@ from scalesearch.search.workers import (
     share_cpu,
     worker_id,
 )
+from scalesearch.seeds import seed_list
 from scalesearch.signals import stop_reason
 from scalesearch.train.data import load_data
 from scalesearch.train.loop import TrainingError, resolve_device, train
@@ -142,8 +143,7 @@ def validate(config: GridConfig) -> list[tuple[GridPoint, float]]:
         raise UsageError(f"`workers` must be >= 1, got {config.workers}")
     check_heartbeat(config.heartbeat_s)
     kept, _ = feasible(config)
-    if config.seeds < 1:
-        raise UsageError(f"`seeds` must be >= 1, got {config.seeds}")
+    seed_list(config.seeds)
     load_recipe(config.recipe).override(**config.recipe_overrides)
     resolve_device(config.device)
     load_data(config.data, train_images=config.train_images)

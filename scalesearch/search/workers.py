@@ -23,6 +23,7 @@ import optuna
 import torch
 
 from scalesearch.errors import UsageError, notify
+from scalesearch.files import refuse_link
 from scalesearch.measure.environment import physical_cores
 
 #: Seconds between an RDB worker's heartbeats; a trial silent for three of them is failed and retried.
@@ -49,16 +50,43 @@ def open_storage(run_dir: Path, url: str | None, heartbeat_s: int = HEARTBEAT_S)
     ``url``, checked to be reachable."""
     if url is None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        path = run_dir / "study.journal"
+        # Absolute: Optuna's lock is a symbolic link to the journal, and a relative target resolves
+        # from inside the run folder to nothing, so a stale lock could never be told stale.
+        path = (run_dir / "study.journal").absolute()
+        refuse_link(path, "a study journal")
+        break_dangling_lock(path)
         repair_journal(path)
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     return open_storage_url(url, heartbeat_s)
 
 
+#: How long a journal lock whose link leads nowhere may stand before it is taken for a dead writer's:
+#: Optuna holds the lock for one append (milliseconds), and breaks a stale one after 30 s itself.
+STALE_LOCK_S = 30.0
+
+
+def break_dangling_lock(path: Path) -> bool:
+    """Remove the journal lock a dead writer left when its link leads nowhere (a lock made with a
+    relative path, before this version), so that it cannot hold the study forever; one older than
+    :data:`STALE_LOCK_S` only, with a notice. Returns whether it did."""
+    lock = Path(f"{path}.lock")  # Optuna's JournalFileSymlinkLock: a link named after the journal
+    try:
+        made = lock.lstat().st_mtime
+    except FileNotFoundError:
+        return False
+    if not lock.is_symlink() or lock.exists() or time.time() - made < STALE_LOCK_S:
+        return False
+    lock.unlink(missing_ok=True)
+    notify(f"{lock}: removed a lock left by a writer that is gone (it led nowhere for "
+           f"{time.time() - made:,.0f} s)")
+    return True
+
+
 def repair_journal(path: Path) -> int:
-    """Drop a torn last record from a journal file (what a crash or a full disk leaves: bytes
-    without their line end, which the next append would fuse with a new record) and say so with a
-    notice (:func:`~scalesearch.errors.notify`). Returns the bytes dropped. A record that is not valid
+    """Mend the end of a journal file that a crash or a full disk left: a torn last record (bytes
+    without their line end, which the next append would fuse with a new record) is dropped, a
+    complete one that only lacks its line end gets it; either is said with a notice
+    (:func:`~scalesearch.errors.notify`). Returns the bytes dropped. A record that is not valid
     elsewhere in the file is an error naming its line: that file cannot be repaired safely."""
     if not path.is_file() or path.stat().st_size == 0:
         return 0
@@ -66,23 +94,36 @@ def repair_journal(path: Path) -> int:
     lock.acquire()
     try:
         data = path.read_bytes()
-        *lines, torn = data.split(b"\n")
+        *lines, last = data.split(b"\n")
         for number, line in enumerate(lines, start=1):
             try:
                 json.loads(line)
             except ValueError as err:
                 raise UsageError(f"{path}: line {number} is not a journal record ({err}); the study cannot be "
                                  f"read: restore the file from a copy, or start another `study`") from None
-        if torn:
+        torn = last if last and not _is_record(last) else b""
+        if last:
             with path.open("r+b") as f:
-                f.truncate(len(data) - len(torn))
+                if torn:
+                    f.truncate(len(data) - len(torn))
+                else:
+                    f.seek(0, os.SEEK_END)
+                    f.write(b"\n")
                 f.flush()
                 os.fsync(f.fileno())
             notify(f"{path}: dropped a torn last record ({len(torn)} bytes, what a crash or a full disk leaves); "
-                   f"every complete record is kept")
+                   "every complete record is kept" if torn else
+                   f"{path}: its last record was complete but lacked its line end; added it, every record is kept")
     finally:
         lock.release()
     return len(torn)
+
+
+def _is_record(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 #: The RDB storage's keyword for the stale-trial callback (renamed in optuna 4.9).

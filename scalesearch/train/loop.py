@@ -26,7 +26,7 @@ from torch import nn
 from scalesearch.arch.io import load_spec, save_spec, spec_file_name, spec_to_dict
 from scalesearch.arch.spec import NetworkSpec, Spec
 from scalesearch.errors import ScalesearchError, UsageError
-from scalesearch.files import digest, write_atomic, write_json
+from scalesearch.files import digest, run_lock, write_atomic, write_json
 from scalesearch.nn import build_model, zero_init_residuals
 from scalesearch.train import distributed
 from scalesearch.train.augment import Normalize, TrainAugment, eval_resize
@@ -522,10 +522,11 @@ def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], de
     dev = resolve_device(device)
     distributed.check_norm(getattr(spec, "norm", "layer"), dev)
     procs.check(min(recipe.batch_size, len(data.train)), len(data.train))
-    if run_dir is not None and procs.writer:
+    writes = run_dir is not None and procs.writer
+    if writes:
         open_run_dir(run_dir, recipe.network(spec, data.num_classes), recipe, init)
     normalize = Normalize.of(_on_device(data.train, dev, recipe), spec.in_channels)  # the same for every seed
-    with distributed.process_group(procs, dev):
+    with run_lock(run_dir) if writes else contextlib.nullcontext(), distributed.process_group(procs, dev):
         runs = [train_seed(spec, data, recipe, seed, normalize, device, run_dir, test, on_epoch, eval_from,
                            init=init, procs=procs, resume=True) for seed in seeds]
     val_top1, val_top1_std = mean_std([r.val_top1 for r in runs])

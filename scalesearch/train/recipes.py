@@ -23,6 +23,12 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOW_RES_PX = 64
 
 
+#: The most epochs a recipe trains (ImageNet recipes run 100-600).
+MAX_EPOCHS = 10_000
+#: The longest schedule multiplier ("Rethinking ImageNet Pre-training" went to 6x).
+MAX_SCHEDULE = 64.0
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Everything a training run needs besides the network and the data."""
@@ -56,7 +62,8 @@ class Recipe:
     schedule: float | None = None  # the multiplier :meth:`scheduled` applied to epochs and warm-up; None: 1x
 
     def __post_init__(self) -> None:
-        check(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", self.epochs, "must be a positive integer")
+        check(isinstance(self.epochs, int) and 1 <= self.epochs <= MAX_EPOCHS, "epochs", self.epochs,
+              f"must be an integer in [1, {MAX_EPOCHS:,}]")
         check(isinstance(self.resolution, int) and 16 <= self.resolution <= MAX_RESOLUTION_PX, "resolution",
                  self.resolution, f"must be an integer in [16, {MAX_RESOLUTION_PX}] (pixels)")
         check(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", self.batch_size,
@@ -158,6 +165,8 @@ def parse_schedule(text: str) -> float:
         multiplier = math.nan
     if not (math.isfinite(multiplier) and multiplier > 0):
         raise UsageError(f"`schedule` must be a positive multiplier such as 1x, 2x, 3x or 6x, got {text!r}")
+    if multiplier > MAX_SCHEDULE:
+        raise UsageError(f"`schedule` must be at most {MAX_SCHEDULE:g}x (the paper's longest is 6x), got {text!r}")
     return multiplier
 
 

@@ -22,6 +22,7 @@ averaged before each optimiser step, the processes compare their weights after e
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -40,7 +41,7 @@ from torch.nn import functional as F
 
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import SpecError, UsageError
-from scalesearch.files import digest, write_atomic, write_json
+from scalesearch.files import digest, run_lock, write_atomic, write_json
 from scalesearch.measure.flops import analytic_count
 from scalesearch.nn import zero_init_residuals
 from scalesearch.nn.supernet import Supernet
@@ -209,7 +210,7 @@ def train_supernet(space_name: str, data: DataSet, recipe: Recipe, run_dir: Path
     run = _build(space, data, recipe, dev)  # refuses a space it cannot share before any file is written
     if procs.writer:
         _open(run_dir, _settings(space, data, recipe, random_subnets, seed))
-    with distributed.process_group(procs, dev):
+    with run_lock(run_dir) if procs.writer else contextlib.nullcontext(), distributed.process_group(procs, dev):
         _train(run, space, recipe, run_dir, random_subnets, seed, procs, on_epoch)
     return run
 
