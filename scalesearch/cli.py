@@ -133,7 +133,10 @@ class OneLineErrors(TyperGroup):
             if os.environ.get("SCALESEARCH_DEBUG"):
                 raise
             code = 1
-            if _out_of_memory(err):
+            if signals.received():  # the signal's consequence (a worker process it ended), not a fault
+                line, code = signals.interrupted()
+                report.error_line(line)
+            elif _out_of_memory(err):
                 report.error_line(f"out of memory: {_first_line(err)} (try a smaller network, resolution or batch)")
             elif isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
                 where = err.filename or "the output"

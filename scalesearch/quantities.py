@@ -11,9 +11,9 @@ from scalesearch.errors import UsageError
 _SI = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
 _MACS = re.compile(
     r"\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*(?P<si>[kmgt]?)\s*(?:macs?|flops?)?\s*",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # digits 0-9 only: int() and float() take other scripts' digits, '²' breaks them
 )
-_PHI_RANGE = re.compile(r"\s*(?P<lo>-?\d+)\s*-\s*(?P<hi>-?\d+)\s*")
+_PHI_RANGE = re.compile(r"\s*(?P<lo>-?\d+)\s*-\s*(?P<hi>-?\d+)\s*", re.ASCII)
 
 
 def parse_macs(text: str) -> int:
@@ -38,10 +38,13 @@ def parse_phis(text: str) -> list[float]:
             raise UsageError(f"phi range {text!r} is descending: write it low to high, e.g. {hi}-{lo}")
         check_phi(hi)  # before the list is made: 0-99999999999 would fill the memory
         return list(range(lo, hi + 1))
+    invalid = UsageError(f"invalid phi {text!r}: expected a number (3, -1, 0.5) or an integer range (1-7)")
+    if not text.isascii():  # float() takes other scripts' digits
+        raise invalid
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(f"invalid phi {text!r}: expected a number (3, -1, 0.5) or an integer range (1-7)") from None
+        raise invalid from None
     if not math.isfinite(value):
         raise UsageError(f"invalid phi {text!r}: must be a finite number")
     return [int(value) if value.is_integer() else value]
@@ -52,7 +55,7 @@ def parse_batches(text: str) -> list[int]:
     batches = []
     for part in text.split(","):
         part = part.strip()
-        if not part.isdigit() or int(part) < 1:
+        if not (part.isascii() and part.isdigit()) or int(part) < 1:
             raise UsageError(f"invalid batch size {part!r} in {text!r}: each must be a positive integer, e.g. 1,8,64")
         batches.append(int(part))
     return batches
@@ -63,13 +66,14 @@ def parse_devices(text: str) -> tuple[int, ...]:
     devices = []
     for part in text.split(","):
         part = part.strip()
-        if not part.isdigit() or int(part) in devices:
+        if not (part.isascii() and part.isdigit()) or int(part) in devices:
             raise UsageError(f"invalid GPU index {part!r} in {text!r}: give distinct indices such as 0,1,2,3")
         devices.append(int(part))
     return tuple(devices)
 
 
-_LATENCY = re.compile(r"\s*(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*(?P<unit>ms|us|µs|s)\s*", re.IGNORECASE)
+_LATENCY = re.compile(r"\s*(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*(?P<unit>ms|us|µs|s)\s*",
+                      re.IGNORECASE | re.ASCII)
 _TO_MS = {"ms": 1.0, "us": 1e-3, "µs": 1e-3, "s": 1e3}
 
 

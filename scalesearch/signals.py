@@ -15,14 +15,35 @@ class Terminated(KeyboardInterrupt):
 _received: list[int] = []
 
 
+def _exception(signum: int) -> KeyboardInterrupt:
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 def _handler(signum: int, _frame: FrameType | None) -> None:
     _received.append(signum)
-    raise Terminated()
+    raise _exception(signum)
 
 
 def install() -> None:
-    """Turn SIGTERM into :class:`Terminated` in this process (the main thread only)."""
+    """Turn SIGTERM into :class:`Terminated` and SIGINT into KeyboardInterrupt in this process (the
+    main thread only), each remembered so that :func:`check` can raise it again."""
     signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
+
+
+def check() -> None:
+    """Raise again a signal that came and whose exception was lost: a handler's exception raised
+    inside a callback that ignores exceptions (the fork handlers run while a DataLoader starts its
+    workers) is printed and dropped, and the run would go on as if never stopped. Long loops call
+    this once a step."""
+    if _received:
+        raise _exception(_received[-1])
+
+
+def received() -> bool:
+    """Whether SIGINT or SIGTERM came (an error after one is its consequence, e.g. a DataLoader
+    worker that the same signal ended)."""
+    return bool(_received)
 
 
 def interrupted() -> tuple[str, int]:

@@ -380,6 +380,16 @@ FLAG_CASES = [
     (["latency-table", "build", "--samples", "-1"], 2, "error: --samples must be in [1, 10,000]"),
     (["compare-scaling", "--base", "efficientnet-b0", "--data", "synthetic", "--flops-multiplier", "inf"], 2,
      "error: --flops-multiplier must be at most 256, got inf"),
+    # Digits of other scripts: int() and float() take some ('٣') and break on others ('²').
+    (["find-base", "--flops", "٣٠٠M"], 2, "error: invalid MACs quantity '٣٠٠M'"),
+    (["bench", "efficientnet-b0", "--batch", "²"], 2, "error: invalid batch size '²'"),
+    (["scale", "--base", "efficientnet-b0", "--phi", "٣"], 2, "error: invalid phi '٣'"),
+    (["find-base", "--latency", "٣ms"], 2, "error: invalid latency '٣ms'"),
+    # A batch of one image gives batch norm one value per channel (at a 1x1 map): refused, not a torch error.
+    (["train", "efficientnet-b0", "--data", "synthetic", "--train-images", "1"], 2,
+     "error: a training batch of 1 image per process leaves batch norm one value per channel"),
+    (["train", "efficientnet-b0", "--data", "synthetic", "--batch", "1"], 2,
+     "error: a training batch of 1 image per process leaves batch norm one value per channel"),
     # Legal but absurd numbers that would make a run go on for ever are refused before any work.
     (["bench", "efficientnet-b0", "--budget", "inf"], 2, "error: time budget must be positive and at most 600 s"),
     (["bench", "efficientnet-b0", "--budget", "1e300"], 2, "error: time budget must be positive and at most 600 s"),
@@ -792,3 +802,81 @@ def test_a_second_run_on_a_live_run_folder_is_refused_naming_the_first(tmp_path,
     assert len(rows) == 1 + 6  # each epoch written once
     again = run_cli(*args)  # the lock went with its process: the finished run is found again, not refused
     assert again[0] == 0, again[1]
+
+
+def test_a_last_batch_of_one_image_is_left_out_of_batch_norm_re_estimation(tmp_path):
+    """9 training images in batches of 8: the re-estimation's last batch would hold one image, which
+    at B0's 1x1 last feature maps gives batch norm one value per channel (a torch error before)."""
+    code, stderr = run_cli("train", "efficientnet-b0", "--data", "synthetic", "--train-images", "9", "--batch", "8",
+                           "--epochs", "1", "--resolution", "16", "--run-dir", str(tmp_path / "run"), "--json")
+    assert code == 0, stderr
+
+
+def test_a_checkpoint_of_another_norm_names_the_norm_and_a_fifo_is_not_read(tmp_path, tiny_base):
+    common = ["--data", "synthetic", "--train-images", "16", "--batch", "8", "--epochs", "1", "--resolution", "16"]
+    for norm in ("group", "batch"):
+        code, stderr = run_cli("train", str(tiny_base), *common, "--norm", norm, "--norm-groups", "8",
+                               "--run-dir", str(tmp_path / norm))
+        assert code == 0, stderr
+    code, stderr = run_cli("train", str(tiny_base), *common, "--init", str(tmp_path / "group"),
+                           "--run-dir", str(tmp_path / "a"))
+    assert code == 2 and one_line(stderr).endswith(
+        "its norms keep no running statistics: it was trained with --norm group, so pass the same --norm (group) "
+        "with it"), stderr
+    code, stderr = run_cli("train", str(tiny_base), *common, "--norm", "group", "--norm-groups", "8", "--init",
+                           str(tmp_path / "batch"), "--run-dir", str(tmp_path / "b"))
+    assert code == 2 and one_line(stderr).endswith(
+        "its norms keep running statistics: it was trained with batch norm, so pass --norm batch with it"), stderr
+    os.mkfifo(tmp_path / "weights.pt")
+    code, stderr = run_cli("train", str(tiny_base), *common, "--init", str(tmp_path / "weights.pt"))
+    assert code == 2 and one_line(stderr) == f"error: --init {tmp_path / 'weights.pt'}: not a regular file; a " \
+                                             "checkpoint is a file", stderr
+
+
+def test_a_teacher_of_other_classes_is_refused_before_anything_is_written(tmp_path, tiny_base):
+    for split in ("train", "val"):
+        for label in ("a", "b", "c"):
+            (tmp_path / "images" / split / label).mkdir(parents=True)
+            for i in range(4):
+                pixels = np.random.default_rng(i).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(tmp_path / "images" / split / label / f"{i}.png")
+    code, stderr = run_cli("train", str(tiny_base), "--data", "synthetic", "--train-images", "16", "--batch", "8",
+                           "--epochs", "1", "--run-dir", str(tmp_path / "teacher"))
+    assert code == 0, stderr
+    code, stderr = run_cli("self-train", "--data", f"imagefolder:{tmp_path / 'images'}", "--labeled-fraction", "0.5",
+                           "--teacher", str(tmp_path / "teacher"), "--epochs", "1", "--batch", "4", "--student-phi",
+                           "0", "--run-dir", str(tmp_path / "st"))
+    assert code == 2 and one_line(stderr) == (f"error: --teacher {tmp_path / 'teacher'} predicts 10 classes and the "
+                                              "data has 3: give a teacher trained on this data's classes"), stderr
+    assert not (tmp_path / "st").exists()
+
+
+def test_sigterm_to_the_process_group_while_dataloader_workers_read_images_exits_143_and_resumes(tmp_path, tiny_base):
+    """Slurm and systemd signal the whole process group: the DataLoader's workers too. Only the
+    main process handles it (exit 143, one line); the same command then finishes the run."""
+    for split, count in (("train", 64), ("val", 8)):
+        for label in ("a", "b"):
+            (tmp_path / "images" / split / label).mkdir(parents=True)
+            for i in range(count):
+                pixels = np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(tmp_path / "images" / split / label / f"{i}.png")
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "scalesearch", "train", str(tiny_base), "--data",
+            f"imagefolder:{tmp_path / 'images'}", "--epochs", "12", "--batch", "16", "--run-dir", str(run), "--json"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    job = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                           start_new_session=True)
+    children = Path(f"/proc/{job.pid}/task/{job.pid}/children")
+    deadline = time.monotonic() + 120
+    # After the first epoch, at a moment the main process has DataLoader workers alive to be signalled too.
+    while not ((run / "metrics.csv").exists() and len((run / "metrics.csv").read_text().splitlines()) >= 2
+               and children.read_text().split()):
+        assert time.monotonic() < deadline and job.poll() is None, job.stderr.read() if job.poll() else "slow"
+        time.sleep(0.01)
+    os.killpg(job.pid, signal.SIGTERM)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 143 and err.strip().splitlines()[-1] == "error: terminated (SIGTERM)", err[-2000:]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    epochs = [line.split(",")[1] for line in (run / "metrics.csv").read_text().splitlines()[1:]]
+    assert epochs == [str(e) for e in range(1, 13)]  # every epoch once: what finished before SIGTERM was kept

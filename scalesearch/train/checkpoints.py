@@ -58,14 +58,28 @@ def fit(model: nn.Module, state: dict[str, torch.Tensor], path: Path, spec: Spec
     expected = model.state_dict()
     for name, tensor in expected.items():
         if name not in state:
-            raise UsageError(f"{path} does not fit {spec.name}: it has no tensor {name!r}")
+            raise UsageError(f"{path} does not fit {spec.name}: it has no tensor {name!r}{_norm_hint(state, expected)}")
         if tuple(state[name].shape) != tuple(tensor.shape):
             raise UsageError(f"{path} does not fit {spec.name}: tensor {name!r} is "
                              f"{list(state[name].shape)} in the checkpoint, {list(tensor.shape)} in the network")
     extra = [name for name in state if name not in expected]
     if extra:
-        raise UsageError(f"{path} does not fit {spec.name}: the network has no tensor {extra[0]!r}")
+        raise UsageError(f"{path} does not fit {spec.name}: the network has no tensor {extra[0]!r}"
+                         f"{_norm_hint(state, expected)}")
     model.load_state_dict(state)
+
+
+def _norm_hint(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> str:
+    """Why tensors are missing or extra when the cause is the norm the checkpoint was trained with."""
+    def keeps_statistics(tensors: dict) -> bool:
+        return any(name.endswith(".running_mean") for name in tensors)
+
+    if keeps_statistics(expected) and not keeps_statistics(state):
+        return ("; its norms keep no running statistics: it was trained with --norm group, so pass the same "
+                "--norm (group) with it")
+    if keeps_statistics(state) and not keeps_statistics(expected):
+        return "; its norms keep running statistics: it was trained with batch norm, so pass --norm batch with it"
+    return ""
 
 
 def checkpoint_of(source: Path, named: str = "") -> Path:
@@ -75,8 +89,10 @@ def checkpoint_of(source: Path, named: str = "") -> Path:
         if not (source / RUN_SPEC).is_file():
             raise UsageError(f"{named}{source}: not a train run folder (no {RUN_SPEC})")
         return run_checkpoint(source)
-    if not source.is_file():
+    if not source.exists():
         raise UsageError(f"{named}{source}: no such checkpoint file or run folder")
+    if not source.is_file():  # a FIFO would block the read, a device never end
+        raise UsageError(f"{named}{source}: not a regular file; a checkpoint is a file")
     return source
 
 

@@ -10,6 +10,7 @@ uint8 tensors and get the same on-device augmentation as the in-memory data sets
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +19,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as F
 
+from scalesearch import signals
 from scalesearch.errors import UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -36,6 +38,14 @@ def _check_size(path: Path | str, image: Image.Image) -> None:
     if width * height > MAX_IMAGE_PIXELS:
         raise UsageError(f"{path}: {width} x {height} pixels is over the limit of {MAX_IMAGE_PIXELS:,} pixels "
                          f"(8192 x 8192); not read")
+
+
+def _leave_signals_to_the_main_process(_worker: int) -> None:
+    """SIGINT and SIGTERM sent to the whole process group (Ctrl-C, Slurm, systemd) are the main
+    process's to handle: it stops the run, keeps what finished and exits 130 or 143, and the
+    DataLoader then ends its workers. A worker that died of the signal first made that an error."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class _Files(torch.utils.data.Dataset):
@@ -87,9 +97,11 @@ class FileSplit:
     def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         loader = torch.utils.data.DataLoader(
             _Files(self.paths, self.labels, self.load_size), batch_size=batch_size, sampler=order.tolist(),
-            num_workers=self.workers, pin_memory=self.device.type == "cuda", persistent_workers=False)
+            num_workers=self.workers, pin_memory=self.device.type == "cuda", persistent_workers=False,
+            worker_init_fn=_leave_signals_to_the_main_process if self.workers else None)
         try:
             for images, labels in loader:
+                signals.check()  # a signal that came while the loader forked its workers was lost there
                 yield images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
         except OSError as err:
             lines = str(err).splitlines()

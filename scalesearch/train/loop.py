@@ -23,6 +23,7 @@ from typing import Callable, Iterator, Protocol
 import torch
 from torch import nn
 
+from scalesearch import signals
 from scalesearch.arch.io import load_spec, save_spec, spec_file_name, spec_to_dict
 from scalesearch.arch.spec import NetworkSpec, Spec
 from scalesearch.errors import ScalesearchError, UsageError
@@ -139,6 +140,14 @@ def _loss_fn(recipe: Recipe, num_classes: int) -> Callable[[torch.Tensor, torch.
     return lambda logits, target: ce(logits, target)
 
 
+def check_batch_norm_batch(spec: Spec, per_process: int) -> None:
+    """Refuse training a batch-norm network on batches of one image (per process): at a 1x1 feature
+    map batch norm then has one value per channel, and no statistics at all."""
+    if per_process < 2 and getattr(spec, "norm", "layer") in ("batch", "sync_batch"):
+        raise UsageError(f"a training batch of {per_process} image per process leaves batch norm one value per "
+                         "channel: give --batch 2 or more and at least 2 training images per process, or --norm group")
+
+
 def precise_bn(model: nn.Module, split: Split | FileSplit, normalize: Normalize, resolution: int, images: int,
                batch_size: int) -> None:
     """Re-estimate BatchNorm running statistics as exact averages over ``images`` training images.
@@ -148,14 +157,19 @@ def precise_bn(model: nn.Module, split: Split | FileSplit, normalize: Normalize,
     makes evaluation-mode accuracy of a proxy run noise; recomputing them is cheap (forward only).
     """
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms or images == 0:
+    if not norms:
         return
     momenta = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # cumulative average
+    count = min(images, len(split))
+    if count % batch_size == 1:  # a last batch of one image gives batch norm one value per channel
+        count -= 1
+    if count < 2:
+        return
     model.train()
-    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(0))[:images]
+    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(0))[:count]
     with torch.no_grad():
         for batch, _ in split.batches(order, batch_size):
             model(normalize(eval_resize(batch, resolution)))
@@ -268,6 +282,7 @@ def _train_epoch(run: _Run, recipe: Recipe, epoch: int) -> tuple[float, float]:
     loss_sum, seen, started = torch.zeros((), device=run.device), torch.zeros((), device=run.device), \
         time.perf_counter()
     for step, (images, labels) in enumerate(run.source.epoch(run.generator), start=1):
+        signals.check()
         images, targets = run.augment(images, labels)
         images = images.contiguous(memory_format=torch.channels_last)
         with run.autocast:
@@ -522,6 +537,7 @@ def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], de
     dev = resolve_device(device)
     distributed.check_norm(getattr(spec, "norm", "layer"), dev)
     procs.check(min(recipe.batch_size, len(data.train)), len(data.train))
+    check_batch_norm_batch(spec, min(recipe.batch_size, len(data.train)) // procs.world)
     writes = run_dir is not None and procs.writer
     if writes:
         open_run_dir(run_dir, recipe.network(spec, data.num_classes), recipe, init)

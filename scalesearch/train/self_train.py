@@ -393,6 +393,9 @@ def _prepare(config: SelfTrainConfig) -> _Chain:
             spec = config.recipe.network(resolve_spec(config.teacher_spec), data.num_classes)
         given = load_trained(config.teacher, spec)
         teacher_spec, resolution = given[0], given[0].resolution
+        if teacher_spec.num_classes != data.num_classes:
+            raise UsageError(f"`teacher` {config.teacher} predicts {teacher_spec.num_classes} classes and the data "
+                             f"has {data.num_classes}: give a teacher trained on this data's classes")
     else:
         teacher_spec = resolve_spec(config.teacher_spec) if config.teacher_spec else start.base
         resolution = config.recipe.resolution

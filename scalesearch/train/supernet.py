@@ -39,6 +39,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from scalesearch import signals
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import SpecError, UsageError
 from scalesearch.files import digest, run_lock, write_atomic, write_json
@@ -236,6 +237,7 @@ def _train(run: SupernetRun, space: SearchSpace, recipe: Recipe, run_dir: Path, 
         supernet.train()
         losses, distills, seen = 0.0, 0.0, 0
         for step, (images, labels) in enumerate(source.epoch(generator), start=1):
+            signals.check()
             images, targets = augment(images, labels)
             images = images.contiguous(memory_format=torch.channels_last)
             # The step's sub-networks are a function of (seed, epoch, step): a resumed run draws the same.
