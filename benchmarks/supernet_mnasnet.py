@@ -37,15 +37,27 @@ from scalesearch.resumable import ResultsFile  # noqa: E402
 from scalesearch.train.data import dataset_record, load_data  # noqa: E402
 
 
+def portable(value):
+    """``value`` with this machine's paths replaced by what they stand for (committed results name no
+    machine's paths)."""
+    if isinstance(value, str):
+        return value.replace(str(ROOT.parent / "shared/data/cifar-10"), "CIFAR10_DIR").replace(str(ROOT) + "/", "")
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    return value
+
+
 def run(args: list[str]) -> dict:
-    """A scalesearch command with --json, on one torch thread; its JSON document."""
+    """A scalesearch command with --json, on one torch thread; its JSON document (paths made portable)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "scalesearch", *args, "--json"], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"error: scalesearch {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-    return {"output": json.loads(done.stdout), "wall_s": round(time.perf_counter() - started, 1)}
+    return {"output": portable(json.loads(done.stdout)), "wall_s": round(time.perf_counter() - started, 1)}
 
 
 def main() -> None:
@@ -86,8 +98,7 @@ def main() -> None:
 
 def _shown(args: list[str]) -> str:
     """The command as README gives it: paths of this machine replaced by what they stand for."""
-    text = " ".join(["scalesearch", *args])
-    return text.replace(str(ROOT.parent / "shared/data/cifar-10"), "CIFAR10_DIR").replace(str(ROOT) + "/", "")
+    return portable(" ".join(["scalesearch", *args]))
 
 
 def summary(found: dict) -> dict:

@@ -48,7 +48,7 @@ def received() -> bool:
 
 def interrupted() -> tuple[str, int]:
     """The line and exit code for an interruption: SIGTERM's if it came, else Ctrl-C's."""
-    if _received:
+    if signal.SIGTERM in _received:
         return "terminated (SIGTERM)", 128 + signal.SIGTERM
     return "interrupted", 130
 
