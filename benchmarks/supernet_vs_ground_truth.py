@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from supernet_costs import forward_backward  # noqa: E402
 
 from scalesearch.errors import ScalesearchError  # noqa: E402
 from scalesearch.groundtruth.nas_bench_macro import MacroTable  # noqa: E402
@@ -57,39 +58,21 @@ from scalesearch.search.find_base import search  # noqa: E402
 from scalesearch.search.objective import Objective  # noqa: E402
 from scalesearch.search.space import load_space  # noqa: E402
 from scalesearch.search.workers import scored  # noqa: E402
-from scalesearch.train.augment import TrainAugment  # noqa: E402
 from scalesearch.train.data import dataset_record, load_data  # noqa: E402
-from scalesearch.train.loop import SplitBatches  # noqa: E402
 from scalesearch.train.recipes import load_recipe  # noqa: E402
 from scalesearch.train.supernet import load_supernet, train_supernet  # noqa: E402
 
 ZERO_COST = ROOT / "benchmarks/results/zero_cost_ground_truth.json"
 SCORES = ("macs", "params", "naswot", "synflow", "zen", "zico")
 FINALISTS = 3
-TIMED_STEPS = 10
 WINDOW_LIMIT = 50e6
 SEARCH_BUDGETS = [100, 300]
 
 
 def largest_alone(run, spec) -> float:
     """Images per second of the largest network's own forward+backward on the supernet's batches."""
-    recipe, data = run.recipe, run.data
     net = build_model(run.supernet.check(spec)).to(run.device, memory_format=torch.channels_last).train()
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.0)
-    source = SplitBatches(run.train_split, recipe, data.num_classes)
-    augment = TrainAugment(run.normalize, recipe, data.num_classes)
-    seen, elapsed = 0, 0.0
-    for step, (images, labels) in enumerate(source.epoch(torch.Generator().manual_seed(0))):
-        if step > TIMED_STEPS:
-            break
-        images, targets = augment(images, labels)
-        started = time.perf_counter()
-        loss = source.loss(net(images.contiguous(memory_format=torch.channels_last)), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        if step:  # the first step warms up
-            elapsed, seen = elapsed + time.perf_counter() - started, seen + len(labels)
-    return seen / elapsed
+    return forward_backward(run, net)
 
 
 def agreement(rows: list[dict], table: MacroTable) -> dict:
