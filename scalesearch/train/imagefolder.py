@@ -41,11 +41,11 @@ def _check_size(path: Path | str, image: Image.Image) -> None:
 
 
 def _leave_signals_to_the_main_process(_worker: int) -> None:
-    """SIGINT and SIGTERM sent to the whole process group (Ctrl-C, Slurm, systemd) are the main
-    process's to handle: it stops the run, keeps what finished and exits 130 or 143, and the
-    DataLoader then ends its workers. A worker that died of the signal first made that an error."""
+    """Ctrl-C reaches the whole process group: it is the main process's to handle (it stops the run,
+    keeps what finished and exits 130), not a worker's to die of. SIGTERM keeps its default, since
+    the DataLoader and multiprocessing end their workers with it; the main process reports an error
+    that follows a SIGTERM as the SIGTERM (exit 143)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class _Files(torch.utils.data.Dataset):
