@@ -10,6 +10,11 @@ from scalesearch import signals
 
 
 def main() -> None:
+    if sys.stdout is None:  # started with stdout closed (`>&-`): every result printed would be lost
+        if sys.stderr is not None:
+            sys.stderr.write("error: standard output is closed: redirect it instead (> FILE, or > /dev/null to "
+                             "keep only what the command writes to files)\n")
+        sys.exit(2)
     signals.install()
     try:
         from scalesearch.cli import main as run

@@ -272,10 +272,20 @@ def test_a_broken_idx_file_is_one_line_naming_the_file(name, images, labels, exp
     assert one_line(stderr).startswith("error: ") and expected in stderr, stderr
 
 
-def test_a_corrupt_gzip_is_one_line(tmp_path):
-    folder = idx_folder(tmp_path, idx_bytes((20, 28, 28)), idx_bytes((20,)))
+def _truncate(stream: bytes) -> bytes:
+    return stream[:30]
+
+
+def _scramble(stream: bytes) -> bytes:  # the deflate data itself: zlib's own error, not gzip's OSError
+    return stream[:20] + bytes(b ^ 0x55 for b in stream[20:-8]) + stream[-8:]
+
+
+@pytest.mark.parametrize("damage", [_truncate, _scramble])
+def test_a_corrupt_gzip_is_one_line(damage, tmp_path):
+    pixels = (np.arange(20 * 28 * 28) % 251 // 7).astype(np.uint8).tobytes()  # compressible: a deflate stream
+    folder = idx_folder(tmp_path, idx_bytes((20, 28, 28), pixels), idx_bytes((20,)))
     path = folder / "train-images-idx3-ubyte.gz"
-    path.write_bytes(path.read_bytes()[:30])
+    path.write_bytes(damage(path.read_bytes()))
     code, stderr = run_cli("train", "efficientnet-b0", "--data", f"fashion-mnist:{folder}")
     assert code == 2 and one_line(stderr).startswith(f"error: {path}: cannot be read"), stderr
 
@@ -592,6 +602,14 @@ def test_a_closed_stdout_ends_quietly(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in stderr.decode() and "Exception" not in stderr.decode()
 
 
+def test_a_command_started_with_stdout_closed_is_refused_before_any_work(tmp_path):
+    # `scalesearch ... >&-`: Python starts with sys.stdout None; every result printed would be lost
+    proc = subprocess.run(["sh", "-c", f"'{sys.executable}' -m scalesearch scale --phi 1 --out '{tmp_path}/out' >&-"],
+                          stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: standard output is closed: redirect it")
+    assert len(proc.stderr.splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("env", [{"HOME": "/nonexistent"}, {"TERM": "dumb"}, {"LANG": "C", "LC_ALL": "C"},
                                  {"COLUMNS": "20"}, {"SCALESEARCH_CACHE_DIR": "/dev/null/x"}])
 def test_odd_environments_still_work(env, tmp_path):
@@ -621,8 +639,8 @@ def _wait_for(predicate, timeout: float = 240) -> None:
                                              (signal.SIGTERM, 143, "error: terminated (SIGTERM)")])
 def test_find_base_stopped_at_a_random_moment_resumes_with_exact_counts(sig, code, line, tmp_path, tiny_search):
     run = tmp_path / "run"
-    args = tiny_search(6, "--train-images", "768", "--pruner", "none", "--study", "s", "--run-dir", str(run),
-                       "--json", epochs=3)
+    args = tiny_search(6, "--train-images", "768", "--pruner", "none", "--sampler", "random", "--study", "s",
+                       "--run-dir", str(run), "--json", epochs=3)
     process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -15,6 +15,7 @@ import hashlib
 import math
 import pickle
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -210,8 +211,8 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as err:  # gzip's truncated or corrupt streams among them
-        raise UsageError(f"{path}: cannot be read ({err})") from None
+    except (OSError, EOFError, zlib.error) as err:  # gzip's truncated or corrupt streams among them
+        raise UsageError(f"{path}: cannot be read ({err}); replace the file with a sound copy") from None
     if len(raw) < 4:
         raise UsageError(f"{path}: not an IDX file (only {len(raw)} bytes)")
     zero, dtype_code, dims = struct.unpack(">HBB", raw[:4])
