@@ -45,6 +45,22 @@ def refuse_link(path: Path, what: str) -> None:
                          "and is never written through a link; put the file itself there, or use another run folder")
 
 
+def folder_inside(root: Path, path: Path) -> Path:
+    """``path``, a folder of the run folder ``root``, made where missing. A symbolic link at any level
+    below ``root`` is refused: written or emptied through it, whatever it leads to outside the run
+    folder would be. Returns ``path``."""
+    root, path = Path(root), Path(path)
+    current = root
+    for part in path.relative_to(root).parts:
+        current = current / part
+        if current.is_symlink():
+            raise UsageError(f"{current} is a symbolic link (to {os.readlink(current)}): a folder of the run "
+                             f"folder {root} is never written or emptied through a link; remove the link, or use "
+                             "another run folder")
+        current.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 #: The file whose exclusive lock marks a run folder's one live writer.
 RUN_LOCK = ".lock"
 

@@ -20,7 +20,7 @@ from scalesearch.arch.io import load_spec, save_spec, spec_file_name
 from scalesearch.arch.scaling import Coefficients, scale_family
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
-from scalesearch.files import write_atomic
+from scalesearch.files import folder_inside, run_lock, write_atomic
 from scalesearch.measure.flops import analytic_count
 from scalesearch.report import markdown, plots
 from scalesearch.resumable import ResultsFile
@@ -126,9 +126,23 @@ def _open(config: PipelineConfig) -> ResultsFile:
                          f"to resume it, or another `run_dir`") from None
 
 
+#: The run folder's stage folders, each made by the pipeline (never a link out of the run folder).
+STAGE_FOLDERS = ("find-base", "grid", "scale", "family")
+
+
 def run(config: PipelineConfig, on_stage: Callable[[str], None] | None = None,
         on_progress: Progress | None = None) -> dict[str, Any]:
-    """Run (or resume) every stage; returns the pipeline's summary (also in ``pipeline.json``)."""
+    """Run (or resume) every stage; returns the pipeline's summary (also in ``pipeline.json``). One
+    process at a time works on a run folder: a second is refused with one line naming the first."""
+    config.run_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(config.run_dir):
+        for name in STAGE_FOLDERS:
+            folder_inside(config.run_dir, config.run_dir / name)
+        return _run(config, on_stage, on_progress)
+
+
+def _run(config: PipelineConfig, on_stage: Callable[[str], None] | None, on_progress: Progress | None
+         ) -> dict[str, Any]:
     state = _open(config)
     progress = on_progress or (lambda _stage, _done, _total: None)
 

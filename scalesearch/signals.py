@@ -24,11 +24,19 @@ def _handler(signum: int, _frame: FrameType | None) -> None:
     raise _exception(signum)
 
 
-def install() -> None:
+def _handle_once(signum: int, frame: FrameType | None) -> None:
+    if not _received:
+        _handler(signum, frame)
+
+
+def install(once: bool = False) -> None:
     """Turn SIGTERM into :class:`Terminated` and SIGINT into KeyboardInterrupt in this process (the
-    main thread only), each remembered so that :func:`check` can raise it again."""
-    signal.signal(signal.SIGTERM, _handler)
-    signal.signal(signal.SIGINT, _handler)
+    main thread only), each remembered so that :func:`check` can raise it again. With ``once``, a
+    signal after the first is ignored (a worker process that Ctrl-C reaches both from the terminal
+    and from its main process records its abandoned trial without being cut short)."""
+    handler = _handle_once if once else _handler
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 def check() -> None:

@@ -11,6 +11,7 @@ import pickle
 import random
 import resource
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from typer.testing import CliRunner
 
 from scalesearch.arch.io import resolve_spec, save_spec, spec_to_dict
 from scalesearch.cli import app
+from scalesearch.files import run_lock
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -555,7 +557,7 @@ def test_a_tampered_coefficients_file_is_one_line(document, expected, tmp_path):
 @pytest.mark.parametrize("content", ["{not json", '{"entries": {"x": "fast"}}', '{"entries": [1]}', "[]"])
 def test_a_corrupt_latency_cache_is_measured_afresh(content, tmp_path, tiny_space, monkeypatch):
     monkeypatch.setenv("SCALESEARCH_CACHE_DIR", str(tmp_path / "cache"))
-    args = ["find-base", "--latency", "1ms", "--threads", "1", "--reject-outside", "0.99", "--space",
+    args = ["find-base", "--latency", "0.05ms", "--threads", "1", "--reject-outside", "0.99", "--space",
             str(tiny_space), "--n-trials", "1", "--run-dir", str(tmp_path / "run"), "--json"]
     assert runner.invoke(app, args).exit_code == 0
     (table,) = (tmp_path / "cache/latency").glob("*.json")
@@ -686,6 +688,59 @@ def test_grid_stopped_at_a_random_moment_resumes_with_exact_counts(sig, code, tm
     assert len(document["points"]) == document["n_feasible"]
     assert all(p["val_top1"] is not None for p in document["points"])
     assert len({(p["alpha"], p["beta"], p["gamma"]) for p in document["points"]}) == document["n_feasible"]
+
+
+def _running_in(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_sigint_to_the_main_process_alone_reaches_its_workers_and_the_search_resumes(tmp_path, tiny_search):
+    """`kill -INT PID` of the main process only (not the terminal's Ctrl-C, which reaches every process
+    of the group): the worker process abandons its trial as the main process does, nothing waits for
+    ever, no lock is left, and the same command goes on."""
+    run = tmp_path / "run"
+    # 12 evaluations (of the ~16 networks in the window) of 5 epochs: the main process alone would take
+    # longer than the worker's start (seconds of imports).
+    args = tiny_search(12, "--train-images", "768", "--pruner", "none", "--sampler", "random", "--workers", "2",
+                       "--study", "w", "--run-dir", str(run), "--json", epochs=5)
+    process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    main = f"{socket.gethostname()}:{process.pid}"
+
+    def evaluating_worker() -> int | None:
+        if not (run / "study.journal").exists():
+            return None
+        busy = [t for t in journal(run, "w").trials if t.state.name == "RUNNING" and "slot" in t.user_attrs
+                and t.user_attrs.get("worker", main) != main]
+        return int(busy[0].user_attrs["worker"].rpartition(":")[2]) if busy else None
+
+    try:
+        while True:
+            _wait_for(lambda: evaluating_worker() is not None)
+            worker = evaluating_worker()
+            os.kill(worker, signal.SIGSTOP)  # held mid-evaluation until the main process has passed the signal on
+            if evaluating_worker() == worker:
+                break
+            os.kill(worker, signal.SIGCONT)
+        process.send_signal(signal.SIGINT)
+        time.sleep(2.0)
+        os.kill(worker, signal.SIGCONT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and stderr.strip().splitlines()[-1] == "error: interrupted", stderr
+    assert not _running_in(worker) and not Path(f"{run / 'study.journal'}.lock").exists()
+    trials = journal(run, "w").trials
+    assert not [t for t in trials if t.state.name == "RUNNING"]  # the worker recorded its trial, not killed
+    assert any(t.user_attrs.get("fail_reason") == "interrupted (Ctrl-C)" and t.user_attrs["worker"].endswith(
+        f":{worker}") for t in trials)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_trials"] == 12
 
 
 # Writes never replace what is not a regular file, and every destination is checked before any work.
@@ -820,6 +875,46 @@ def test_a_second_run_on_a_live_run_folder_is_refused_naming_the_first(tmp_path,
     assert len(rows) == 1 + 6  # each epoch written once
     again = run_cli(*args)  # the lock went with its process: the finished run is found again, not refused
     assert again[0] == 0, again[1]
+
+
+def _self_train(tiny_base: Path, run: Path) -> list[str]:
+    return ["self-train", "--data", "synthetic", "--labeled-fraction", "0.2", "--teacher-spec", str(tiny_base),
+            "--train-images", "64", "--epochs", "1", "--student-phi", "0", "--threshold", "0", "--run-dir", str(run)]
+
+
+def _pipeline(tiny_base: Path, run: Path) -> list[str]:
+    return ["pipeline", "--flops", "400M", "--data", "synthetic", "--phi", "0-1", "--train-images", "64",
+            "--run-dir", str(run)]
+
+
+@pytest.mark.parametrize("command", [_self_train, _pipeline], ids=["self-train", "pipeline"])
+def test_a_run_folder_in_use_is_refused_naming_the_process_that_holds_it(command, tmp_path, tiny_base):
+    run = tmp_path / "run"
+    run.mkdir()
+    with run_lock(run):  # another open of the lock file: flock refuses it in this process too
+        code, stderr = run_cli(*command(tiny_base, run))
+    assert code == 2 and one_line(stderr) == (f"error: run folder {run} is in use by scalesearch pid {os.getpid()} "
+                                              f"on {socket.gethostname()}: wait for it to end, or use another run "
+                                              "folder"), stderr
+    assert sorted(p.name for p in run.iterdir()) == [".lock"]
+
+
+@pytest.mark.parametrize("command, link", [(_self_train, "round-0"), (_pipeline, "find-base")],
+                         ids=["self-train-round", "pipeline-stage"])
+def test_a_folder_of_a_run_folder_that_is_a_link_is_refused_and_its_target_untouched(command, link, tmp_path,
+                                                                                     tiny_base):
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "seed-0/teacher").mkdir(parents=True)
+    (elsewhere / "seed-0/teacher/keep.txt").write_text("precious")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / link).symlink_to(elsewhere)
+    code, stderr = run_cli(*command(tiny_base, run))
+    assert code == 2 and one_line(stderr).startswith(f"error: {run / link} is a symbolic link (to {elsewhere}): a "
+                                                     "folder of the run folder"), stderr
+    assert [str(p.relative_to(elsewhere)) for p in sorted(elsewhere.rglob("*"))] == [
+        "seed-0", "seed-0/teacher", "seed-0/teacher/keep.txt"]
+    assert (elsewhere / "seed-0/teacher/keep.txt").read_text() == "precious"
 
 
 def test_a_last_batch_of_one_image_is_left_out_of_batch_norm_re_estimation(tmp_path):

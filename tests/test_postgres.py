@@ -52,9 +52,10 @@ def start_worker(args: list[str]) -> subprocess.Popen:
 
 def test_three_workers_one_killed_mid_trial(postgres, tmp_path, tiny_search):
     name = f"pg-kill-{uuid.uuid4().hex[:8]}"
+    # A heartbeat of 3 s (grace 9 s): a survivor starved for a few seconds on a busy machine keeps its trial.
     # Random sampling: TPE's three workers in this 64-network space proposed so many networks they had
     # evaluated that the study could stop early (over 5 repeats per trial) before its 12 evaluations.
-    args = tiny_search(12, "--train-images", "512", "--pruner", "none", "--storage", postgres, "--heartbeat", "1",
+    args = tiny_search(12, "--train-images", "512", "--pruner", "none", "--storage", postgres, "--heartbeat", "3",
                        "--sampler", "random", "--study", name, "--json")
     workers = [start_worker([*args, "--run-dir", str(tmp_path / f"machine-{i}")]) for i in range(3)]
     victim = None

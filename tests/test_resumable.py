@@ -45,6 +45,7 @@ def test_processes_filling_one_file_side_by_side_keep_each_others_rows(tmp_path)
     for w in workers:
         w.start()
     for w in workers:
-        w.join(60)
+        w.join()
+        assert w.exitcode == 0
     document = json.loads(path.read_text())
     assert len(document["rows"]) == 402 and document["summary"] == "done"

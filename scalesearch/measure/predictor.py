@@ -151,14 +151,15 @@ class LatencyTable:
         the ``windows`` protocol) and saving after each; returns how many were measured."""
         todo = self.missing(specs)
         check_destination(self.path, "the latency table")  # before measuring, not after
-        if _OVERHEAD_KEY not in self.entries:
-            (self.entries[_OVERHEAD_KEY],) = self._measure([(nn.Identity, (8, 1, 1))])
-        for first in range(0, len(todo), save_every):
-            chunk = todo[first:first + save_every]
-            for component, ms in zip(chunk, self._measure([(c.build, c.input_shape) for c in chunk])):
-                self.entries[component.key] = ms
+        jobs = [(c.key, c.build, c.input_shape) for c in todo]
+        if _OVERHEAD_KEY not in self.entries:  # in turns with the first components: under the same load
+            jobs.insert(0, (_OVERHEAD_KEY, nn.Identity, (8, 1, 1)))
+        for first in range(0, len(jobs), save_every):
+            chunk = jobs[first:first + save_every]
+            for (key, _, _), ms in zip(chunk, self._measure([(build, shape) for _, build, shape in chunk])):
+                self.entries[key] = ms
             if on_progress:
-                on_progress(first + len(chunk), len(todo))
+                on_progress(first + len(chunk), len(jobs))
             self.save()
         self.save()
         return len(todo)

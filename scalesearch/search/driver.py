@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import signal
 import time
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import optuna
 import torch
 
+from scalesearch import signals
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.measure.environment import physical_cores
 
@@ -73,7 +76,13 @@ def worker_device(devices: tuple[int, ...], worker: int, default: str) -> str:
     return f"cuda:{devices[worker % len(devices)]}" if devices else default
 
 
+#: Seconds local workers get, once the main process has passed its signal on, to record the trial
+#: they abandon before they are killed (its trial then counts as died mid-trial on resume).
+WORKER_EXIT_S = 30.0
+
+
 def _worker(target: Callable[..., Any], args: tuple) -> None:
+    signals.install(once=True)  # a second signal would cut short the record of the first
     try:
         target(*args)
     except (KeyboardInterrupt, ScalesearchError):
@@ -83,13 +92,27 @@ def _worker(target: Callable[..., Any], args: tuple) -> None:
 @contextlib.contextmanager
 def local_workers(target: Callable[..., Any], args: Sequence[tuple]) -> Iterator[None]:
     """Run ``target(*a)`` for each ``a`` of ``args`` in its own process while the caller works
-    (the caller is one more worker); waits for all of them on the way out."""
+    (the caller is one more worker); waits for all of them on the way out. When the caller's work
+    ends in an exception (a signal sent to the main process alone, an error), the workers get its
+    signal (SIGTERM for SIGTERM, else SIGINT), so that they abandon their trials as it did, and are
+    killed if they have not ended :data:`WORKER_EXIT_S` later: nothing waits for ever."""
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_worker, args=(target, a), daemon=True) for a in args]
     for process in processes:
         process.start()
     try:
         yield
+    except BaseException as err:
+        sent = signal.SIGTERM if isinstance(err, signals.Terminated) else signal.SIGINT
+        for process in processes:
+            if process.is_alive():
+                os.kill(process.pid, sent)
+        deadline = time.monotonic() + WORKER_EXIT_S
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+        raise
     finally:
         for process in processes:
             process.join()

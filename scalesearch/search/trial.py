@@ -98,6 +98,11 @@ class TrialObjective:
                 trial.set_user_attr(key, earlier.user_attrs[key])
         return tuple(earlier.values) if self.config.multi_objective else earlier.value
 
+    def _wind_up(self, trial: optuna.Trial, started: float) -> None:
+        trial.set_user_attr("eval_s", round(time.perf_counter() - started, 3))
+        if self.evaluate.builds_networks:
+            gc.collect()  # a trained network's graph and buffers, before the next one
+
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         trial.set_user_attr("worker", worker_id())
         params = {k: trial.suggest_categorical(k, options) for k, options in self.space.dimensions().items()}
@@ -128,17 +133,15 @@ class TrialObjective:
                     cost = self._describe(trial, spec)
             accuracy = self.evaluate(spec, trial=trial)
             trial.set_user_attr(self.evaluate.key, accuracy)
+            self._wind_up(trial, started)  # inside the try: a signal meanwhile still queues the trial again
         except (TrainingError, ScalesearchError) as err:
             trial.set_user_attr("fail_reason", str(err))
             trial.set_user_attr("fail_kind", getattr(err, "kind", type(err).__name__))
+            self._wind_up(trial, started)
             raise
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (signals.Terminated)
             abandon(trial.study, trial._trial_id, trial.number, params, stop_reason(err))
             raise
-        finally:
-            trial.set_user_attr("eval_s", round(time.perf_counter() - started, 3))
-            if self.evaluate.builds_networks:
-                gc.collect()  # a trained network's graph and buffers, before the next one
         score = objective.score(accuracy, cost)
         trial.set_user_attr("score", score)
         return (accuracy, cost) if self.config.multi_objective else score

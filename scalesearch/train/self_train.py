@@ -24,6 +24,7 @@ or larger size beside the labelled images; the student then teaches the next rou
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -39,7 +40,7 @@ from scalesearch.arch.io import resolve_spec, save_spec
 from scalesearch.arch.scaling import Coefficients, scale
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
-from scalesearch.files import digest, write_json
+from scalesearch.files import digest, folder_inside, run_lock, write_json
 from scalesearch.measure.flops import analytic_count
 from scalesearch.report import markdown
 from scalesearch.resumable import ResultsFile
@@ -263,20 +264,19 @@ def student_recipe(config: SelfTrainConfig, spec: NetworkSpec, resolution: int) 
 
 
 def _folder(chain: _Chain, round_: int, seed: int) -> Path:
-    """``round-<r>/seed-<s>``: the teacher's labels and the kept index of a round."""
-    return chain.run_dir / f"round-{round_}" / f"seed-{seed}"
+    """``round-<r>/seed-<s>``: the teacher's labels and the kept index of a round (made, never a link)."""
+    return folder_inside(chain.run_dir, chain.run_dir / f"round-{round_}" / f"seed-{seed}")
 
 
 def _network_folder(chain: _Chain, round_: int, seed: int) -> Path:
-    """Where a round's network trains: round 0's teacher, or a round's ``student/``."""
-    return _folder(chain, round_, seed) / ("teacher" if round_ == 0 else "student")
+    """Where a round's network trains: round 0's teacher, or a round's ``student/`` (never a link)."""
+    return folder_inside(chain.run_dir, _folder(chain, round_, seed) / ("teacher" if round_ == 0 else "student"))
 
 
 def _fresh(folder: Path) -> Path:
     """An empty folder for a training that did not finish before (its partial files removed)."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    shutil.rmtree(folder)  # a folder of the run folder, checked not to be a link
+    folder.mkdir()
     return folder
 
 
@@ -335,7 +335,6 @@ def per_class_cap(config: SelfTrainConfig, labeled: Split | FileSplit, classes: 
 def _student_round(chain: _Chain, round_: int, seed: int) -> dict[str, Any]:
     """Label, filter, balance, then train the noised student of ``round_``."""
     c, folder = chain.config, _folder(chain, round_, seed)
-    folder.mkdir(parents=True, exist_ok=True)
     probabilities = _labels(chain, round_, seed)
     selection = select(probabilities, c.threshold, per_class_cap(c, chain.parts.labeled, chain.data.num_classes),
                        c.balance)
@@ -376,8 +375,9 @@ def _label_quality(probabilities: torch.Tensor, selection: Selection, hidden: to
     return quality
 
 
-def _prepare(config: SelfTrainConfig) -> _Chain:
-    """Load the data, cut it, and open (or resume) the run's results."""
+def _prepare(config: SelfTrainConfig, held: contextlib.ExitStack) -> _Chain:
+    """Load the data, cut it, take the run folder's lock (into ``held``) and open (or resume) the
+    run's results."""
     resolve_device(config.device)
     dataset = load_data(config.data, val_fraction=config.val_fraction, seed=config.data_seed,
                         train_images=config.train_images)
@@ -400,6 +400,8 @@ def _prepare(config: SelfTrainConfig) -> _Chain:
         teacher_spec = resolve_spec(config.teacher_spec) if config.teacher_spec else start.base
         resolution = config.recipe.resolution
     run_dir = config.run_dir or default_run_dir(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    held.enter_context(run_lock(run_dir))
     results = ResultsFile(run_dir / "self_train.json", config.settings(), header={"kind": "self-train"})
     coefficients = config.coefficients or start.coefficients
     results.update(teacher=teacher_spec.name, coefficients=dataclasses.asdict(coefficients),
@@ -412,8 +414,14 @@ def _prepare(config: SelfTrainConfig) -> _Chain:
 
 
 def run(config: SelfTrainConfig, on_done: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
-    """Every round of every seed not yet in the results; returns the results document."""
-    chain = _prepare(config)
+    """Every round of every seed not yet in the results; returns the results document. One process
+    at a time works on a run folder: a second is refused with one line naming the first."""
+    with contextlib.ExitStack() as held:
+        return _run(_prepare(config, held), on_done)
+
+
+def _run(chain: _Chain, on_done: Callable[[int, int, str], None] | None) -> dict[str, Any]:
+    config = chain.config
     jobs = [(s, r) for s in config.seeds for r in range(config.rounds + 1)]
     for done, (seed, round_) in enumerate(jobs, start=1):
         key = f"{seed}/{round_}"
