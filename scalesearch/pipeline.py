@@ -120,7 +120,8 @@ def validate(config: PipelineConfig) -> None:
 
 def _open(config: PipelineConfig) -> ResultsFile:
     try:
-        return ResultsFile(config.run_dir / "pipeline.json", config.settings(), header={"kind": "pipeline"})
+        return ResultsFile(config.run_dir / "pipeline.json", config.settings(), header={"kind": "pipeline"},
+                           row_schema={"wall_s": "a number"})  # one row per stage
     except UsageError:
         raise UsageError(f"{config.run_dir} holds a pipeline started with other settings: use the same command "
                          f"to resume it, or another `run_dir`") from None

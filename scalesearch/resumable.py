@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,15 +24,37 @@ from scalesearch.errors import UsageError
 from scalesearch.files import write_json
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: What a field of a row may hold, by the name a row schema gives it.
+FIELD_KINDS: dict[str, Callable[[Any], bool]] = {
+    "a number": _is_number,
+    "a number or null": lambda v: v is None or _is_number(v),
+    "an integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "a bool": lambda v: isinstance(v, bool),
+    "text": lambda v: isinstance(v, str),
+    "a mapping": lambda v: isinstance(v, dict),
+    "a list": lambda v: isinstance(v, list),
+}
+
+
 class ResultsFile:
     """Rows keyed by a string, saved after every change, under fixed ``settings``.
 
     An existing file with other settings is refused, never overwritten: finished work is only
-    ever removed by hand. ``words`` names settings in that message as a person knows them."""
+    ever removed by hand. ``words`` names settings in that message as a person knows them. Rows are
+    read back like user input: ``row_schema`` (field: a kind of :data:`FIELD_KINDS`) gives the fields
+    every row must hold, and a row without them is an error naming the file, the row and the field."""
 
     def __init__(self, path: Path, settings: dict[str, Any], header: dict[str, Any] | None = None,
-                 words: dict[str, str] | None = None) -> None:
+                 words: dict[str, str] | None = None, row_schema: dict[str, str] | None = None) -> None:
+        unknown = set((row_schema or {}).values()) - set(FIELD_KINDS)
+        if unknown:
+            raise ValueError(f"unknown field kinds {sorted(unknown)}")
         self.path, self.settings = Path(path), json.loads(json.dumps(settings, default=str))
+        self.row_schema = row_schema or {}
         self.document: dict[str, Any] = {**(header or {}), "settings": self.settings, "rows": {}}
         if not self.path.exists():
             return
@@ -54,7 +77,26 @@ class ResultsFile:
         except (OSError, ValueError) as err:
             raise UsageError(f"{self.path}: not a readable results file ({type(err).__name__}); use another run "
                              f"folder, or remove it to start again") from None
-        return earlier if isinstance(earlier, dict) else {}
+        rows = earlier.get("rows", {}) if isinstance(earlier, dict) else None
+        if not isinstance(rows, dict):
+            raise UsageError(f"{self.path}: not a results file (its {'rows are' if rows else 'document is'} not a "
+                             "mapping); use another run folder, or remove it to start again")
+        for key, row in rows.items():
+            self._check_row(key, row)
+        return earlier
+
+    def _check_row(self, key: str, row: Any) -> None:
+        if not self.row_schema:
+            return
+        fix = "remove that row (it is made again) or the file, then run the same command"
+        if not isinstance(row, dict):
+            raise UsageError(f"{self.path}: row {key!r} is not a mapping; {fix}")
+        for field, kind in self.row_schema.items():
+            if field not in row:
+                raise UsageError(f"{self.path}: row {key!r} has no field {field!r}; {fix}")
+            if not FIELD_KINDS[kind](row[field]):
+                raise UsageError(f"{self.path}: row {key!r}: field {field!r} must be {kind}, got "
+                                 f"{json.dumps(row[field])[:60]}; {fix}")
 
     @property
     def rows(self) -> dict[str, Any]:

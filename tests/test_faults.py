@@ -27,7 +27,11 @@ from typer.testing import CliRunner
 
 from scalesearch.arch.io import resolve_spec, save_spec, spec_to_dict
 from scalesearch.cli import app
+from scalesearch.errors import UsageError
 from scalesearch.files import run_lock
+from scalesearch.train.data import load_data
+from scalesearch.train.family import members_of, open_results
+from scalesearch.train.recipes import load_recipe
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -539,6 +543,50 @@ def test_a_broken_results_file_is_refused_not_overwritten(content, tmp_path, tin
     assert (run / "compare_scaling.json").read_text() == content
 
 
+def _set_field(field, value):
+    def edit(rows):
+        rows["0/1"][field] = value
+    return edit
+
+
+def _drop_field(field):
+    def edit(rows):
+        del rows["0/1"][field]
+    return edit
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (_set_field("val_top1", "high"), "row '0/1': field 'val_top1' must be a number, got \"high\""),
+    (_set_field("val_top1", None), "row '0/1': field 'val_top1' must be a number, got null"),
+    (_set_field("round", True), "row '0/1': field 'round' must be an integer, got true"),
+    (_drop_field("seed"), "row '0/1' has no field 'seed'"),
+    (lambda rows: rows.update({"0/1": [0.5]}), "row '0/1' is not a mapping"),
+], ids=["text-accuracy", "null-accuracy", "bool-round", "missing-seed", "list-row"])
+def test_a_tampered_self_train_row_is_one_line_naming_file_row_and_field(edit, expected, tmp_path, tiny_base):
+    run = tmp_path / "st"
+    assert run_cli(*_self_train(tiny_base, run))[0] == 0
+    path = run / "self_train.json"
+    document = json.loads(path.read_text())
+    edit(document["rows"])
+    path.write_text(json.dumps(document))
+    code, stderr = run_cli(*_self_train(tiny_base, run))
+    assert code == 2 and one_line(stderr) == (f"error: {path}: {expected}; remove that row (it is made again) or "
+                                              "the file, then run the same command"), stderr
+    assert json.loads(path.read_text()) == document  # refused, not overwritten
+
+
+def test_a_tampered_family_row_is_named_before_any_training(tmp_path):
+    members = members_of([resolve_spec("efficientnet-b0")])
+    data, recipe = load_data("synthetic", train_images=16), load_recipe("proxy")
+    path = tmp_path / "family.json"
+    open_results(path, members, data, recipe, [0])
+    document = json.loads(path.read_text())
+    document["rows"]["efficientnet-b0"]["per_seed"] = [0.5]
+    path.write_text(json.dumps(document))
+    with pytest.raises(UsageError, match=r"row 'efficientnet-b0': field 'per_seed' must be a mapping, got \[0.5\]"):
+        open_results(path, members, data, recipe, [0])
+
+
 @pytest.mark.parametrize("document, expected", [
     ({"alpha": float("nan"), "beta": 1.1, "gamma": 1.15}, "alpha must be a number >= 1"),
     ({"alpha": 1e300, "beta": 1.1, "gamma": 1.15}, "alpha must be at most 4"),
@@ -776,7 +824,6 @@ def test_a_destination_that_cannot_take_the_output_is_refused_before_any_work(na
 
 
 def test_an_atomic_write_never_replaces_a_device_or_a_fifo(tmp_path):
-    from scalesearch.errors import UsageError
     from scalesearch.files import write_atomic
 
     os.mkfifo(tmp_path / "pipe")
@@ -793,7 +840,6 @@ def test_an_atomic_write_never_replaces_a_device_or_a_fifo(tmp_path):
 
 
 def test_a_latency_table_whose_cache_cannot_be_written_measures_nothing(tmp_path):
-    from scalesearch.errors import UsageError
     from scalesearch.measure.latency import BenchConfig
     from scalesearch.measure.predictor import LatencyTable
 

@@ -156,6 +156,11 @@ _SETTING_WORDS = {"base_spec": "base network", "data": "data set", "train_images
                   "variants": "list of strategies and multipliers"}
 
 
+#: What every row of ``compare_scaling.json`` holds (read back to resume and to report).
+ROW_SCHEMA = {"strategy": "text", "flops_multiplier": "a number", "macs": "a number", "matched": "a bool",
+              "val_top1": "a number or null", "per_seed": "a list"}
+
+
 def run_comparison(base: NetworkSpec, data: DataSet, recipe: Recipe, planned: list[tuple[float, Variant]],
                    seeds: list[int], run_dir: Path, device: str = "cpu",
                    on_done: Callable[[int], None] | None = None) -> dict[str, Any]:
@@ -164,7 +169,8 @@ def run_comparison(base: NetworkSpec, data: DataSet, recipe: Recipe, planned: li
     comparison is refused, never overwritten. Returns the document the report is made from."""
     results = ResultsFile(run_dir / "compare_scaling.json", run_settings(base, data, recipe, seeds, planned),
                           header={"base": base.name, "data": data.name, "recipe": recipe.name,
-                                  "epochs": recipe.epochs, "seeds": seeds}, words=_SETTING_WORDS)
+                                  "epochs": recipe.epochs, "seeds": seeds}, words=_SETTING_WORDS,
+                          row_schema=ROW_SCHEMA)
     results.update(complete=False)
 
     def save(row: dict[str, Any]) -> None:

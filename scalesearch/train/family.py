@@ -93,6 +93,11 @@ def train_resolution(spec: NetworkSpec, recipe: Recipe) -> int:
     return recipe.scaled_resolution(spec, spec.scaling.resolution_mult if spec.scaling is not None else 1.0)
 
 
+#: What every network's row in ``family.json`` holds (read back to resume and to report).
+ROW_SCHEMA = {"name": "text", "macs": "a number", "resolution": "an integer", "train_resolution": "an integer",
+              "per_seed": "a mapping", "val_top1": "a number or null", "latency_ms": "a mapping"}
+
+
 def settings(members: list[Member], data: DataSet, recipe: Recipe, seeds: list[int]) -> dict[str, Any]:
     """What identifies a family run: the networks, the data, the recipe and the seeds."""
     return {"networks": [[m.family, m.spec.name, spec_digest(m.spec)] for m in members], "data": data.name,
@@ -102,7 +107,8 @@ def settings(members: list[Member], data: DataSet, recipe: Recipe, seeds: list[i
 
 def open_results(path: Path, members: list[Member], data: DataSet, recipe: Recipe, seeds: list[int]) -> ResultsFile:
     """``family.json`` for these settings: resumed if it holds the same ones, refused if other."""
-    results = ResultsFile(path, settings(members, data, recipe, seeds), header={"kind": "family"})
+    results = ResultsFile(path, settings(members, data, recipe, seeds), header={"kind": "family"},
+                          row_schema=ROW_SCHEMA)
     for m in members:
         if m.spec.name not in results:
             count = analytic_count(m.spec)

@@ -263,6 +263,10 @@ def student_recipe(config: SelfTrainConfig, spec: NetworkSpec, resolution: int) 
     return recipe, dataclasses.replace(spec, dropout=dropout)
 
 
+#: What every round's row in ``self_train.json`` holds (read back to summarise the run).
+ROW_SCHEMA = {"seed": "an integer", "round": "an integer", "network": "text", "val_top1": "a number"}
+
+
 def _folder(chain: _Chain, round_: int, seed: int) -> Path:
     """``round-<r>/seed-<s>``: the teacher's labels and the kept index of a round (made, never a link)."""
     return folder_inside(chain.run_dir, chain.run_dir / f"round-{round_}" / f"seed-{seed}")
@@ -402,7 +406,8 @@ def _prepare(config: SelfTrainConfig, held: contextlib.ExitStack) -> _Chain:
     run_dir = config.run_dir or default_run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     held.enter_context(run_lock(run_dir))
-    results = ResultsFile(run_dir / "self_train.json", config.settings(), header={"kind": "self-train"})
+    results = ResultsFile(run_dir / "self_train.json", config.settings(), header={"kind": "self-train"},
+                          row_schema=ROW_SCHEMA)
     coefficients = config.coefficients or start.coefficients
     results.update(teacher=teacher_spec.name, coefficients=dataclasses.asdict(coefficients),
                    coefficients_source="given" if config.coefficients else start.coefficients_source,
