@@ -80,6 +80,10 @@ def noise_for(phi: float) -> tuple[int, float]:
     return min(30, 15 + 3 * step), dropout
 
 
+#: Rounds of one self-training run (each trains a student; Noisy Student used 3).
+MAX_ROUNDS = 16
+
+
 @dataclass(frozen=True)
 class SelfTrainConfig:
     """One self-training run: data, teacher, student, filtering and noise (see the module docstring)."""
@@ -117,8 +121,9 @@ class SelfTrainConfig:
 
         if not 0 <= self.threshold <= 1:
             raise bad("threshold", f"{self.threshold:g}", "must be in [0, 1] (a probability)")
-        if not isinstance(self.rounds, int) or self.rounds < 1:
-            raise bad("rounds", self.rounds, "must be at least 1 (one student)")
+        if not isinstance(self.rounds, int) or not 1 <= self.rounds <= MAX_ROUNDS:
+            raise bad("rounds", self.rounds, f"must be in [1, {MAX_ROUNDS}] (one student a round; Noisy Student "
+                                             "used 3)")
         if self.labels not in LABELS:
             raise bad("labels", self.labels, f"must be one of {', '.join(LABELS)}")
         if not self.temperature > 0:
@@ -403,12 +408,18 @@ def _prepare(config: SelfTrainConfig, held: contextlib.ExitStack) -> _Chain:
     else:
         teacher_spec = resolve_spec(config.teacher_spec) if config.teacher_spec else start.base
         resolution = config.recipe.resolution
+    coefficients = config.coefficients or start.coefficients
+    if config.student is None:  # the last round's student, before any work: its phi must be in bounds
+        try:
+            scale(teacher_spec, config.rounds * config.student_phi, coefficients)
+        except UsageError as err:
+            raise UsageError(f"the last round's student, at phi = `rounds` {config.rounds} x `student_phi` "
+                             f"{config.student_phi:g}: {err}") from None
     run_dir = config.run_dir or default_run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     held.enter_context(run_lock(run_dir))
     results = ResultsFile(run_dir / "self_train.json", config.settings(), header={"kind": "self-train"},
                           row_schema=ROW_SCHEMA)
-    coefficients = config.coefficients or start.coefficients
     results.update(teacher=teacher_spec.name, coefficients=dataclasses.asdict(coefficients),
                    coefficients_source="given" if config.coefficients else start.coefficients_source,
                    labeled_images=len(parts.labeled), unlabeled_images=len(parts.unlabeled),
