@@ -935,7 +935,13 @@ def _pipeline(tiny_base: Path, run: Path) -> list[str]:
             "--run-dir", str(run)]
 
 
-@pytest.mark.parametrize("command", [_self_train, _pipeline], ids=["self-train", "pipeline"])
+def _compare_scaling(tiny_base: Path, run: Path) -> list[str]:
+    return ["compare-scaling", "--base", str(tiny_base), "--data", "synthetic", "--train-images", "64", "--run-dir",
+            str(run)]
+
+
+@pytest.mark.parametrize("command", [_self_train, _pipeline, _compare_scaling],
+                         ids=["self-train", "pipeline", "compare-scaling"])
 def test_a_run_folder_in_use_is_refused_naming_the_process_that_holds_it(command, tmp_path, tiny_base):
     run = tmp_path / "run"
     run.mkdir()

@@ -26,6 +26,7 @@ from scalesearch.arch.io import read_data_file, search_spaces_dir, spec_to_dict
 from scalesearch.arch.scaling import Coefficients, Multipliers, sovit_multipliers, with_multipliers
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
+from scalesearch.files import run_lock
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.resumable import ResultsFile
 from scalesearch.train.data import DataSet
@@ -166,7 +167,16 @@ def run_comparison(base: NetworkSpec, data: DataSet, recipe: Recipe, planned: li
                    on_done: Callable[[int], None] | None = None) -> dict[str, Any]:
     """:func:`compare` with its rows kept in ``run_dir/compare_scaling.json`` as each is done: an
     interrupted run of the same comparison goes on where it stopped, and a folder holding another
-    comparison is refused, never overwritten. Returns the document the report is made from."""
+    comparison is refused, never overwritten; one process at a time works on a run folder (a second
+    is refused with one line naming the first). Returns the document the report is made from."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(run_dir):
+        return _run_comparison(base, data, recipe, planned, seeds, run_dir, device, on_done)
+
+
+def _run_comparison(base: NetworkSpec, data: DataSet, recipe: Recipe, planned: list[tuple[float, Variant]],
+                    seeds: list[int], run_dir: Path, device: str, on_done: Callable[[int], None] | None
+                    ) -> dict[str, Any]:
     results = ResultsFile(run_dir / "compare_scaling.json", run_settings(base, data, recipe, seeds, planned),
                           header={"base": base.name, "data": data.name, "recipe": recipe.name,
                                   "epochs": recipe.epochs, "seeds": seeds}, words=_SETTING_WORDS,
