@@ -218,7 +218,7 @@ def run_grid(config: GridConfig, on_trial: Callable[[int, int], None] | None = N
             trial.set_user_attr("fail_reason", str(err))
             raise
         except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: the point is queued again for the next run
-            abandon(trial.study, trial._trial_id, trial.number, {"point": label}, stop_reason(err))
+            abandon(trial, {"point": label}, stop_reason(err))
             raise
         trial.set_user_attr("val_top1_std", result.val_top1_std)
         return result.val_top1

@@ -140,7 +140,7 @@ class TrialObjective:
             self._wind_up(trial, started)
             raise
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (signals.Terminated)
-            abandon(trial.study, trial._trial_id, trial.number, params, stop_reason(err))
+            abandon(trial, params, stop_reason(err))
             raise
         score = objective.score(accuracy, cost)
         trial.set_user_attr("score", score)

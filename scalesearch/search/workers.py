@@ -25,6 +25,7 @@ import torch
 from scalesearch.errors import UsageError, notify
 from scalesearch.files import refuse_link
 from scalesearch.measure.environment import physical_cores
+from scalesearch.search import optuna_api
 
 #: Seconds between an RDB worker's heartbeats; a trial silent for three of them is failed and retried.
 HEARTBEAT_S = 30
@@ -266,10 +267,10 @@ def _requeue(study: optuna.Study, number: int, params: dict[str, Any], reason: s
     study.enqueue_trial(params, user_attrs={"retry_of": number, "retry_reason": reason}, skip_if_exists=False)
 
 
-def abandon(study: optuna.Study, trial_id: int, number: int, params: dict[str, Any], reason: str) -> None:
+def abandon(trial: optuna.Trial, params: dict[str, Any], reason: str) -> None:
     """Give up a running trial that did not fail on its own account (Ctrl-C): its candidate is retried."""
-    study._storage.set_trial_user_attr(trial_id, "fail_reason", reason)
-    _requeue(study, number, params, reason)
+    trial.set_user_attr("fail_reason", reason)
+    _requeue(trial.study, trial.number, params, reason)
 
 
 def _requeue_silent(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -285,7 +286,7 @@ def fail_stale_trials(study: optuna.Study) -> list[int]:
     a trial is gone when its heartbeat stopped (Optuna's check, with :func:`_requeue_silent`);
     on the journal file, when its worker's process on this machine no longer exists. Returns the
     numbers this call failed."""
-    if getattr(study._storage, "get_heartbeat_interval", lambda: None)() is not None:
+    if optuna_api.heartbeat_interval(study) is not None:
         before = set(abandoned(study.get_trials(deepcopy=False)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -297,7 +298,7 @@ def fail_stale_trials(study: optuna.Study) -> list[int]:
         if worker is None or _alive(worker):
             continue
         try:  # only the process that moves the trial to FAIL queues it again
-            failed = study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+            failed = optuna_api.fail_running(study, t)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
         if failed and claimed(t):

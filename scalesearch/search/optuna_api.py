@@ -1,0 +1,24 @@
+"""Every call into Optuna that is not plainly public, in one place.
+
+Optuna has no public way to move another process's running trial to FAIL (what a worker does to the
+trial of a worker that died) or to ask a study whether its storage keeps heartbeats. Both go through
+the study's storage here, and nowhere else. The supported Optuna range is pinned in
+``pyproject.toml``; ``tests/test_optuna_api.py`` checks each function against the installed Optuna
+and fails on a version outside that range.
+"""
+
+from __future__ import annotations
+
+import optuna
+
+
+def heartbeat_interval(study: optuna.Study) -> int | None:
+    """Seconds between the heartbeats of ``study``'s storage (an RDB opened with a heartbeat); None
+    where its storage keeps none (journal file, memory)."""
+    return getattr(study._storage, "get_heartbeat_interval", lambda: None)()
+
+
+def fail_running(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+    """Move ``trial``, running in any process, to FAIL. True for the one caller that moved it; a
+    trial that has finished meanwhile raises :class:`optuna.exceptions.UpdateFinishedTrialError`."""
+    return study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)

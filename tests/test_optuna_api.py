@@ -1,0 +1,71 @@
+"""The contract scalesearch relies on from Optuna: the supported range pinned in pyproject.toml, and
+each call of :mod:`scalesearch.search.optuna_api` against the installed Optuna, on the storages the
+tool opens (journal file, SQLite with a heartbeat)."""
+
+from __future__ import annotations
+
+import socket
+import warnings
+from importlib.metadata import requires
+from pathlib import Path
+
+import optuna
+import pytest
+from packaging.requirements import Requirement
+
+from scalesearch.search import optuna_api
+from scalesearch.search.workers import abandon, abandoned, fail_stale_trials, open_storage
+
+
+def test_the_installed_optuna_is_in_the_pinned_range():
+    (pin,) = [Requirement(r) for r in requires("scalesearch") if Requirement(r).name == "optuna"]
+    assert {s.operator for s in pin.specifier} == {">=", "<"}  # a lower and an upper bound
+    assert pin.specifier.contains(optuna.__version__), (
+        f"Optuna {optuna.__version__} is outside the supported range {pin}: check optuna_api, then the pin")
+
+
+def _journal_study(tmp_path: Path) -> optuna.Study:
+    return optuna.create_study(storage=open_storage(tmp_path, None), study_name="s")
+
+
+def test_a_running_trial_of_another_handle_is_failed_once(tmp_path):
+    study = _journal_study(tmp_path)
+    trial = study.ask()
+    other = optuna.load_study(storage=open_storage(tmp_path, None), study_name="s")  # another process's view
+    (frozen,) = other.get_trials(deepcopy=False)
+    assert optuna_api.fail_running(other, frozen) is True
+    assert study.get_trials(deepcopy=False)[trial.number].state == optuna.trial.TrialState.FAIL
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+        optuna_api.fail_running(study, frozen)
+
+
+def test_heartbeats_are_seen_on_an_rdb_and_absent_on_the_journal(tmp_path):
+    assert optuna_api.heartbeat_interval(_journal_study(tmp_path)) is None
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        rdb = optuna.create_study(storage=optuna.storages.RDBStorage(url, heartbeat_interval=7, grace_period=21))
+    assert optuna_api.heartbeat_interval(rdb) == 7
+
+
+def test_a_dead_workers_trial_is_failed_and_its_candidate_queued_again(tmp_path):
+    study = _journal_study(tmp_path)
+    trial = study.ask({"x": optuna.distributions.CategoricalDistribution([1, 2])})
+    trial.set_user_attr("worker", "nohost-that-is-this-one:0")  # another machine's worker counts as alive
+    assert fail_stale_trials(study) == []
+    trial.set_user_attr("worker", f"{socket.gethostname()}:999999999")  # no such process here
+    trial.set_user_attr("slot", True)
+    assert fail_stale_trials(study) == [trial.number]
+    retry = study.get_trials(deepcopy=False)[-1]
+    assert retry.state == optuna.trial.TrialState.WAITING and retry.user_attrs["retry_of"] == trial.number
+
+
+def test_an_abandoned_trial_records_why_and_is_queued_again(tmp_path):
+    study = _journal_study(tmp_path)
+    trial = study.ask({"x": optuna.distributions.CategoricalDistribution([1, 2])})
+    abandon(trial, {"x": trial.params["x"]}, "interrupted (Ctrl-C)")
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    trials = study.get_trials(deepcopy=False)
+    assert trials[trial.number].user_attrs["fail_reason"] == "interrupted (Ctrl-C)"
+    assert abandoned(trials) == {trial.number: "interrupted (Ctrl-C)"}
+    assert trials[-1].state == optuna.trial.TrialState.WAITING and trials[-1].user_attrs["retry_of"] == trial.number
