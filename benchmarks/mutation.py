@@ -1,0 +1,157 @@
+"""Mutation testing: how many small planted bugs each module's tests catch.
+
+Run:  python benchmarks/mutation.py [MODULE ...] [--work runs/mutation] [--timeout 300] [--fresh]
+      (no MODULE: every module of MODULES, in order; `--list` shows them)
+
+For each module, cosmic-ray (https://github.com/sixty-north/cosmic-ray) plants one mutation at a time
+(a changed operator, comparison, constant, a dropped `not`, a removed decorator...) and runs that
+module's tests (the pytest selection of MODULES, `-x`: the first failure kills the mutant). A mutant
+no test fails on "survived": either a bug the tests would let through, or a change that cannot be
+seen from outside (an equivalent mutant; those are listed in EQUIVALENT with a reason each).
+
+The work happens in a copy of the checkout (`--work`/tree, refreshed from `git ls-files` when a
+module's session starts), so the mutated files never touch the tree you work in. Each module has
+its own session database (`--work`/MODULE.sqlite): an interrupted run goes on where it stopped with
+the same command (`--fresh` starts a module again, after its tests changed). Writes
+benchmarks/results/mutation.json after each module: per module, the mutants, killed (timeouts
+among them), survived (with the surviving mutations), equivalent, incompetent and the score,
+killed / (killed + survived - equivalent). Slow (minutes to hours per module on 2 cores): not in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scalesearch.measure.environment import machine_info  # noqa: E402
+from scalesearch.resumable import ResultsFile  # noqa: E402
+
+#: Module -> the pytest selection that holds its tests (the tests that name its features).
+MODULES: dict[str, list[str]] = {
+    "scalesearch/quantities.py": ["tests/test_quantities.py"],
+    "scalesearch/seeds.py": ["tests/test_faults.py", "-k", "seed", "tests/test_train.py", "-k", "seed"],
+    "scalesearch/search/optuna_api.py": ["tests/test_optuna_api.py"],
+    "scalesearch/resumable.py": ["tests/test_resumable.py", "tests/test_faults.py", "-k",
+                                 "results or tampered or settings"],
+    "scalesearch/files.py": ["tests/test_resumable.py", "tests/test_faults.py", "-k",
+                             "write or destination or fifo or link or lock or disk or escape or in_use"],
+    "scalesearch/signals.py": ["tests/test_faults.py", "-k", "signal or sigint or sigterm or stopped",
+                               "tests/test_cli.py", "-k", "ctrl_c"],
+}
+
+#: Surviving mutants that no test could catch, by (module, operator, occurrence): the reason.
+EQUIVALENT: dict[tuple[str, str, int], str] = {
+    **{("scalesearch/quantities.py", f"core/ReplaceBinaryOperator_BitOr_{op}", occurrence):
+       "re.IGNORECASE | re.ASCII: two distinct bits, so + and ^ give the same flags"
+       for op in ("Add", "BitXor") for occurrence in (0, 1)},
+    **{("scalesearch/quantities.py", "core/ReplaceBinaryOperator_BitOr_Sub", occurrence):
+       "re.IGNORECASE - re.ASCII is -254: the same two bits set, and only bits re ignores besides"
+       for occurrence in (0, 1)},
+    ("scalesearch/quantities.py", "core/ReplaceComparisonOperator_LtE_Eq", 0):
+        "parse_latency: `value <= 0` as `value == 0`: its pattern admits no sign, so no value is below 0",
+}
+
+GOAL = 0.85
+#: The tool, from the environment this script runs in (`pip install -e '.[mutation]'`).
+COSMIC_RAY = str(Path(sys.executable).parent / "cosmic-ray")
+
+
+def _copy_tree(tree: Path) -> None:
+    """A fresh copy of the checkout's tracked files (and nothing else) at ``tree``."""
+    if tree.exists():
+        shutil.rmtree(tree)
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, files.decode().split("\0")):
+        source, target = ROOT / name, tree / name
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def _config(module: str, timeout: float) -> str:
+    selection = " ".join(MODULES[module])
+    # `python -m pytest` from the copy: its `scalesearch` comes before the editable install's.
+    command = f"{sys.executable} -m pytest -x -q -p no:cacheprovider {selection}"
+    return (f'[cosmic-ray]\nmodule-path = "{module}"\ntimeout = {timeout}\nexcluded-modules = []\n'
+            f'test-command = "{command}"\n\n[cosmic-ray.distributor]\nname = "local"\n')
+
+
+def _outcomes(session: Path) -> list[dict]:
+    """Every mutant of a session: operator, occurrence, line, and outcome (None while pending)."""
+    with sqlite3.connect(session) as db:
+        rows = db.execute(
+            "SELECT m.operator_name, m.occurrence, m.start_pos_row, r.test_outcome, r.output "
+            "FROM mutation_specs m LEFT JOIN work_results r ON m.job_id = r.job_id").fetchall()
+    return [{"operator": op, "occurrence": occ, "line": line, "outcome": (test or "").lower() or None,
+             "timeout": output == "timeout"} for op, occ, line, test, output in rows]
+
+
+def _score(module: str, outcomes: list[dict]) -> dict:
+    """Caught: killed, or timed out (a hang the timeout caught). Incompetent mutants (code that does
+    not import) and equivalent ones do not count."""
+    done = [o for o in outcomes if o["outcome"] is not None]
+    killed = [o for o in done if o["outcome"] == "killed"]
+    survived = [o for o in done if o["outcome"] == "survived"]
+    equivalent = [o for o in survived if (module, o["operator"], o["occurrence"]) in EQUIVALENT]
+    real = [o for o in survived if o not in equivalent]
+    counted = len(killed) + len(real)
+    score = len(killed) / counted if counted else None
+    return {"mutants": len(outcomes), "done": len(done), "killed": len(killed),
+            "timeouts": sum(o["timeout"] for o in killed), "survived": len(real), "equivalent": len(equivalent),
+            "incompetent": sum(o["outcome"] == "incompetent" for o in done),
+            "score": None if score is None else round(score, 4),
+            "meets_goal": None if score is None or len(done) < len(outcomes) else score >= GOAL,
+            "surviving": [{"line": o["line"], "operator": o["operator"], "occurrence": o["occurrence"]}
+                          for o in sorted(real, key=lambda o: o["line"])],
+            "tests": " ".join(MODULES[module])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help="modules of MODULES (default: all)")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs/mutation")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant's test run")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/mutation.json")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="start the modules' sessions again (tests changed)")
+    args = parser.parse_args()
+    if args.list:
+        print("\n".join(MODULES))
+        return
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        sys.exit(f"error: not in MODULES: {', '.join(unknown)} (see --list)")
+    results = ResultsFile(args.out, {"tool": "cosmic-ray 8", "goal": GOAL},
+                          header={"benchmark": "mutation"})
+    results.update(machine=machine_info())
+    args.work.mkdir(parents=True, exist_ok=True)
+    for module in args.modules or list(MODULES):
+        slug = module.replace("/", ".").removesuffix(".py")
+        tree, session, config = args.work / "tree", args.work / f"{slug}.sqlite", args.work / f"{slug}.toml"
+        if args.fresh:
+            session.unlink(missing_ok=True)
+        if not session.exists():
+            _copy_tree(tree)
+            config.write_text(_config(module, args.timeout))
+            subprocess.run([COSMIC_RAY, "init", str(config), str(session)], cwd=tree, check=True)
+        elif not tree.exists():
+            _copy_tree(tree)
+        started = time.perf_counter()
+        subprocess.run([COSMIC_RAY, "exec", str(config), str(session)], cwd=tree, check=True)
+        row = _score(module, _outcomes(session))
+        row["wall_s"] = round(time.perf_counter() - started + results.rows.get(module, {}).get("wall_s", 0), 1)
+        results.add(module, row)
+        print(f"{module}: {row['killed']}/{row['killed'] + row['survived']} caught "
+              f"(score {row['score']}), {row['survived']} surviving", flush=True)
+
+
+if __name__ == "__main__":
+    main()
