@@ -1,6 +1,7 @@
 """Mutation testing: how many small planted bugs each module's tests catch.
 
 Run:  python benchmarks/mutation.py [MODULE ...] [--work runs/mutation] [--timeout 300] [--fresh]
+      python benchmarks/mutation.py --write-readme   (README's table, from the JSON)
       (no MODULE: every module of MODULES, in order; `--list` shows them)
 
 For each module, cosmic-ray (https://github.com/sixty-north/cosmic-ray) plants one mutation at a time
@@ -21,6 +22,8 @@ killed / (killed + survived - equivalent). Slow (minutes to hours per module on 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -47,7 +50,8 @@ MODULES: dict[str, list[str]] = {
                                "tests/test_cli.py", "-k", "ctrl_c"],
 }
 
-#: Surviving mutants that no test could catch, by (module, operator, occurrence): the reason.
+#: Surviving mutants that no test could catch, by (module, operator, occurrence): the reason. (Mutants
+#: of annotations are equivalent by rule: see :func:`_in_annotation`.)
 EQUIVALENT: dict[tuple[str, str, int], str] = {
     **{("scalesearch/quantities.py", f"core/ReplaceBinaryOperator_BitOr_{op}", occurrence):
        "re.IGNORECASE | re.ASCII: two distinct bits, so + and ^ give the same flags"
@@ -85,13 +89,33 @@ def _config(module: str, timeout: float) -> str:
 
 
 def _outcomes(session: Path) -> list[dict]:
-    """Every mutant of a session: operator, occurrence, line, and outcome (None while pending)."""
+    """Every mutant of a session: operator, occurrence, line, outcome (None while pending), and
+    whether it only changes an annotation."""
     with sqlite3.connect(session) as db:
         rows = db.execute(
-            "SELECT m.operator_name, m.occurrence, m.start_pos_row, r.test_outcome, r.output "
-            "FROM mutation_specs m LEFT JOIN work_results r ON m.job_id = r.job_id").fetchall()
+            "SELECT m.operator_name, m.occurrence, m.start_pos_row, m.start_pos_col, r.test_outcome, r.output, "
+            "r.diff FROM mutation_specs m LEFT JOIN work_results r ON m.job_id = r.job_id").fetchall()
     return [{"operator": op, "occurrence": occ, "line": line, "outcome": (test or "").lower() or None,
-             "timeout": output == "timeout"} for op, occ, line, test, output in rows]
+             "timeout": output == "timeout", "annotation": _in_annotation(diff or "", col)}
+            for op, occ, line, col, test, output, diff in rows]
+
+
+_ANNOTATED = re.compile(r"\s*\w+\s*:")
+
+
+def _in_annotation(diff: str, column: int) -> bool:
+    """Whether the mutated text is an annotation: on a ``def`` line, or between ``name:`` and `` = ``.
+    Every listed module has ``from __future__ import annotations``, so annotations are never
+    evaluated and such a mutant is equivalent."""
+    removed = next((line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")),
+                   None)
+    if removed is None:
+        return False
+    if removed.lstrip().startswith(("def ", "async def ")):
+        return True
+    match = _ANNOTATED.match(removed)
+    end = removed.find(" = ") if " = " in removed else len(removed)
+    return match is not None and match.end() <= column < end
 
 
 def _score(module: str, outcomes: list[dict]) -> dict:
@@ -100,7 +124,7 @@ def _score(module: str, outcomes: list[dict]) -> dict:
     done = [o for o in outcomes if o["outcome"] is not None]
     killed = [o for o in done if o["outcome"] == "killed"]
     survived = [o for o in done if o["outcome"] == "survived"]
-    equivalent = [o for o in survived if (module, o["operator"], o["occurrence"]) in EQUIVALENT]
+    equivalent = [o for o in survived if o["annotation"] or (module, o["operator"], o["occurrence"]) in EQUIVALENT]
     real = [o for o in survived if o not in equivalent]
     counted = len(killed) + len(real)
     score = len(killed) / counted if counted else None
@@ -114,6 +138,30 @@ def _score(module: str, outcomes: list[dict]) -> dict:
             "tests": " ".join(MODULES[module])}
 
 
+BEGIN, END = "<!-- mutation:begin -->", "<!-- mutation:end -->"
+README = ROOT / "README.md"
+
+
+def render(document: dict | None = None) -> str:
+    """README's mutation table, from benchmarks/results/mutation.json (modules not yet run: not measured)."""
+    if document is None:
+        path = ROOT / "benchmarks/results/mutation.json"
+        document = json.loads(path.read_text()) if path.exists() else {"rows": {}}
+    lines = [BEGIN, "", "| module | mutants | caught | survived | equivalent | score | goal >= 85% |",
+             "|---|---|---|---|---|---|---|"]
+    for module in MODULES:
+        row = document["rows"].get(module)
+        if row is None:
+            lines.append(f"| `{module}` | - | - | - | - | - | not measured |")
+            continue
+        goal = ("no mutant outside annotations" if row["score"] is None and row["done"] == row["mutants"]
+                else "not finished" if row["meets_goal"] is None else "**met**" if row["meets_goal"] else "**not met**")
+        score = "-" if row["score"] is None else f"{row['score']:.0%}"
+        lines.append(f"| `{module}` | {row['done']} of {row['mutants']} run | {row['killed']} | {row['survived']} | "
+                     f"{row['equivalent']} | {score} | {goal} |")
+    return "\n".join([*lines, "", END])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", help="modules of MODULES (default: all)")
@@ -121,10 +169,15 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant's test run")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/mutation.json")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--write-readme", action="store_true", help="only put the table into README.md")
     parser.add_argument("--fresh", action="store_true", help="start the modules' sessions again (tests changed)")
     args = parser.parse_args()
     if args.list:
         print("\n".join(MODULES))
+        return
+    if args.write_readme:
+        readme = README.read_text()
+        README.write_text(readme[:readme.index(BEGIN)] + render() + readme[readme.index(END) + len(END):])
         return
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:

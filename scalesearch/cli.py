@@ -17,7 +17,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import torch
 import typer
 from typer.core import TyperGroup
 
@@ -32,7 +31,7 @@ from scalesearch.arch.io import (
 )
 from scalesearch.arch.scaling import PRESETS, SCALE_STRATEGIES, SOVIT_EXPONENTS, Coefficients, scale_family
 from scalesearch.arch.spec import ViTSpec
-from scalesearch.errors import ScalesearchError, UsageError
+from scalesearch.errors import ScalesearchError, UsageError, is_out_of_memory
 from scalesearch.export import FORMATS, export_spec
 from scalesearch.files import check_destination
 from scalesearch.measure.environment import machine_info
@@ -136,7 +135,7 @@ class OneLineErrors(TyperGroup):
             if signals.received():  # the signal's consequence (a worker process it ended), not a fault
                 line, code = signals.interrupted()
                 report.error_line(line)
-            elif _out_of_memory(err):
+            elif is_out_of_memory(err):
                 report.error_line(f"out of memory: {_first_line(err)} (try a smaller network, resolution or batch)")
             elif isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
                 where = err.filename or "the output"
@@ -153,13 +152,6 @@ class OneLineErrors(TyperGroup):
 
 def _first_line(err: BaseException) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-
-
-def _out_of_memory(err: BaseException) -> bool:
-    """An allocation that failed anywhere (the CPU allocator, CUDA, Python itself)."""
-    if isinstance(err, (MemoryError, torch.OutOfMemoryError)):
-        return True
-    return isinstance(err, RuntimeError) and ("can't allocate memory" in str(err) or "out of memory" in str(err))
 
 
 app = typer.Typer(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reprlib
+import sys
 from typing import Callable
 
 
@@ -73,3 +74,12 @@ class _Short(reprlib.Repr):
 def shown(value: object) -> str:
     """``value`` as an error message shows it: a repr of at most a few dozen characters."""
     return _Short().repr(value)
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """An allocation that failed anywhere: Python's MemoryError, CUDA's ``torch.OutOfMemoryError``, or
+    the CPU allocator's RuntimeError ("can't allocate memory", "out of memory")."""
+    torch = sys.modules.get("torch")  # loaded wherever an allocation of torch's can have failed
+    if isinstance(err, MemoryError) or (torch is not None and isinstance(err, torch.OutOfMemoryError)):
+        return True
+    return isinstance(err, RuntimeError) and ("can't allocate memory" in str(err) or "out of memory" in str(err))

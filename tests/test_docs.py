@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import re
 from pathlib import Path
@@ -34,3 +35,12 @@ def test_readme_api_example_prints_what_it_says(tmp_path: Path, monkeypatch: pyt
         exec(compile(code, "README.md", "exec"), {})
     assert out.getvalue().strip() == expected
     assert (tmp_path / "b3.yaml").exists()
+
+
+def test_readme_mutation_table_is_rendered_from_its_json():
+    spec = importlib.util.spec_from_file_location("mutation", ROOT / "benchmarks/mutation.py")
+    mutation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mutation)
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index(mutation.BEGIN):readme.index(mutation.END) + len(mutation.END)]
+    assert section == mutation.render(), "run: python benchmarks/mutation.py --write-readme"

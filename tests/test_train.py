@@ -321,3 +321,13 @@ def test_gradient_clipping_bounds_every_step(tmp_path, tiny_base):
                                     if start[k].is_floating_point() and "running" not in k))
     assert moved[None] > 1e-2
     assert moved[1e-6] <= 0.1 * (1 + 1.5) * 1e-6 * 1.0001  # two steps at lr <= 0.1, gradients clipped to 1e-6
+
+
+def test_one_rule_tells_an_allocation_failure_from_other_errors():
+    from scalesearch.errors import is_out_of_memory
+    for err in (MemoryError(), torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+                RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 822083584 bytes"),
+                RuntimeError("CUDA error: out of memory")):
+        assert is_out_of_memory(err), err
+    for err in (RuntimeError("size mismatch"), ValueError("out of memory"), OSError(12, "Cannot allocate memory")):
+        assert not is_out_of_memory(err), err

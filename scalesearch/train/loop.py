@@ -26,7 +26,7 @@ from torch import nn
 from scalesearch import signals
 from scalesearch.arch.io import load_spec, save_spec, spec_file_name, spec_to_dict
 from scalesearch.arch.spec import NetworkSpec, Spec
-from scalesearch.errors import ScalesearchError, UsageError
+from scalesearch.errors import ScalesearchError, UsageError, is_out_of_memory
 from scalesearch.files import digest, run_lock, write_atomic, write_json
 from scalesearch.nn import build_model, zero_init_residuals
 from scalesearch.train import distributed
@@ -368,10 +368,10 @@ def _out_of_memory_ends_the_run(device: torch.device, batch_size: int):
     """CUDA's OutOfMemoryError, or the CPU allocator's failure, becomes one line naming the batch size."""
     try:
         yield
-    except (torch.OutOfMemoryError, RuntimeError) as err:
-        message = str(err)
-        if not isinstance(err, torch.OutOfMemoryError) and "can't allocate memory" not in message:
+    except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
+        if not is_out_of_memory(err):
             raise
+        message = str(err)
         # CPU: "... you tried to allocate 822083584 bytes ..."; CUDA: "... Tried to allocate 2.00 GiB ..."
         size = re.search(r"(?i)tried to allocate ([\d.]+) ?(\w+)", message)
         failed = ""
