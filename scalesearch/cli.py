@@ -44,7 +44,7 @@ from scalesearch.pipeline import PipelineConfig
 from scalesearch.pipeline import run as run_pipeline
 from scalesearch.pipeline import validate as validate_pipeline
 from scalesearch.quantities import parse_batches, parse_devices, parse_latency, parse_macs, parse_phis
-from scalesearch.runs import resolve_start
+from scalesearch.runs import load_coefficients, resolve_start
 from scalesearch.search.analysis import baselines as known_baselines
 from scalesearch.search.analysis import best_trial, check_baselines
 from scalesearch.search.compare import plan as plan_scaling
@@ -52,12 +52,7 @@ from scalesearch.search.compare import run_comparison
 from scalesearch.search.config import CONSTRAINT_HANDLING, PRUNERS, SAMPLERS, SearchConfig, validate
 from scalesearch.search.driver import local_workers
 from scalesearch.search.find_base import open_study, search
-from scalesearch.search.grid import (
-    GridConfig,
-    load_coefficients,
-    run_grid,
-    save_coefficients,
-)
+from scalesearch.search.grid import GridConfig, run_grid, save_coefficients
 from scalesearch.search.grid import validate as validate_grid
 from scalesearch.search.objective import CONSTRAINTS, Objective
 from scalesearch.search.results import summarise, trial_rows

@@ -10,12 +10,11 @@ where it came from, so that outputs can name it.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scalesearch.arch.io import load_spec, resolve_spec, spec_from_dict, spec_to_dict
+from scalesearch.arch.io import load_spec, read_data_file, resolve_spec, spec_from_dict, spec_to_dict
 from scalesearch.arch.scaling import Coefficients
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import SpecError, UsageError
@@ -69,16 +68,29 @@ def grid_runs(root: Path = RUNS) -> list[Path]:
     return [p.parent for p in _newest(list(root.glob(f"*/{COEFFICIENTS}")))] if root.is_dir() else []
 
 
+def load_coefficients(path: Path) -> Coefficients:
+    """alpha, beta, gamma from a ``coefficients.json`` (what ``grid`` writes) or any JSON/YAML
+    file with those three keys."""
+    if not path.is_file():
+        raise UsageError(f"coefficients file not found: {path}")
+    data = read_data_file(path)
+    if not isinstance(data, dict) or not all(k in data for k in ("alpha", "beta", "gamma")):
+        raise UsageError(f"{path}: expected the keys alpha, beta and gamma (as 'scalesearch grid' writes them)")
+    try:
+        return Coefficients(data["alpha"], data["beta"], data["gamma"])
+    except UsageError as err:
+        raise UsageError(f"{path}: {err}") from None
+
+
 def read_grid_run(folder: Path) -> tuple[NetworkSpec, Coefficients]:
     """The base a grid run searched and the coefficients it found."""
     path = folder / COEFFICIENTS
+    coefficients = load_coefficients(path)
     try:
-        document = json.loads(path.read_text())
-        coefficients = Coefficients(document["alpha"], document["beta"], document["gamma"])
-        base = spec_from_dict(document["base_spec"], source=str(path))
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise UsageError(f"{path}: not a grid result ({type(err).__name__}: {err})") from None
-    except (SpecError, UsageError) as err:
+        base = spec_from_dict(read_data_file(path)["base_spec"], source=str(path))
+    except (KeyError, TypeError) as err:
+        raise UsageError(f"{path}: not a grid result (no base_spec: {type(err).__name__}: {err})") from None
+    except SpecError as err:
         raise UsageError(f"{path}: not a grid result ({err})") from None
     return base, coefficients
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from typer.testing import CliRunner
 
 from scalesearch.cli import app
 from scalesearch.errors import UsageError
-from scalesearch.search.grid import grid_points, load_coefficients
+from scalesearch.runs import load_coefficients, read_grid_run
+from scalesearch.search.grid import grid_points
 
 runner = CliRunner()
 
@@ -190,3 +192,15 @@ def test_compare_scaling_bad_input(tiny_base, tmp_path, extra, message):
                                  "--run-dir", str(tmp_path / "cmp"), *extra])
     assert result.exit_code == 2 and result.stderr.startswith(message), result.stderr
     assert not (tmp_path / "cmp").exists()
+
+
+@pytest.mark.parametrize("document, expected", [
+    ({"alpha": 1.2, "beta": 1.1, "gamma": 1.15}, "not a grid result (no base_spec"),
+    ({"alpha": 1.2, "beta": 1.1, "gamma": 1.15, "base_spec": 3}, "not a grid result"),
+    ([1.2, 1.1, 1.15], "expected the keys alpha, beta and gamma"),
+    ({"alpha": 9, "beta": 1.1, "gamma": 1.15, "base_spec": {}}, "alpha must be at most 4"),
+])
+def test_a_grid_run_is_read_through_the_one_coefficients_reader(document, expected, tmp_path):
+    (tmp_path / "coefficients.json").write_text(json.dumps(document))
+    with pytest.raises(UsageError, match=re.escape(f"{tmp_path / 'coefficients.json'}: {expected}")):
+        read_grid_run(tmp_path)

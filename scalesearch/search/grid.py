@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import optuna
 
-from scalesearch.arch.io import read_data_file, spec_to_dict
+from scalesearch.arch.io import spec_to_dict
 from scalesearch.arch.scaling import Coefficients, scale
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError, UsageError
@@ -271,17 +271,3 @@ def save_coefficients(study: optuna.Study, config: GridConfig) -> dict[str, Any]
     document = coefficients_document(study, config)
     write_json(config.run_dir / "coefficients.json", document)
     return document
-
-
-def load_coefficients(path: Path) -> Coefficients:
-    """alpha, beta, gamma from a ``coefficients.json`` (what ``grid`` writes) or any JSON/YAML
-    file with those three keys."""
-    if not path.is_file():
-        raise UsageError(f"coefficients file not found: {path}")
-    data = read_data_file(path)
-    if not isinstance(data, dict) or not all(k in data for k in ("alpha", "beta", "gamma")):
-        raise UsageError(f"{path}: expected the keys alpha, beta and gamma (as 'scalesearch grid' writes them)")
-    try:
-        return Coefficients(data["alpha"], data["beta"], data["gamma"])
-    except UsageError as err:
-        raise UsageError(f"{path}: {err}") from None
