@@ -41,7 +41,19 @@ from scalesearch.files import write_json  # noqa: E402
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.pipeline import PipelineConfig, run, validate  # noqa: E402
 from scalesearch.quantities import parse_phis  # noqa: E402
+from scalesearch.train.data import dataset_record, load_data  # noqa: E402
 from scalesearch.train.family import parse_baselines  # noqa: E402
+
+
+def portable(value):
+    """``value`` with the repository's paths made relative to it (committed results name no machine's paths)."""
+    if isinstance(value, str):
+        return value.replace(str(ROOT) + "/", "")
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    return value
 
 
 def interpolate(points: list[tuple[float, float]], x: float) -> float | None:
@@ -122,9 +134,12 @@ def main() -> None:
     figures.mkdir(parents=True, exist_ok=True)
     for png in (args.run_dir / "family").glob("*.png"):
         shutil.copy(png, figures / png.name)
-    write_json(args.out, {"benchmark": "pipeline_cifar", "machine": machine_info(), "settings": config.settings(),
-                          "summary": summary, "networks": rows, "comparisons": comparisons, "verdict": verdict,
-                          "figures": sorted(str(p.relative_to(ROOT)) for p in figures.glob("*.png"))})
+    # the data set by kind, image counts and digest, never by its folder
+    settings = {**config.settings(), "data": dataset_record(load_data(config.data, train_images=config.train_images))}
+    write_json(args.out, portable({"benchmark": "pipeline_cifar", "machine": machine_info(), "settings": settings,
+                                   "summary": summary, "networks": rows, "comparisons": comparisons,
+                                   "verdict": verdict,
+                                   "figures": sorted(str(p.relative_to(ROOT)) for p in figures.glob("*.png"))}))
     print(verdict)
 
 

@@ -50,7 +50,7 @@ from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.report import plots  # noqa: E402
 from scalesearch.resumable import ResultsFile  # noqa: E402
 from scalesearch.train.checkpoints import InitialWeights  # noqa: E402
-from scalesearch.train.data import DataSet, Split, load_data  # noqa: E402
+from scalesearch.train.data import DataSet, Split, dataset_record, load_data  # noqa: E402
 from scalesearch.train.loop import mean_std, train  # noqa: E402
 from scalesearch.train.recipes import load_recipe  # noqa: E402
 
@@ -115,7 +115,8 @@ def main() -> None:
         sys.exit(f"error: unknown network (known: {', '.join(table)})")
     seeds = list(range(args.seeds))
     recipe = load_recipe("standard").override(epochs=args.epochs)
-    settings = {"data": args.data, "train_images": args.train_images, "epochs": args.epochs, "seeds": seeds,
+    data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
+    settings = {"data": dataset_record(data), "train_images": args.train_images, "epochs": args.epochs, "seeds": seeds,
                 "norm_images": args.norm_images, "norm_epochs": args.norm_epochs, "device": args.device,
                 **({"norm_groups": args.norm_groups} if args.norm_groups != 32 else {}),
                 "recipe": dataclasses.asdict(recipe)}
@@ -126,7 +127,6 @@ def main() -> None:
     parts = [] if args.report_only else args.parts.split(",")
     if parts:
         results.update(machine=machine_info())
-    data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
 
     def run(name: str, row: dict, seed: int, spec, on: DataSet, chosen_recipe, **train_args) -> None:
         row = results.rows.get(name) or {**row, "name": name, "per_seed": {}}

@@ -54,7 +54,7 @@ from scalesearch.search.driver import run_jobs  # noqa: E402
 from scalesearch.search.find_base import search  # noqa: E402
 from scalesearch.search.objective import Objective  # noqa: E402
 from scalesearch.search.results import summarise  # noqa: E402
-from scalesearch.train.data import DataSet, load_data  # noqa: E402
+from scalesearch.train.data import DataSet, dataset_record, load_data  # noqa: E402
 from scalesearch.train.loop import train  # noqa: E402
 from scalesearch.train.recipes import Recipe, load_recipe  # noqa: E402
 
@@ -209,8 +209,10 @@ def main() -> None:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    # Every data set's path, whichever --data-sets runs now: a file can be filled one data set at a time.
-    settings = {"target_macs": TARGET, "constraint": "hard", "data": paths, "samplers": samplers,
+    # Every data set, whichever --data-sets runs now: a file can be filled one data set at a time.
+    records = {label: dataset_record(load_data(path, train_images=args.train_images or None))
+               for label, path in paths.items()}
+    settings = {"target_macs": TARGET, "constraint": "hard", "data": records, "samplers": samplers,
                 "search_seeds": seeds, "n_trials": args.n_trials, "train_images": args.train_images,
                 "proxy": dataclasses.asdict(proxy), "finalists": args.finalists, "final_seeds": args.final_seeds,
                 "reference": dataclasses.asdict(reference), "reference_images": args.reference_images,

@@ -48,7 +48,7 @@ from scalesearch.nn import build_model  # noqa: E402
 from scalesearch.resumable import ResultsFile  # noqa: E402
 from scalesearch.search.driver import run_jobs  # noqa: E402
 from scalesearch.train.augment import Normalize  # noqa: E402
-from scalesearch.train.data import DataSet, load_data  # noqa: E402
+from scalesearch.train.data import DataSet, dataset_record, load_data  # noqa: E402
 from scalesearch.train.loop import evaluate, train  # noqa: E402
 from scalesearch.train.recipes import Recipe, load_recipe  # noqa: E402
 
@@ -158,8 +158,9 @@ def main() -> None:
     recipes = {m: load_recipe(name).override(epochs=args.epochs, **changes) for m, (name, changes) in METHODS.items()}
     recipes[PLAIN] = recipes["proxy"]  # for its epochs, batch size and resolution only
     seeds = list(range(args.seeds))
+    records = {label: dataset_record(dataset(data, args.train_images)) for label, data in data_sets.items()}
     settings = {"model": args.model, "width": args.width, "epochs": args.epochs, "train_images": args.train_images,
-                "seeds": seeds, "data": data_sets, "device": args.device}
+                "seeds": seeds, "data": records, "device": args.device}
     try:
         results = ResultsFile(args.out, settings, header={"benchmark": "train_defaults"})
     except UsageError as err:  # results made with other settings are never overwritten

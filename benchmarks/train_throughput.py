@@ -46,7 +46,8 @@ from scalesearch.measure.environment import Interference, machine_info  # noqa: 
 from scalesearch.nn import build_model  # noqa: E402
 from scalesearch.train.augment import Normalize, TrainAugment  # noqa: E402
 from scalesearch.train.data import load_data  # noqa: E402
-from scalesearch.train.loop import autocast_dtype, evaluate, train  # noqa: E402
+from scalesearch.train.loop import evaluate, train  # noqa: E402
+from scalesearch.train.optim import autocast_dtype  # noqa: E402
 from scalesearch.train.recipes import load_recipe  # noqa: E402
 
 

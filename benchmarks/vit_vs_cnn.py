@@ -50,7 +50,7 @@ from scalesearch.measure.flops import analytic_count  # noqa: E402
 from scalesearch.measure.latency import BenchConfig, measure_all  # noqa: E402
 from scalesearch.report import plots  # noqa: E402
 from scalesearch.resumable import ResultsFile  # noqa: E402
-from scalesearch.train.data import load_data  # noqa: E402
+from scalesearch.train.data import dataset_record, load_data  # noqa: E402
 from scalesearch.train.loop import train  # noqa: E402
 from scalesearch.train.recipes import load_recipe  # noqa: E402
 
@@ -108,14 +108,14 @@ def main() -> None:
     recipes = {n: load_recipe(r).override(epochs=args.epochs, warmup_epochs=args.epochs / 10
                                           if r == "bigvision-vit" else None, **c)
                for n, (_, _, r, c) in table.items()}
-    settings = {"data": args.data, "train_images": args.train_images, "epochs": args.epochs,
+    data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
+    settings = {"data": dataset_record(data), "train_images": args.train_images, "epochs": args.epochs,
                 "device": args.device, "recipes": {n: dataclasses.asdict(r) for n, r in recipes.items()}}
     try:
         results = ResultsFile(args.out, settings, header={"benchmark": "vit_vs_cnn"})
     except UsageError as err:
         sys.exit(f"error: {err}")
     results.update(machine=machine_info())
-    data = load_data(f"cifar10:{args.data}", train_images=args.train_images or None)
     models = {}
     for name in chosen:
         family, spec, _, _ = table[name]

@@ -42,7 +42,7 @@ from scalesearch.measure.ranking import spearman  # noqa: E402
 from scalesearch.resumable import ResultsFile  # noqa: E402
 from scalesearch.search.driver import run_jobs  # noqa: E402
 from scalesearch.search.space import load_space  # noqa: E402
-from scalesearch.train.data import DataSet, load_data  # noqa: E402
+from scalesearch.train.data import DataSet, dataset_record, load_data  # noqa: E402
 from scalesearch.train.loop import train  # noqa: E402
 from scalesearch.train.recipes import Recipe, load_recipe  # noqa: E402
 from scalesearch.train.zero_cost import METRICS, data_batch, zero_cost_score  # noqa: E402
@@ -134,7 +134,9 @@ def main() -> None:
     seeds = list(range(args.seeds))
     settings = {"candidates": names, "window_macs_224px": [360e6, 440e6], "recipe": dataclasses.asdict(recipe),
                 "train_images": args.train_images, "val_images": args.val_images, "seeds": seeds,
-                "data": datasets, "metrics": [*METRICS, *(f"{m}_data" for m in DATA_METRICS)]}
+                "data": {label: dataset_record(dataset(data, args.train_images, args.val_images))
+                         for label, data in datasets.items()},
+                "metrics": [*METRICS, *(f"{m}_data" for m in DATA_METRICS)]}
     try:
         results = ResultsFile(args.out, settings, header={"benchmark": "zero_cost_vs_trained"})
     except UsageError as err:  # results made with other settings are never overwritten

@@ -28,7 +28,8 @@ from scalesearch.errors import SpecError, UsageError
 from scalesearch.nn import build_model
 from scalesearch.train.augment import Normalize, TrainAugment
 from scalesearch.train.data import DataSet, load_data
-from scalesearch.train.loop import TrainingError, _loss_fn, _optimizer, epoch_order, train
+from scalesearch.train.loop import TrainingError, epoch_order, train
+from scalesearch.train.optim import make_loss, make_optimizer
 from scalesearch.train.recipes import load_recipe, recipe_names
 
 runner = CliRunner()
@@ -146,10 +147,10 @@ def test_rsb_recipes_run_with_lamb_bce_mixup_cutmix_randaugment(name):
     assert epoch.img_per_s > 0
     # Each ingredient, on the code path training uses:
     recipe = load_recipe(name)
-    assert isinstance(_optimizer(build_model(tiny_spec()), recipe), Lamb)  # LAMB, from timm
+    assert isinstance(make_optimizer(build_model(tiny_spec()), recipe), Lamb)  # LAMB, from timm
     logits, labels = torch.randn(4, 10), torch.tensor([1, 2, 3, 9])
     bce = nn.functional.binary_cross_entropy_with_logits(logits, nn.functional.one_hot(labels, 10).float())
-    assert torch.isclose(_loss_fn(recipe, 10)(logits, labels), bce)  # BCE on one-hot targets
+    assert torch.isclose(make_loss(recipe, 10)(logits, labels), bce)  # BCE on one-hot targets
     images = data.train.images[:64]
     augment = TrainAugment(Normalize(images), recipe.override(resolution=16), 10)
     assert augment.randaugment.magnitude == recipe.randaugment_magnitude

@@ -12,7 +12,6 @@ import csv
 import dataclasses
 import io
 import json
-import math
 import re
 import statistics
 import time
@@ -35,6 +34,7 @@ from scalesearch.train.checkpoints import InitialWeights, write_tensors
 from scalesearch.train.data import DataSet, Split
 from scalesearch.train.distributed import Processes
 from scalesearch.train.imagefolder import FileSplit
+from scalesearch.train.optim import autocast_dtype, make_loss, make_optimizer, make_schedule
 from scalesearch.train.recipes import Recipe
 
 
@@ -90,54 +90,6 @@ class TrainResult:
         if self.test_top1 is not None:
             record.update(test_top1=self.test_top1, test_top1_std=self.test_top1_std)
         return record
-
-
-def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
-    # No weight decay on norm parameters and biases (1-D tensors), as timm and RSB do.
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    if recipe.optimizer == "lamb":
-        from timm.optim import Lamb
-
-        return Lamb(groups, lr=recipe.lr)
-    if recipe.optimizer == "adamw":  # decoupled decay: each step shrinks weights by lr x weight_decay
-        return torch.optim.AdamW(groups, lr=recipe.lr)
-    return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=True)
-
-
-def _schedule(optimizer: torch.optim.Optimizer, recipe: Recipe,
-              steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
-    warmup = int(recipe.warmup_epochs * steps_per_epoch)
-    total = recipe.epochs * steps_per_epoch
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of a recipe's ``precision`` on ``device``; None trains in fp32."""
-    if precision == "auto":
-        return torch.bfloat16 if device.type == "cuda" else None
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-
-
-def _loss_fn(recipe: Recipe, num_classes: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    if recipe.loss == "bce":
-        bce = nn.BCEWithLogitsLoss()
-
-        def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-            if target.ndim == 1:
-                target = nn.functional.one_hot(target, num_classes).float()
-            return bce(logits, target)
-
-        return loss
-    ce = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    return lambda logits, target: ce(logits, target)
 
 
 def check_batch_norm_batch(spec: Spec, per_process: int) -> None:
@@ -213,7 +165,7 @@ class SplitBatches:
                  procs: Processes = Processes()) -> None:
         self.split, self.batch_size, self.repeats, self.procs = split, recipe.batch_size, recipe.repeated_aug, procs
         self.steps_per_epoch = max(1, len(split) // recipe.batch_size)
-        self.loss = _loss_fn(recipe, num_classes)
+        self.loss = make_loss(recipe, num_classes)
 
     def epoch(self, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         batch = min(self.batch_size, len(self.split))
@@ -258,15 +210,15 @@ def _build(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, normaliz
     model = distributed.wrap(net, getattr(net_spec, "norm", "layer"), procs, device)  # a ViT's are LayerNorms
     if procs.world > 1:  # every process draws its own augmentation, dropout and drop path
         torch.manual_seed(procs.seed(seed))
-    train_split = _on_device(data.train, device, recipe)
+    train_split = on_device(data.train, device, recipe)
     source = source or SplitBatches(train_split, recipe, data.num_classes, procs)
-    optimizer = _optimizer(model, recipe)
+    optimizer = make_optimizer(model, recipe)
     dtype = autocast_dtype(recipe.precision, device)
     return _Run(
         spec=net_spec, net=net, model=model, procs=procs, device=device, train_split=train_split,
-        val_split=_on_device(data.val, device, recipe),
+        val_split=on_device(data.val, device, recipe),
         augment=TrainAugment(normalize, recipe, data.num_classes),
-        optimizer=optimizer, scheduler=_schedule(optimizer, recipe, source.steps_per_epoch),
+        optimizer=optimizer, scheduler=make_schedule(optimizer, recipe, source.steps_per_epoch),
         # fp16's narrow range underflows small gradients: scale the loss, and skip a step whose
         # gradients overflowed (bf16 has fp32's range and needs neither).
         scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
@@ -348,7 +300,7 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
         result.val_top1 = result.epochs[-1].val_top1
         result.img_per_s = statistics.fmean(m.img_per_s for m in result.epochs)
         if test:
-            result.test_top1 = evaluate(run.net, _on_device(data.test, dev, recipe), normalize, recipe.resolution)
+            result.test_top1 = evaluate(run.net, on_device(data.test, dev, recipe), normalize, recipe.resolution)
     return result
 
 
@@ -388,7 +340,7 @@ def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
                             f"(try a lower `lr` or another recipe)", "loss not finite")
 
 
-def _on_device(split: Split | FileSplit, device: torch.device, recipe: Recipe) -> Split | FileSplit:
+def on_device(split: Split | FileSplit, device: torch.device, recipe: Recipe) -> Split | FileSplit:
     """In-memory splits move to the device once; file splits decode a little above the training size."""
     if isinstance(split, FileSplit):
         split = split.at_size(max(recipe.resolution, round(recipe.resolution / 0.875)))
@@ -541,7 +493,7 @@ def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], de
     writes = run_dir is not None and procs.writer
     if writes:
         open_run_dir(run_dir, recipe.network(spec, data.num_classes), recipe, init)
-    normalize = Normalize.of(_on_device(data.train, dev, recipe), spec.in_channels)  # the same for every seed
+    normalize = Normalize.of(on_device(data.train, dev, recipe), spec.in_channels)  # the same for every seed
     with run_lock(run_dir) if writes else contextlib.nullcontext(), distributed.process_group(procs, dev):
         runs = [train_seed(spec, data, recipe, seed, normalize, device, run_dir, test, on_epoch, eval_from,
                            init=init, procs=procs, resume=True) for seed in seeds]

@@ -55,14 +55,12 @@ from scalesearch.train.imagefolder import FileSplit
 from scalesearch.train.loop import (
     SplitBatches,
     TrainingError,
-    _on_device,
-    _optimizer,
-    _schedule,
-    autocast_dtype,
     evaluate,
+    on_device,
     precise_bn,
     resolve_device,
 )
+from scalesearch.train.optim import autocast_dtype, make_optimizer, make_schedule
 from scalesearch.train.recipes import Recipe
 from scalesearch.typed_data import decode
 
@@ -222,8 +220,8 @@ def _train(run: SupernetRun, space: SearchSpace, recipe: Recipe, run_dir: Path, 
     largest, smallest = (supernet.check(s) for s in _extremes(space, supernet.adapt))
     source = SplitBatches(run.train_split, recipe, data.num_classes, procs)
     augment = TrainAugment(run.normalize, recipe, data.num_classes)
-    optimizer = _optimizer(supernet, recipe)
-    scheduler = _schedule(optimizer, recipe, source.steps_per_epoch)
+    optimizer = make_optimizer(supernet, recipe)
+    scheduler = make_schedule(optimizer, recipe, source.steps_per_epoch)
     dtype = autocast_dtype(recipe.precision, dev)
     scaler = torch.amp.GradScaler(dev.type, enabled=dtype == torch.float16)
     generator = torch.Generator().manual_seed(seed)
@@ -289,7 +287,7 @@ def _build(space: SearchSpace, data: DataSet, recipe: Recipe, device: torch.devi
     if recipe.zero_init_residual:  # every residual block, of every sub-network, starts as the identity (BigNAS)
         zero_init_residuals(supernet.net)
     supernet = supernet.to(device, memory_format=torch.channels_last)
-    train_split, val_split = _on_device(data.train, device, recipe), _on_device(data.val, device, recipe)
+    train_split, val_split = on_device(data.train, device, recipe), on_device(data.val, device, recipe)
     normalize = Normalize.of(train_split, supernet.spec.in_channels)
     return SupernetRun(supernet, recipe, data, device, normalize, train_split, val_split, [])
 
