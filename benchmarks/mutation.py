@@ -40,14 +40,15 @@ from scalesearch.resumable import ResultsFile  # noqa: E402
 #: Module -> the pytest selection that holds its tests (the tests that name its features).
 MODULES: dict[str, list[str]] = {
     "scalesearch/quantities.py": ["tests/test_quantities.py"],
-    "scalesearch/seeds.py": ["tests/test_faults.py", "-k", "seed", "tests/test_train.py", "-k", "seed"],
+    "scalesearch/seeds.py": ["tests/test_seeds.py"],
     "scalesearch/search/optuna_api.py": ["tests/test_optuna_api.py"],
+    # -k also matches a test file's name: "test_resumable" keeps all of that file.
     "scalesearch/resumable.py": ["tests/test_resumable.py", "tests/test_faults.py", "-k",
-                                 "results or tampered or settings"],
+                                "'test_resumable or results or tampered'"],
     "scalesearch/files.py": ["tests/test_resumable.py", "tests/test_faults.py", "-k",
-                             "write or destination or fifo or link or lock or disk or escape or in_use"],
-    "scalesearch/signals.py": ["tests/test_faults.py", "-k", "signal or sigint or sigterm or stopped",
-                               "tests/test_cli.py", "-k", "ctrl_c"],
+                             "'test_resumable or write or destination or fifo or link or lock or disk or in_use'"],
+    "scalesearch/signals.py": ["tests/test_faults.py", "tests/test_cli.py", "-k",
+                               "'signal or sigint or sigterm or stopped or ctrl_c'"],
 }
 
 #: Surviving mutants that no test could catch, by (module, operator, occurrence): the reason. (Mutants
