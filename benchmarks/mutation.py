@@ -22,8 +22,8 @@ killed / (killed + survived - equivalent). Slow (minutes to hours per module on 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
-import re
 import shutil
 import sqlite3
 import subprocess
@@ -52,7 +52,7 @@ MODULES: dict[str, list[str]] = {
 }
 
 #: Surviving mutants that no test could catch, by (module, operator, occurrence): the reason. (Mutants
-#: of annotations are equivalent by rule: see :func:`_in_annotation`.)
+#: of annotations are equivalent by rule: see :func:`_annotations`.)
 EQUIVALENT: dict[tuple[str, str, int], str] = {
     **{("scalesearch/quantities.py", f"core/ReplaceBinaryOperator_BitOr_{op}", occurrence):
        "re.IGNORECASE | re.ASCII: two distinct bits, so + and ^ give the same flags"
@@ -89,34 +89,36 @@ def _config(module: str, timeout: float) -> str:
             f'test-command = "{command}"\n\n[cosmic-ray.distributor]\nname = "local"\n')
 
 
-def _outcomes(session: Path) -> list[dict]:
+def _outcomes(module: str, session: Path) -> list[dict]:
     """Every mutant of a session: operator, occurrence, line, outcome (None while pending), and
     whether it only changes an annotation."""
     with sqlite3.connect(session) as db:
         rows = db.execute(
-            "SELECT m.operator_name, m.occurrence, m.start_pos_row, m.start_pos_col, r.test_outcome, r.output, "
-            "r.diff FROM mutation_specs m LEFT JOIN work_results r ON m.job_id = r.job_id").fetchall()
+            "SELECT m.operator_name, m.occurrence, m.start_pos_row, m.start_pos_col, r.test_outcome, r.output "
+            "FROM mutation_specs m LEFT JOIN work_results r ON m.job_id = r.job_id").fetchall()
+    spans = _annotations(ROOT / module)
     return [{"operator": op, "occurrence": occ, "line": line, "outcome": (test or "").lower() or None,
-             "timeout": output == "timeout", "annotation": _in_annotation(diff or "", col)}
-            for op, occ, line, col, test, output, diff in rows]
+             "timeout": output == "timeout", "annotation": any(start <= (line, col) < end for start, end in spans)}
+            for op, occ, line, col, test, output in rows]
 
 
-_ANNOTATED = re.compile(r"\s*\w+\s*:")
-
-
-def _in_annotation(diff: str, column: int) -> bool:
-    """Whether the mutated text is an annotation: on a ``def`` line, or between ``name:`` and `` = ``.
-    Every listed module has ``from __future__ import annotations``, so annotations are never
-    evaluated and such a mutant is equivalent."""
-    removed = next((line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")),
-                   None)
-    if removed is None:
-        return False
-    if removed.lstrip().startswith(("def ", "async def ")):
-        return True
-    match = _ANNOTATED.match(removed)
-    end = removed.find(" = ") if " = " in removed else len(removed)
-    return match is not None and match.end() <= column < end
+def _annotations(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The (line, column) spans of every annotation in ``path``. Every listed module has ``from
+    __future__ import annotations``, so annotations are never evaluated: a mutant inside one is
+    equivalent."""
+    spans = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            annotated = [a.annotation for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                                                arguments.vararg, arguments.kwarg) if a is not None]
+            annotated += [node.returns]
+        elif isinstance(node, ast.AnnAssign):
+            annotated = [node.annotation]
+        else:
+            continue
+        spans += [((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)) for a in annotated if a is not None]
+    return spans
 
 
 def _score(module: str, outcomes: list[dict]) -> dict:
@@ -200,7 +202,7 @@ def main() -> None:
             _copy_tree(tree)
         started = time.perf_counter()
         subprocess.run([COSMIC_RAY, "exec", str(config), str(session)], cwd=tree, check=True)
-        row = _score(module, _outcomes(session))
+        row = _score(module, _outcomes(module, session))
         row["wall_s"] = round(time.perf_counter() - started + results.rows.get(module, {}).get("wall_s", 0), 1)
         results.add(module, row)
         print(f"{module}: {row['killed']}/{row['killed'] + row['survived']} caught "

@@ -26,11 +26,16 @@ def test_seed_list(count, first, seeds):
     assert seed_list(count, first) == seeds and MAX_SEEDS == 1000
 
 
+def test_seeds_start_at_0_unless_told():
+    assert seed_list(3) == [0, 1, 2]
+
+
 @pytest.mark.parametrize("count, first, message", [
     (0, 0, r"`seeds` must be in \[1, 1000\], got 0"), (MAX_SEEDS + 1, 0, r"`seeds` must be in \[1, 1000\], got 1001"),
     (True, 0, r"`seeds` must be in \[1, 1000\], got True"), (2.0, 0, r"`seeds` must be in \[1, 1000\], got 2.0"),
     (1, -1, r"`first_seed` must be in \[0, 2\*\*32 - 1\], got -1"),
     (2, MAX_SEED, r"`first_seed` \+ `seeds` - 1 must be at most 2\*\*32 - 1, got 4294967296"),
+    (4, MAX_SEED - 1, r"`first_seed` \+ `seeds` - 1 must be at most 2\*\*32 - 1, got 4294967297"),
 ])
 def test_seed_list_refuses(count, first, message):
     with pytest.raises(UsageError, match=f"^{message}$"):
