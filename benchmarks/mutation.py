@@ -44,7 +44,7 @@ MODULES: dict[str, list[str]] = {
     "scalesearch/search/optuna_api.py": ["tests/test_optuna_api.py"],
     # -k also matches a test file's name: "test_resumable" keeps all of that file.
     "scalesearch/resumable.py": ["tests/test_resumable.py", "tests/test_faults.py", "-k",
-                                "'test_resumable or results or tampered'"],
+                                "'test_resumable or tampered or broken_results'"],
     "scalesearch/files.py": ["tests/test_resumable.py", "tests/test_faults.py", "-k",
                              "'test_resumable or write or destination or fifo or link or lock or disk or in_use'"],
     "scalesearch/signals.py": ["tests/test_faults.py", "tests/test_cli.py", "-k",
@@ -192,7 +192,7 @@ def main() -> None:
     for module in args.modules or list(MODULES):
         slug = module.replace("/", ".").removesuffix(".py")
         tree, session, config = args.work / "tree", args.work / f"{slug}.sqlite", args.work / f"{slug}.toml"
-        if args.fresh:
+        if args.fresh or not config.exists():  # a session is only ever resumed with the config it began with
             session.unlink(missing_ok=True)
         if not session.exists():
             _copy_tree(tree)
