@@ -58,7 +58,7 @@ from scalesearch.search.objective import CONSTRAINTS, Objective
 from scalesearch.search.results import summarise, trial_rows
 from scalesearch.search.space import load_space
 from scalesearch.search.workers import HEARTBEAT_S, evaluated
-from scalesearch.seeds import seed_list
+from scalesearch.seeds import check_seed, seed_list
 from scalesearch.train.checkpoints import InitialWeights
 from scalesearch.train.data import load_data
 from scalesearch.train.distributed import processes
@@ -962,6 +962,7 @@ def latency_table_build(
 ) -> None:
     """Measure every distinct component of sampled candidates once and cache the table on disk."""
     check_table_size(samples, calibrate)
+    check_seed(seed)
     (config,) = _configs(device, backend, [batch], threads, precision, protocol=protocol)
     search_space = load_space(space)
     rng = random.Random(seed)

@@ -37,6 +37,19 @@ def _refuse_special(path: Path, what: str) -> None:
                              "give another path")
 
 
+def refuse_special_entries(folder: Path) -> None:
+    """Refuse a run folder holding a FIFO, socket or device where its own files go: reading one
+    back would block for ever (a FIFO) or read what is not the run's."""
+    if not Path(folder).is_dir():
+        return
+    for entry in sorted(Path(folder).iterdir()):
+        mode = entry.lstat().st_mode
+        for test, kind in _SPECIAL[1:]:  # folders are fine
+            if test(mode):
+                raise UsageError(f"{entry} is {kind}, not a regular file: a run folder holds only its own files; "
+                                 "remove it, or use another run folder")
+
+
 def refuse_link(path: Path, what: str) -> None:
     """Refuse a symbolic link where a run folder keeps its own file: written through, it would
     truncate or overwrite whatever the link leads to, outside the run folder."""
@@ -72,6 +85,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     ends, so a crashed run never leaves it behind."""
     path = Path(run_dir) / RUN_LOCK
     refuse_link(path, "a run folder's lock")
+    _refuse_special(path, "a run folder's lock")
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as err:

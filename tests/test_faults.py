@@ -4,12 +4,14 @@ line and an exit code (2 for bad input, 1 at run time, 130 for Ctrl-C, 143 for S
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
 import pickle
 import random
 import resource
+import shutil
 import signal
 import socket
 import struct
@@ -29,6 +31,8 @@ from scalesearch.arch.io import resolve_spec, save_spec, spec_to_dict
 from scalesearch.cli import app
 from scalesearch.errors import UsageError
 from scalesearch.files import run_lock
+from scalesearch.measure.latency import BenchConfig
+from scalesearch.measure.predictor import LatencyTable
 from scalesearch.train.data import load_data
 from scalesearch.train.family import members_of, open_results
 from scalesearch.train.recipes import load_recipe
@@ -379,6 +383,13 @@ FLAG_CASES = [
     (["self-train", "--data", "synthetic", "--labeled-fraction", "0.2", "--rounds", "9", "--student-phi", "2"], 2,
      "error: the last round's student, at phi = --rounds 9 x --student-phi 2: phi 18 is too large: at most 16"),
     (["grid", "--data", "synthetic", "--step", "1e-9"], 2, "error: --step must be at least 0.01"),
+    (["grid", "--data", "synthetic", "--workers", "99999999999999999999999"], 2,
+     "error: --workers must be in [1, 256], got 99999999999999999999999"),
+    (["find-base", "--flops", "400M", "--reject-outside", "inf"], 2,
+     "error: --reject-outside must be > 0 and at most 10 (a fraction of the target), got inf"),
+    (["latency-table", "build", "--seed", "-1"], 2, "error: --seed must be in [0, 2**32 - 1], got -1"),
+    (["supernet", "train", "--data", "synthetic", "--seed", "99999999999999999999999"], 2,
+     "error: --seed must be in [0, 2**32 - 1], got 99999999999999999999999"),
     (["grid", "--data", "synthetic", "--target-ratio", "1e9"], 2, "error: --target-ratio must be at most 16"),
     (["find-base", "--flops", "400M", "--n-trials", "-1"], 2, "error: --n-trials must be >= 1, got -1"),
     (["find-base", "--flops", "400M", "--final-epochs", "0"], 2, "error: --final-epochs must be >= 1, got 0"),
@@ -969,6 +980,86 @@ def test_a_folder_of_a_run_folder_that_is_a_link_is_refused_and_its_target_untou
     assert [str(p.relative_to(elsewhere)) for p in sorted(elsewhere.rglob("*"))] == [
         "seed-0", "seed-0/teacher", "seed-0/teacher/keep.txt"]
     assert (elsewhere / "seed-0/teacher/keep.txt").read_text() == "precious"
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_base) -> tuple[Path, list[str]]:
+    """A finished one-epoch `train` run folder, and the command that made it (less --run-dir)."""
+    run = tmp_path_factory.mktemp("finished") / "run"
+    args = ["train", str(tiny_base), "--data", "synthetic", "--train-images", "64", "--epochs", "1",
+            "--resolution", "16"]
+    code, stderr = run_cli(*args, "--run-dir", str(run))
+    assert code == 0, stderr
+    return run, args
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int):
+    """Fail, rather than hang the suite, when a regression reads a FIFO (SIGALRM interrupts the read)."""
+    def expire(_signum, _frame):
+        raise AssertionError(f"still running after {seconds} s: a FIFO was read")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _fifo(name):
+    def make(run: Path) -> None:
+        (run / name).unlink(missing_ok=True)
+        os.mkfifo(run / name)
+    return make
+
+
+def _write(name, content: bytes):
+    def make(run: Path) -> None:
+        (run / name).write_bytes(content)
+    return make
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (_fifo("recipe.json"), "recipe.json is a FIFO, not a regular file: a run folder holds only its own files"),
+    (_fifo("metrics.csv"), "metrics.csv is a FIFO, not a regular file"),
+    (_fifo(".lock"), ".lock is a FIFO, not a regular file"),
+    (_write("metrics.csv", b"seed,epoch\n\xff\n"), "metrics.csv: not a metrics file this run can go on from "
+                                                     "('utf-8' codec can't decode"),
+    (_write("metrics.csv", b"seed,epoch,train_loss,val_top1,img_per_s,lr\n0,abc,1,1,1,1\n"),
+     "metrics.csv: not a metrics file this run can go on from (invalid literal for int()"),
+    (_write("metrics.csv", b"a,b\n1,2\n"), "metrics.csv: not a metrics file this run can go on from (its columns "
+                                             "are a, b)"),
+    (_write("recipe.json", b"[" * 100000), "already holds a run of tiny-base with other settings (recipe)"),
+], ids=["fifo-recipe", "fifo-metrics", "fifo-lock", "metrics-bytes", "metrics-text", "metrics-columns",
+        "deep-recipe"])
+def test_a_run_folder_read_back_is_checked_like_input_and_never_blocks(damage, expected, finished_run, tmp_path):
+    source, args = finished_run
+    run = tmp_path / "run"
+    shutil.copytree(source, run)
+    damage(run)
+    with _deadline(120):
+        code, stderr = run_cli(*args, "--run-dir", str(run))
+    assert code == 2 and expected in one_line(stderr), stderr
+
+
+def test_an_init_folder_holding_a_fifo_is_refused_not_read(finished_run, tmp_path, tiny_base):
+    source, args = finished_run
+    init = tmp_path / "init"
+    shutil.copytree(source, init)
+    _fifo("seed0_last.pt")(init)
+    with _deadline(120):
+        code, stderr = run_cli(*args, "--init", str(init), "--run-dir", str(tmp_path / "new"))
+    assert code == 2 and one_line(stderr).startswith(f"error: {init / 'seed0_last.pt'} is a FIFO"), stderr
+
+
+def test_a_latency_table_that_is_a_fifo_is_refused_not_read(tmp_path):
+    config = BenchConfig(threads=1)
+    path = LatencyTable(config, tmp_path).path
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    with _deadline(60), pytest.raises(UsageError, match="is not a regular file: remove it \\(it is measured again\\)"):
+        LatencyTable(config, tmp_path)  # reading the FIFO would have blocked for ever
 
 
 def test_a_last_batch_of_one_image_is_left_out_of_batch_norm_re_estimation(tmp_path):

@@ -247,7 +247,7 @@ def test_a_freed_slot_goes_to_the_retry_even_once_a_worker_has_taken_it():
     (["--flops", "abc"], 2, "error: invalid MACs quantity 'abc'"),
     (["--flops", "10M"], 2, "error: target 10.0M MACs is below the smallest network space 'mnasnet' can express "
                             "(48.5M MACs)"),
-    (["--flops", "400M", "--workers", "0"], 2, "error: --workers must be >= 1, got 0"),
+    (["--flops", "400M", "--workers", "0"], 2, "error: --workers must be in [1, 256], got 0"),
     (["--flops", "400M", "--storage", "redis://x"], 2, "error: --storage must be an RDB URL"),
     (["--flops", "400M", "--storage", "sqlite:////nonexistent-scalesearch-dir/x.db"], 2, "error: cannot open storage"),
     (["--flops", "400M", "--latency", "5ms"], 2, "error: give exactly one target"),

@@ -111,6 +111,9 @@ class LatencyTable:
         self.path = (cache_dir or default_cache_dir()) / "latency" / f"{self.key}.json"
         self.entries: dict[str, float] = {}
         self.calibration: dict[str, float] | None = None
+        if self.path.exists() and not self.path.is_file():  # a FIFO would block the read for ever
+            raise UsageError(f"latency table {self.path} is not a regular file: remove it (it is measured again), "
+                             "or set SCALESEARCH_CACHE_DIR to another folder")
         if self.path.exists():
             try:
                 stored = json.loads(self.path.read_text())

@@ -18,7 +18,7 @@ import optuna
 from scalesearch.errors import UsageError
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.measure.latency import BenchConfig
-from scalesearch.search.driver import check_devices
+from scalesearch.search.driver import check_devices, check_workers
 from scalesearch.search.objective import Objective
 from scalesearch.search.space import load_space
 from scalesearch.search.workers import HEARTBEAT_S, check_heartbeat, open_storage_url, redact
@@ -84,7 +84,7 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         _at_least(self.n_trials, 1, "n_trials")
-        _at_least(self.workers, 1, "workers")
+        check_workers(self.workers)
         _at_least(self.prescreen, 1, "prescreen")
         if self.finalists is not None:
             _at_least(self.finalists, 1, "finalists")

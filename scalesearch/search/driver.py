@@ -19,6 +19,8 @@ from scalesearch import signals
 from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.measure.environment import physical_cores
 
+#: Local worker processes one command may start (each holds the libraries and a network: ~1 GB).
+MAX_WORKERS = 256
 #: Seconds a process that loads a study another one has just created waits for its settings.
 SETTINGS_WAIT_S = 10.0
 
@@ -57,6 +59,12 @@ def _settings(study: optuna.Study) -> dict[str, Any] | None:
     while "config" not in study.user_attrs and time.monotonic() < deadline:
         time.sleep(0.2)
     return study.user_attrs.get("config")
+
+
+def check_workers(workers: int) -> None:
+    """Local worker processes: at least 1, at most :data:`MAX_WORKERS`."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(f"`workers` must be in [1, {MAX_WORKERS}], got {workers!r}")
 
 
 def check_devices(devices: tuple[int, ...]) -> None:

@@ -27,7 +27,7 @@ from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.files import write_json
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.runs import spec_digest
-from scalesearch.search.driver import open_or_resume
+from scalesearch.search.driver import check_workers, open_or_resume
 from scalesearch.search.workers import (
     HEARTBEAT_S,
     abandon,
@@ -139,8 +139,7 @@ def phi_one(base: NetworkSpec, point: GridPoint) -> NetworkSpec:
 
 def validate(config: GridConfig) -> list[tuple[GridPoint, float]]:
     """All input checks, before the study is touched; returns the feasible points."""
-    if config.workers < 1:
-        raise UsageError(f"`workers` must be >= 1, got {config.workers}")
+    check_workers(config.workers)
     check_heartbeat(config.heartbeat_s)
     kept, _ = feasible(config)
     seed_list(config.seeds)

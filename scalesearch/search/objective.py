@@ -18,6 +18,8 @@ from scalesearch.errors import UsageError
 
 CONSTRAINTS = ("soft", "hard")
 DEFAULT_W = -0.07
+#: The widest window a search may take: candidates up to 11x the target (a wider one is no window).
+MAX_REJECT_OUTSIDE = 10.0
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,9 @@ class Objective:
             raise UsageError(f"`constraint` must be one of {', '.join(CONSTRAINTS)}, got {self.constraint!r}")
         if not self.w < 0:
             raise UsageError(f"the exponent w must be negative (EfficientNet: -0.07), got {self.w:g}")
-        if not 0 < self.reject_outside:
-            raise UsageError(f"`reject_outside` must be > 0 (a fraction of the target), got {self.reject_outside:g}")
+        if not 0 < self.reject_outside <= MAX_REJECT_OUTSIDE:
+            raise UsageError(f"`reject_outside` must be > 0 and at most {MAX_REJECT_OUTSIDE:g} (a fraction of the "
+                             f"target), got {self.reject_outside:g}")
 
     def exponent(self, value: float) -> float:
         """w on the value's side of the target."""

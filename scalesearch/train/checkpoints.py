@@ -17,7 +17,7 @@ from torch import nn
 from scalesearch.arch.io import load_spec
 from scalesearch.arch.spec import NetworkSpec, Spec
 from scalesearch.errors import UsageError
-from scalesearch.files import write_atomic
+from scalesearch.files import refuse_special_entries, write_atomic
 from scalesearch.nn import build_model
 
 #: The spec a ``train`` run folder saves (the network as it was trained: classes, resolution, stem).
@@ -86,6 +86,7 @@ def checkpoint_of(source: Path, named: str = "") -> Path:
     """The checkpoint a ``train`` run folder (its lowest seed's) or a checkpoint file stands for;
     errors start with ``named`` (``"`init` "``) where given."""
     if source.is_dir():
+        refuse_special_entries(source)  # its spec or checkpoint as a FIFO would block the read for ever
         if not (source / RUN_SPEC).is_file():
             raise UsageError(f"{named}{source}: not a train run folder (no {RUN_SPEC})")
         return run_checkpoint(source)

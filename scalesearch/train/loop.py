@@ -26,7 +26,7 @@ from scalesearch import signals
 from scalesearch.arch.io import load_spec, save_spec, spec_file_name, spec_to_dict
 from scalesearch.arch.spec import NetworkSpec, Spec
 from scalesearch.errors import ScalesearchError, UsageError, is_out_of_memory
-from scalesearch.files import digest, run_lock, write_atomic, write_json
+from scalesearch.files import digest, refuse_special_entries, run_lock, write_atomic, write_json
 from scalesearch.nn import build_model, zero_init_residuals
 from scalesearch.train import distributed
 from scalesearch.train.augment import Normalize, TrainAugment, eval_resize
@@ -354,7 +354,7 @@ def _record(run_dir: Path, seed: int, metrics: EpochMetrics, run: _Run) -> None:
     csv_path = run_dir / "metrics.csv"
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(asdict(metrics)))
-    if not csv_path.exists():
+    if not csv_path.exists() or csv_path.stat().st_size == 0:
         writer.writeheader()
     writer.writerow(asdict(metrics))
     earlier = csv_path.read_text() if csv_path.exists() else ""
@@ -371,8 +371,26 @@ _METRIC_TYPES = {f.name: f.type for f in dataclasses.fields(EpochMetrics)}
 
 
 def _rows(run_dir: Path) -> list[dict[str, str]]:
+    """``metrics.csv``'s rows, each checked to be a row this version wrote (read back like user input)."""
     path = run_dir / "metrics.csv"
-    return list(csv.DictReader(io.StringIO(path.read_text()))) if path.exists() else []
+    if not path.exists():
+        return []
+    try:
+        reader = csv.DictReader(io.StringIO(path.read_text()))
+        rows = list(reader)
+        if rows and list(reader.fieldnames or []) != list(_METRIC_TYPES):
+            raise ValueError(f"its columns are {', '.join(reader.fieldnames or [])}")
+        for row in rows:
+            _metrics(row)
+    except (UnicodeDecodeError, ValueError, TypeError) as err:
+        raise UsageError(f"{path}: not a metrics file this run can go on from ({err}); remove the run folder, or "
+                         "use another one") from None
+    return rows
+
+
+def _metrics(row: dict[str, str]) -> EpochMetrics:
+    return EpochMetrics(**{k: None if v == "" else (float(v) if _METRIC_TYPES[k] != "int" else int(v))
+                           for k, v in row.items()})
 
 
 def _restore(run: _Run, run_dir: Path, seed: int) -> list[EpochMetrics]:
@@ -405,9 +423,7 @@ def _restore(run: _Run, run_dir: Path, seed: int) -> list[EpochMetrics]:
         writer.writeheader()
         writer.writerows(kept)
         write_atomic(run_dir / "metrics.csv", text.getvalue())
-    return [EpochMetrics(**{k: None if v == "" else (float(v) if _METRIC_TYPES[k] != "int" else int(v))
-                            for k, v in r.items()})
-            for r in kept if int(r["seed"]) == seed]
+    return [_metrics(r) for r in kept if int(r["seed"]) == seed]
 
 
 def open_run_dir(run_dir: Path, spec: Spec, recipe: Recipe, init: InitialWeights | None = None) -> None:
@@ -417,6 +433,7 @@ def open_run_dir(run_dir: Path, spec: Spec, recipe: Recipe, init: InitialWeights
     and checkpoints would mix with the new ones."""
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"run folder {run_dir} is a file")
+    refuse_special_entries(run_dir)
     held = [name for name in ("metrics.csv", "spec.yaml") if (run_dir / name).exists()]
     if held:
         try:
@@ -446,7 +463,7 @@ def _as_json(value: object) -> object:
 def _read_json(path: Path) -> object:
     try:
         return json.loads(path.read_text()) if path.exists() else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return "unreadable"
 
 

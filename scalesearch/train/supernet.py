@@ -47,6 +47,7 @@ from scalesearch.measure.flops import analytic_count
 from scalesearch.nn import zero_init_residuals
 from scalesearch.nn.supernet import Supernet
 from scalesearch.search.space import SearchSpace, load_space
+from scalesearch.seeds import check_seed
 from scalesearch.train import distributed
 from scalesearch.train.augment import Normalize, TrainAugment
 from scalesearch.train.checkpoints import write_tensors
@@ -201,6 +202,7 @@ def train_supernet(space_name: str, data: DataSet, recipe: Recipe, run_dir: Path
     ``random_subnets`` random sub-networks on the largest's predictions."""
     if not (isinstance(random_subnets, int) and 0 <= random_subnets <= MAX_RANDOM_SUBNETS):
         raise UsageError(f"`random_subnets` must be an integer in [0, {MAX_RANDOM_SUBNETS}], got {random_subnets!r}")
+    check_seed(seed)
     procs = distributed.processes()
     dev = resolve_device(procs.device(device))
     procs.check(min(recipe.batch_size, len(data.train)), len(data.train))
