@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/mutation.json")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--write-readme", action="store_true", help="only put the table into README.md")
+    parser.add_argument("--no-run", action="store_true", help="only score the sessions so far (none is run)")
     parser.add_argument("--fresh", action="store_true", help="start the modules' sessions again (tests changed)")
     args = parser.parse_args()
     if args.list:
@@ -192,6 +193,8 @@ def main() -> None:
     for module in args.modules or list(MODULES):
         slug = module.replace("/", ".").removesuffix(".py")
         tree, session, config = args.work / "tree", args.work / f"{slug}.sqlite", args.work / f"{slug}.toml"
+        if args.no_run and not session.exists():
+            continue
         if args.fresh or not config.exists():  # a session is only ever resumed with the config it began with
             session.unlink(missing_ok=True)
         if not session.exists():
@@ -201,9 +204,11 @@ def main() -> None:
         elif not tree.exists():
             _copy_tree(tree)
         started = time.perf_counter()
-        subprocess.run([COSMIC_RAY, "exec", str(config), str(session)], cwd=tree, check=True)
+        if not args.no_run:
+            subprocess.run([COSMIC_RAY, "exec", str(config), str(session)], cwd=tree, check=True)
         row = _score(module, _outcomes(module, session))
-        row["wall_s"] = round(time.perf_counter() - started + results.rows.get(module, {}).get("wall_s", 0), 1)
+        earlier = results.rows.get(module, {}).get("wall_s")  # None: a session's time not recorded (it was stopped)
+        row["wall_s"] = earlier if args.no_run else round(time.perf_counter() - started + (earlier or 0), 1)
         results.add(module, row)
         print(f"{module}: {row['killed']}/{row['killed'] + row['survived']} caught "
               f"(score {row['score']}), {row['survived']} surviving", flush=True)
