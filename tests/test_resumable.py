@@ -7,7 +7,7 @@ import json
 import pytest
 
 from scalesearch.errors import UsageError
-from scalesearch.resumable import ResultsFile
+from scalesearch.resumable import FIELD_KINDS, ResultsFile
 
 
 def test_a_new_optional_setting_left_unset_resumes_and_a_changed_one_is_refused(tmp_path):
@@ -49,3 +49,32 @@ def test_processes_filling_one_file_side_by_side_keep_each_others_rows(tmp_path)
         assert w.exitcode == 0
     document = json.loads(path.read_text())
     assert len(document["rows"]) == 402 and document["summary"] == "done"
+
+
+@pytest.mark.parametrize("kind, good, bad", [
+    ("a number", [0, 1.5, -2], [None, True, float("nan"), float("inf"), "1"]),
+    ("a number or null", [None, 0, 0.25], [True, float("nan"), "x"]),
+    ("an integer", [0, 7], [True, 1.0, None]),
+    ("a bool", [True, False], [0, None]),
+    ("text", ["", "b0"], [0, None]),
+    ("a mapping", [{}], [[], None]),
+    ("a list", [[]], [{}, None]),
+])
+def test_each_field_kind_admits_what_it_names(kind, good, bad):
+    test = FIELD_KINDS[kind]
+    assert all(test(v) for v in good) and not any(test(v) for v in bad)
+
+
+def test_a_changed_setting_is_named_and_a_new_file_makes_its_folders(tmp_path):
+    path = tmp_path / "a/b/results.json"  # folders that do not exist yet
+    ResultsFile(path, {"lr": 0.1, "epochs": 2}).add("x", {"v": 1})
+    with pytest.raises(UsageError, match=r"holds results made with another lr: "):
+        ResultsFile(path, {"lr": 0.2, "epochs": 2})
+
+
+def test_a_long_bad_value_is_cut_in_the_message(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"settings": {}, "rows": {"k": {"name": "n" * 500}}}))
+    with pytest.raises(UsageError) as info:
+        ResultsFile(path, {}, row_schema={"name": "an integer"})
+    assert f"field 'name' must be an integer, got \"{'n' * 59}; remove that row" in str(info.value)
