@@ -232,7 +232,7 @@ def test_a_freed_slot_goes_to_the_retry_even_once_a_worker_has_taken_it():
     killed.set_user_attr("slot", True)
     t = study.ask()
     t.set_user_attr("worker", worker_id())
-    abandon(study, killed._trial_id, killed.number, {}, "interrupted")  # as Ctrl-C does, then it fails
+    abandon(killed, {}, "interrupted")  # as Ctrl-C does, then it fails
     study.tell(killed, state=optuna.trial.TrialState.FAIL)
     retry = study.ask()  # another worker pops the retry before T asks for its slot
     assert retry.user_attrs["retry_of"] == killed.number and retry.number > t.number
