@@ -36,6 +36,7 @@ def test_bad_input_row(command, code, message, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # nothing written: no run folder, no study
 
 
+@pytest.mark.slow
 def test_a_missing_database_driver_says_which_extra_to_install(tmp_path):
     """Without psycopg (the 'postgres' extra), a PostgreSQL URL is one line naming what to install."""
     entry = "import sys; sys.modules['psycopg'] = None; from scalesearch.launch import main; main()"

@@ -24,6 +24,7 @@ def _forward_backward(spec: NetworkSpec, size: int, batch: int = 2) -> torch.Ten
 
 
 @pytest.mark.parametrize("name", sorted(builtin_bases()))
+@pytest.mark.slow
 def test_every_builtin_base_trains_one_step(name: str):
     spec = resolve_spec(name)
     logits = _forward_backward(spec, size=64)
@@ -63,6 +64,7 @@ def test_skip_false_removes_the_shortcut():
 
 
 @pytest.mark.parametrize("name", sorted(builtin_bases()))
+@pytest.mark.slow
 def test_zero_init_residuals_makes_every_residual_block_start_as_the_identity(name: str):
     model = build_model(resolve_spec(name))
     norms = [m.residual_norm() for m in model.modules() if hasattr(m, "residual_norm")]

@@ -87,6 +87,7 @@ def test_scale_accepts_a_spec_file_and_custom_coefficients(tmp_path: Path):
     assert record["spec_path"] is None
 
 
+@pytest.mark.slow
 def test_scale_bench_adds_measured_latency_and_writes_a_report(tmp_path: Path):
     result = invoke("scale", "--base", "mobilenet-v1", "--phi", "-4-0", "--bench", "cpu", "--out", str(tmp_path),
                     "--json")
@@ -207,6 +208,7 @@ def test_bases_lists_every_builtin():
     assert {r["model"] for r in records} >= {"efficientnet-b0", "resnet152", "mobilenet-v1"}
 
 
+@pytest.mark.slow
 def test_top_level_cli_py_behaves_like_the_app():
     args = ["flops", "resnet50", "--json"]
     proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True, cwd=ROOT)
@@ -216,6 +218,7 @@ def test_top_level_cli_py_behaves_like_the_app():
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stdout == ""
 
 
+@pytest.mark.slow
 def test_console_script_is_installed():
     script = Path(sys.executable).parent / "scalesearch"
     if not script.exists():
@@ -257,6 +260,7 @@ def test_ctrl_c_while_the_libraries_load_is_one_line_and_exit_130():
     assert (process.returncode, stderr) == (130, "error: interrupted\n")
 
 
+@pytest.mark.slow
 def test_the_package_imports_without_torch_and_loads_each_name_on_use():
     code = ("import sys, scalesearch\n"
             "assert 'torch' not in sys.modules\n"

@@ -42,6 +42,7 @@ def _torchrun(tmp_path, run: str, *more: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_train_together_reproducibly_and_rank_0_alone_writes(tmp_path):
     first = _torchrun(tmp_path, "first")
     assert first.returncode == 0, first.stderr[-2000:]
@@ -72,6 +73,7 @@ def _agreement(rank: int, port: int, perturb: bool, results) -> None:
 
 
 @pytest.mark.parametrize("perturb", [False, True])
+@pytest.mark.slow
 def test_the_weight_check_sees_a_difference_between_ranks(perturb):
     results = mp.Manager().dict()
     mp.spawn(_agreement, args=(_free_port(), perturb, results), nprocs=2)

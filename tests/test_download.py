@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import FASHION, needs_fashion
 
 NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "no_proxy": ""}
@@ -25,6 +26,7 @@ def scalesearch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @needs_fashion
+@pytest.mark.slow
 def test_download_reads_files_already_there_in_torchvisions_layout(tmp_path):
     raw = tmp_path / "data/FashionMNIST/raw"  # where torchvision's FashionMNIST(root=data) puts them
     raw.mkdir(parents=True)
@@ -39,6 +41,7 @@ def test_download_reads_files_already_there_in_torchvisions_layout(tmp_path):
     assert sorted(p.name for p in raw.iterdir()) == sorted(p.name for p in FASHION.iterdir())  # nothing fetched
 
 
+@pytest.mark.slow
 def test_a_failed_download_is_one_line_and_exit_code_1(tmp_path):
     result = scalesearch("train", "mobilenet-v2", "--data", "mnist:new/mnist", "--download", "--json", cwd=tmp_path)
     assert result.returncode == 1 and result.stdout == ""

@@ -323,6 +323,7 @@ def test_a_truncated_jpeg_names_the_file_not_the_dataloader(tmp_path, tiny_base)
 
 
 @pytest.mark.parametrize("size", [(9000, 9000), (20000, 20000)])
+@pytest.mark.slow
 def test_an_image_bomb_is_refused_before_it_is_decoded(size, tmp_path):
     folder = image_folder(tmp_path)
     Image.new("L", size).save(folder / "a" / "bomb.png", optimize=True)  # a few KB that claim 81M+ pixels
@@ -616,6 +617,7 @@ def test_a_tampered_coefficients_file_is_one_line(document, expected, tmp_path):
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"entries": {"x": "fast"}}', '{"entries": [1]}', "[]"])
+@pytest.mark.slow
 def test_a_corrupt_latency_cache_is_measured_afresh(content, tmp_path, tiny_space, monkeypatch):
     monkeypatch.setenv("SCALESEARCH_CACHE_DIR", str(tmp_path / "cache"))
     args = ["find-base", "--latency", "0.05ms", "--threads", "1", "--reject-outside", "0.99", "--space",
@@ -632,6 +634,7 @@ def test_a_corrupt_latency_cache_is_measured_afresh(content, tmp_path, tiny_spac
 # ------------------------------------------------------------------------------ full disk and output
 
 
+@pytest.mark.slow
 def test_a_full_disk_leaves_the_previous_file_whole(tmp_path):
     out = tmp_path / "family"
     assert runner.invoke(app, ["scale", "--base", "efficientnet-b0", "--phi", "1", "--out", str(out)]).exit_code == 0
@@ -649,6 +652,7 @@ def test_a_full_disk_leaves_the_previous_file_whole(tmp_path):
     assert spec.read_text() == before and sorted(p.name for p in out.iterdir()) == [spec.name]
 
 
+@pytest.mark.slow
 def test_a_full_stdout_is_one_line(tmp_path):
     with open("/dev/full", "w") as full:
         proc = subprocess.run([sys.executable, "-m", "scalesearch", "bases", "--json"], stdout=full,
@@ -657,6 +661,7 @@ def test_a_full_stdout_is_one_line(tmp_path):
     assert proc.stderr == "error: cannot write the output: No space left on device (files written before are intact)\n"
 
 
+@pytest.mark.slow
 def test_a_closed_stdout_ends_quietly(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "scalesearch", "scale", "--base", "efficientnet-b0", "--phi",
                              "0-7", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
@@ -675,6 +680,7 @@ def test_a_command_started_with_stdout_closed_is_refused_before_any_work(tmp_pat
 
 @pytest.mark.parametrize("env", [{"HOME": "/nonexistent"}, {"TERM": "dumb"}, {"LANG": "C", "LC_ALL": "C"},
                                  {"COLUMNS": "20"}, {"SCALESEARCH_CACHE_DIR": "/dev/null/x"}])
+@pytest.mark.slow
 def test_odd_environments_still_work(env, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "scalesearch", "flops", "efficientnet-b0", "--json"],
                           capture_output=True, text=True, cwd=tmp_path, env={**os.environ, **env})
@@ -700,6 +706,7 @@ def _wait_for(predicate, timeout: float = 240) -> None:
 
 @pytest.mark.parametrize("sig, code, line", [(signal.SIGINT, 130, "error: interrupted"),
                                              (signal.SIGTERM, 143, "error: terminated (SIGTERM)")])
+@pytest.mark.slow
 def test_find_base_stopped_at_a_random_moment_resumes_with_exact_counts(sig, code, line, tmp_path, tiny_search):
     run = tmp_path / "run"
     args = tiny_search(6, "--train-images", "768", "--pruner", "none", "--sampler", "random", "--study", "s",
@@ -726,6 +733,7 @@ def test_find_base_stopped_at_a_random_moment_resumes_with_exact_counts(sig, cod
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.slow
 def test_grid_stopped_at_a_random_moment_resumes_with_exact_counts(sig, code, tmp_path, tiny_base):
     run = tmp_path / "grid"
     args = ["grid", "--base", str(tiny_base), "--data", "synthetic", "--step", "0.5", "--tolerance", "0.25",
@@ -758,6 +766,7 @@ def _running_in(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_sigint_to_the_main_process_alone_reaches_its_workers_and_the_search_resumes(tmp_path, tiny_search):
     """`kill -INT PID` of the main process only (not the terminal's Ctrl-C, which reaches every process
     of the group): the worker process abandons its trial as the main process does, nothing waits for
@@ -868,6 +877,7 @@ def _journal_search(run: Path, tiny_space: Path, n_trials: int, study: str) -> l
             str(n_trials), "--study", study, "--run-dir", str(run), "--json"]
 
 
+@pytest.mark.slow
 def test_a_complete_last_journal_record_without_its_line_end_is_kept(tmp_path, tiny_space):
     run = tmp_path / "run"
     assert runner.invoke(app, _journal_search(run, tiny_space, 3, "n")).exit_code == 0
@@ -896,6 +906,7 @@ def test_a_journal_that_is_a_link_out_of_the_run_folder_is_refused_and_its_targe
     assert elsewhere.read_text() == "not a journal\n"
 
 
+@pytest.mark.slow
 def test_a_stale_journal_lock_that_leads_nowhere_is_broken_and_the_study_resumes(tmp_path, tiny_space, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = Path("runs/s")  # relative, as users give it: older versions made the lock's link relative too
@@ -910,6 +921,7 @@ def test_a_stale_journal_lock_that_leads_nowhere_is_broken_and_the_study_resumes
     assert json.loads(done.stdout)["n_trials"] == 3
 
 
+@pytest.mark.slow
 def test_a_second_run_on_a_live_run_folder_is_refused_naming_the_first(tmp_path, tiny_base):
     run = tmp_path / "run"
     args = ["train", str(tiny_base), "--data", "synthetic", "--train-images", "512", "--epochs", "6", "--resolution",
@@ -1109,6 +1121,7 @@ def test_a_teacher_of_other_classes_is_refused_before_anything_is_written(tmp_pa
     assert not (tmp_path / "st").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_to_the_process_group_while_dataloader_workers_read_images_exits_143_and_resumes(tmp_path, tiny_base):
     """Slurm and systemd signal the whole process group: the DataLoader's workers too. Only the
     main process handles it (exit 143, one line); the same command then finishes the run."""

@@ -67,6 +67,7 @@ def test_the_stage_evaluates_k_candidates_and_the_base_with_s_fresh_seeds(finish
     assert rows[0].split(",")[12:16] == ["finalist", "final_mean", "final_std", "final_seeds"]
 
 
+@pytest.mark.slow
 def test_the_best_mean_wins_not_the_best_trial(finished_search):
     """Planted results: the finalist the search liked least gets the best mean over the final
     seeds, and must win; then the base network gets it, and the verdict says so."""
@@ -105,6 +106,7 @@ def test_the_best_mean_wins_not_the_best_trial(finished_search):
     assert "failed on a final seed: loss became nan" in (run / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_killed_finalist_stage_goes_on_where_it_stopped(tmp_path, tiny_search):
     run = tmp_path / "run"
     args = tiny_search(2, "--finalists", "1", "--final-seeds", "3", "--final-epochs", "2", "--train-images", "384",

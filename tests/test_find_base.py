@@ -53,6 +53,7 @@ def test_objective_soft_and_hard():
         Objective(0, "MACs")
 
 
+@pytest.mark.slow
 def test_default_search_writes_a_base_near_400m(tmp_path):
     run = tmp_path / "run"
     result = invoke("find-base", "--flops", "400M", "--n-trials", "4", "--run-dir", str(run), "--json")
@@ -83,6 +84,7 @@ def test_default_search_writes_a_base_near_400m(tmp_path):
     assert changed.exit_code == 2 and "was started with other settings (constraint)" in changed.stderr
 
 
+@pytest.mark.slow
 def test_killed_search_resumes_keeping_every_finished_trial(tmp_path, tiny_search):
     run = tmp_path / "run"
     args = tiny_search(6, "--train-images", "512", "--pruner", "none", "--sampler", "random", "--study", "kill",
@@ -116,6 +118,7 @@ def test_killed_search_resumes_keeping_every_finished_trial(tmp_path, tiny_searc
     assert summary["n_died"] == len(retries) <= 1
 
 
+@pytest.mark.slow
 def test_sigint_stops_cleanly_and_the_same_command_resumes(tmp_path, tiny_search):
     run = tmp_path / "run"
     # Random proposals: TPE converges on its best in this small space, and may stop the study early
@@ -156,6 +159,7 @@ def test_sigint_stops_cleanly_and_the_same_command_resumes(tmp_path, tiny_search
     assert retry.params == interrupted.params and retry.state.name == "COMPLETE"
 
 
+@pytest.mark.slow
 def test_training_failures_are_recorded_and_the_study_goes_on(tmp_path, tiny_search):
     recipe = yaml.safe_load((ROOT / "search_spaces/recipes/proxy.yaml").read_text())
     recipe.update(name="explode", lr=1.0e12)
@@ -171,6 +175,7 @@ def test_training_failures_are_recorded_and_the_study_goes_on(tmp_path, tiny_sea
     assert "## Failures by reason" in (run / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_proxy_training_search_and_baselines(tmp_path, tiny_search):
     run = tmp_path / "run"
     result = invoke(*tiny_search(2, "--include-baselines", "--run-dir", str(run), "--json", epochs=1))
@@ -189,6 +194,7 @@ def test_proxy_training_search_and_baselines(tmp_path, tiny_search):
     assert "## Known networks, same evaluator" in report and "| mnasnet-a1 |" in report
 
 
+@pytest.mark.slow
 def test_multi_objective_reports_a_pareto_front(tmp_path):
     result = invoke("find-base", "--flops", "400M", "--multi-objective", "--n-trials", "5", "--reject-outside", "0.5",
                     "--run-dir", str(tmp_path / "run"), "--study", "mo", "--json")
@@ -207,6 +213,7 @@ def test_multi_objective_reports_a_pareto_front(tmp_path):
     assert all(t.state.name == "PRUNED" for t in study.trials if "rejected" in t.user_attrs)
 
 
+@pytest.mark.slow
 def test_two_workers_fill_one_study_with_exactly_n_evaluations(tmp_path):
     result = invoke("find-base", "--flops", "400M", "--n-trials", "4", "--workers", "2", "--run-dir",
                     str(tmp_path / "run"), "--json")
@@ -273,6 +280,7 @@ def test_malformed_space_file_names_the_key(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_latency_target_uses_the_predictor_and_measures_finalists(tmp_path, tiny_space, monkeypatch):
     monkeypatch.setenv("SCALESEARCH_CACHE_DIR", str(tmp_path / "cache"))
     # The tiny networks predict ~0.016 ms here: a window of [0.0005, 0.0995] ms holds them under any load.
@@ -287,6 +295,7 @@ def test_latency_target_uses_the_predictor_and_measures_finalists(tmp_path, tiny
     assert list((tmp_path / "cache/latency").glob("*-onnxruntime-*-t1-fp32-bs1-windows.json"))
 
 
+@pytest.mark.slow
 def test_prescreening_trains_the_best_zero_cost_candidate(tmp_path, tiny_search):
     result = invoke(*tiny_search(2, "--prescreen", "4", "--finalists", "1", "--final-seeds", "1",
                                  "--run-dir", str(tmp_path / "run"), "--study", "pre", "--json", epochs=1))

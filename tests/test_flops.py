@@ -27,6 +27,7 @@ def test_analytic_and_fvcore_agree_on_builtin_bases(name: str):
     assert (analytic.macs, analytic.params) == (traced.macs, traced.params)  # exactly, as README says
 
 
+@pytest.mark.slow
 def test_analytic_and_fvcore_agree_on_200_random_specs(random_specs: list[NetworkSpec]):
     mismatches = []
     for spec in random_specs:
@@ -49,6 +50,7 @@ def test_b0_is_about_0_39_g():
 
 
 @pytest.mark.parametrize("phi", range(1, 8))
+@pytest.mark.slow
 def test_official_preset_macs_equal_fvcore_on_torchvision_model(phi: int):
     from scalesearch.arch.scaling import scale
 

@@ -37,6 +37,7 @@ def test_grid_points_satisfy_the_constraint():
     assert any((p.alpha, p.beta, p.gamma) == (1.2, 1.1, 1.15) for p in points)  # EfficientNet's own
 
 
+@pytest.mark.slow
 def test_grid_trains_each_feasible_point_once_and_picks_the_best(tiny_base, tmp_path):
     run = tmp_path / "run"
     result = runner.invoke(app, grid_args(tiny_base, run))
@@ -60,6 +61,7 @@ def test_grid_trains_each_feasible_point_once_and_picks_the_best(tiny_base, tmp_
     assert row["macs"] == next(p["macs"] for p in points if p["val_top1"] == best["val_top1"])
 
 
+@pytest.mark.slow
 def test_two_workers_never_train_the_same_point(tiny_base, tmp_path):
     run = tmp_path / "run"
     # Ten points (step 0.25). Whether the second worker is up (seconds of imports) before the first has

@@ -142,6 +142,7 @@ def test_openvino_computes_what_onnxruntime_computes_on_b0(tmp_path):
     np.testing.assert_allclose(got / scale, expected / scale, atol=1e-4, rtol=0)
 
 
+@pytest.mark.slow
 def test_openvino_missing_is_one_line_naming_the_extra(tmp_path):
     entry = "import sys; sys.modules['openvino'] = None; from scalesearch.launch import main; main()"
     proc = subprocess.run([sys.executable, "-c", entry, "bench", "efficientnet-b0", "--backend", "openvino"],
@@ -169,6 +170,7 @@ def test_components_cover_the_network_in_order():
     assert parts[3].input_shape == (16, 16, 16) and parts[4].input_shape == (24, 8, 8)
 
 
+@pytest.mark.slow
 def test_latency_table_fills_caches_predicts_and_calibrates(tmp_path: Path):
     table = LatencyTable(FAST_CPU, tmp_path)
     spec, other = tiny_spec(), tiny_spec("tiny-64", resolution=64)
@@ -241,6 +243,7 @@ def test_cuda_without_a_gpu_is_one_clear_line():
                                     "(torch.cuda.is_available() is False)"
 
 
+@pytest.mark.slow
 def test_latency_table_build_for_a_space_file(tmp_path: Path):
     base = save_spec(tiny_spec(), tmp_path / "base.yaml")
     space = tmp_path / "space.yaml"

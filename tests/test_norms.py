@@ -61,6 +61,7 @@ def test_group_count_is_the_largest_divisor_up_to_the_maximum():
 
 
 @pytest.mark.parametrize("norm, ws", VARIANTS, ids=[f"{n}{'-ws' if w else ''}" for n, w in VARIANTS])
+@pytest.mark.slow
 def test_every_block_kind_builds_trains_a_step_and_exports_with_every_norm(norm, ws, tmp_path):
     spec = dataclasses.replace(EVERY_KIND, norm=norm, weight_standardization=ws)
     torch.manual_seed(0)
@@ -213,6 +214,7 @@ def _train_command(spec_file, *more: str) -> list[str]:
             "512", "--epochs", "6", "--batch", "32", "--resolution", "16", "--json", *more]
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_with_the_same_command_and_ends_as_an_uninterrupted_one(tmp_path):
     """The default run folder is a digest of the settings: the same command finds it, continues
     from the last checkpoint (weights, optimiser, schedule, random state) and ends bit for bit where

@@ -54,6 +54,7 @@ def test_scale_with_no_base_in_an_empty_folder_is_b0_by_formula(tmp_path, monkey
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_scale_and_grid_find_the_newest_find_base_and_grid_runs(tmp_path, monkeypatch, space32):
     monkeypatch.chdir(tmp_path)
     found = invoke("find-base", "--flops", "0.31M", "--space", str(space32), "--reject-outside", "0.5",
@@ -122,6 +123,7 @@ def test_train_on_a_folder_trains_each_network_alike_and_writes_the_family_repor
     assert "| tiny-base | tiny-base-phi2 |" in (run / "family.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_killed_family_run_trains_only_what_is_missing(tmp_path, tiny_base):
     specs = family_specs(tmp_path, tiny_base)
     run = tmp_path / "family"
@@ -174,6 +176,7 @@ def pipeline_args(space32: Path, run: Path, *more: str) -> list[str]:
             "--latency-budget", "0.1", "--run-dir", str(run), *more]
 
 
+@pytest.mark.slow
 def test_a_tiny_pipeline_runs_every_stage(tmp_path, space32):
     run = tmp_path / "pipe"
     result = invoke(*pipeline_args(space32, run, "--json"))
@@ -196,6 +199,7 @@ def test_a_tiny_pipeline_runs_every_stage(tmp_path, space32):
     assert (run / "pipeline.json").read_text() == before
 
 
+@pytest.mark.slow
 def test_a_pipeline_killed_in_its_grid_stage_resumes_without_searching_again(tmp_path, space32):
     run = tmp_path / "pipe"
     args = pipeline_args(space32, run, "--json")

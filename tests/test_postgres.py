@@ -50,6 +50,7 @@ def start_worker(args: list[str]) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_three_workers_one_killed_mid_trial(postgres, tmp_path, tiny_search):
     name = f"pg-kill-{uuid.uuid4().hex[:8]}"
     # A heartbeat of 3 s (grace 9 s): a survivor starved for a few seconds on a busy machine keeps its trial.
@@ -109,6 +110,7 @@ def test_three_workers_one_killed_mid_trial(postgres, tmp_path, tiny_search):
     assert {t.user_attrs["worker"].rpartition(":")[0] for t in counted} == {socket.gethostname()}
 
 
+@pytest.mark.slow
 def test_grid_workers_on_postgres_train_each_point_once(postgres, tmp_path, tiny_base):
     name = f"pg-grid-{uuid.uuid4().hex[:8]}"
     args = ["grid", "--base", str(tiny_base), "--data", "synthetic", "--step", "0.5", "--tolerance", "0.25",

@@ -81,6 +81,7 @@ def test_sampler_flag_changes_the_sampler_and_is_kept_across_resumes(tmp_path, t
     assert changed.exit_code == 2 and "was started with other settings (sampler)" in changed.stderr
 
 
+@pytest.mark.slow
 def test_random_and_tpe_draw_different_candidates(tmp_path, tiny_space):
     """Same seed, same budget: after TPE's start-up trials, the two samplers part ways."""
     drawn = {}

@@ -125,6 +125,7 @@ def _config(data: str, run_dir: Path, tiny_base: Path, **changes) -> SelfTrainCo
     return SelfTrainConfig(**{**settings, **changes})
 
 
+@pytest.mark.slow
 def test_hidden_labels_never_reach_the_loss(tmp_path, tiny_base):
     images, labels = _learnable()
     honest = _write_cifar(tmp_path / "honest", images, labels)
@@ -145,6 +146,7 @@ def test_hidden_labels_never_reach_the_loss(tmp_path, tiny_base):
     assert first["rows"]["0/1"]["pseudo_label_accuracy_all"] != second["rows"]["0/1"]["pseudo_label_accuracy_all"]
 
 
+@pytest.mark.slow
 def test_a_killed_self_train_resumes_without_relabelling(tmp_path, tiny_base):
     images, labels = _learnable(1500)
     data = _write_cifar(tmp_path / "data", images, labels)
@@ -185,6 +187,7 @@ def test_a_teacher_checkpoint_that_does_not_fit_names_the_tensor(tmp_path, tiny_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["teacher.pt"]  # nothing written
 
 
+@pytest.mark.slow
 def test_a_teacher_run_folder_teaches(tmp_path, tiny_base, monkeypatch):
     monkeypatch.chdir(tmp_path)
     trained = CliRunner().invoke(app, ["train", str(tiny_base), "--data", "synthetic", "--epochs", "1",

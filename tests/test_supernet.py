@@ -43,6 +43,7 @@ def _perturbed(supernet: Supernet) -> Supernet:
 
 @pytest.mark.parametrize("name, draws", [("nas-bench-macro", 12), ("accel-nasbench", 4), ("mnasnet", 3),
                                          ("mnasnet-cpu", 6), ("wide", 8)])
+@pytest.mark.slow
 def test_every_candidate_runs_on_the_shared_weights_as_its_extracted_network(name, draws, tiny_space, tmp_path):
     if name == "wide":  # a user's space whose stages are half or all of their base's width
         wide = yaml.safe_load(tiny_space.read_text())
@@ -147,6 +148,7 @@ RECIPE = load_recipe("proxy").override(epochs=2, warmup_epochs=0.5, resolution=1
                                        precise_bn_images=32)
 
 
+@pytest.mark.slow
 def test_sandwich_training_resumes_where_it_stopped_as_if_never_stopped(tmp_path):
     data = _tiny_data()
     whole = train_supernet("nas-bench-macro", data, RECIPE, tmp_path / "whole", random_subnets=1)
@@ -184,6 +186,7 @@ def test_sandwich_training_resumes_where_it_stopped_as_if_never_stopped(tmp_path
         load_supernet(tmp_path / "whole", other)
 
 
+@pytest.mark.slow
 def test_training_moves_the_shared_weights_toward_the_data(tmp_path):
     """The two networks every step trains, the largest on the labels and the smallest distilled from
     it, score above chance on learnable data after a short training."""
@@ -219,6 +222,7 @@ def test_a_damaged_run_folder_gives_one_line(tmp_path):
         load_supernet(run, data)
 
 
+@pytest.mark.slow
 def test_supernet_train_then_find_base_scores_trials_with_it_and_trains_the_finalists(tmp_path):
     from typer.testing import CliRunner
 
@@ -269,6 +273,7 @@ def _torchrun_supernet(run_dir) -> subprocess.CompletedProcess:
                           timeout=600, check=False)
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_train_one_supernet_reproducibly_and_rank_0_alone_writes(tmp_path):
     """Under torchrun each process takes half of every batch and the gradients are averaged before
     each step (the processes compare their weights after every step and stop if they differ)."""

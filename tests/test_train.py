@@ -117,6 +117,7 @@ def test_same_seed_same_run_other_seed_other_run(fashion_small):
 
 
 @needs_fashion
+@pytest.mark.slow
 def test_bf16_and_fp16_autocast_train_on_the_cpu_too(fashion_small):
     # The same code path CUDA takes (autocast; fp16 with a GradScaler), exercised where CI can run it.
     runs = {p: train(tiny_spec(), fashion_small, QUICK.override(epochs=1, precision=p), seeds=[0]) for p in
@@ -129,6 +130,7 @@ def test_bf16_and_fp16_autocast_train_on_the_cpu_too(fashion_small):
 
 
 @needs_fashion
+@pytest.mark.slow
 def test_seeds_give_mean_and_std(fashion_small):
     result = train(tiny_spec(), fashion_small, QUICK.override(epochs=1), seeds=[0, 1, 2], test=True)
     vals = [r.val_top1 for r in result.runs]
@@ -210,6 +212,7 @@ def test_nan_loss_stops_the_run_with_the_reason():
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the address-space size from /proc")
+@pytest.mark.slow
 def test_running_out_of_memory_ends_the_run_with_one_line(tmp_path):
     # The child loads the libraries, then caps its address space 3 GiB above what they take: B0 at
     # 224 px with 512 images a batch needs far more, so a forward pass cannot allocate.
@@ -232,6 +235,7 @@ def test_test_split_required_for_test():
         train(tiny_spec(), data, QUICK, seeds=[0], test=True)
 
 
+@pytest.mark.slow
 def test_imagefolder_trains_through_dataloader_workers(tmp_path):
     rng = np.random.default_rng(0)
     for split, n in (("train", 24), ("val", 8)):
@@ -287,6 +291,7 @@ def test_train_command_zero_cost(tmp_path):
     (["--data", "synthetic", "--recipe", "nope"], 2, "error: unknown recipe 'nope'"),
     (["--data", "synthetic", "--lr", "1e12", "--epochs", "2", "--resolution", "16"], 1, "error: loss became"),
 ])
+@pytest.mark.slow
 def test_train_command_bad_input_one_line(args, code, message, tmp_path):
     if "cuda" in args and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")

@@ -105,6 +105,7 @@ def test_size_driven_metrics_grow_with_width(metric):
     assert zero_cost_score(tiny_spec(64), metric) > zero_cost_score(tiny_spec(16), metric)
 
 
+@pytest.mark.slow
 def test_naswot_and_zico_read_real_images_and_labels():
     data = load_data("synthetic")
     images, labels = data_batch(data, 32, size=32)
