@@ -3,6 +3,7 @@ where the real Fashion-MNIST files are."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
 from pathlib import Path
@@ -30,6 +31,9 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 needs_fashion = pytest.mark.needs_fashion
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "needs_fashion: reads the real Fashion-MNIST files in " + str(FASHION))
 
@@ -45,6 +49,16 @@ def require_fashion() -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("needs_fashion"):
         require_fashion()
+
+
+def readme_section_and_render(script: str) -> tuple[str, str]:
+    """README's section between ``benchmarks/SCRIPT``'s BEGIN and END markers, and what the script's
+    ``render()`` makes of its JSON now: a test compares them, so no figure in README is typed."""
+    spec = importlib.util.spec_from_file_location(script.removesuffix(".py"), ROOT / "benchmarks" / script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (ROOT / "README.md").read_text()
+    return readme[readme.index(module.BEGIN):readme.index(module.END) + len(module.END)], module.render()
 
 
 def random_block(rng: random.Random):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import re
 from pathlib import Path
 
 import pytest
+from conftest import readme_section_and_render
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -38,9 +38,5 @@ def test_readme_api_example_prints_what_it_says(tmp_path: Path, monkeypatch: pyt
 
 
 def test_readme_mutation_table_is_rendered_from_its_json():
-    spec = importlib.util.spec_from_file_location("mutation", ROOT / "benchmarks/mutation.py")
-    mutation = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mutation)
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index(mutation.BEGIN):readme.index(mutation.END) + len(mutation.END)]
-    assert section == mutation.render(), "run: python benchmarks/mutation.py --write-readme"
+    section, rendered = readme_section_and_render("mutation.py")
+    assert section == rendered, "run: python benchmarks/mutation.py --write-readme"

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from conftest import readme_section_and_render
 from typer.testing import CliRunner
 
 from scalesearch.arch.io import resolve_spec
@@ -396,14 +397,8 @@ def test_a_network_evaluated_before_is_not_evaluated_again_nor_counted(tmp_path:
 
 
 def test_readme_ground_truth_section_is_what_its_json_renders():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("render_ground_truth", ROOT / "benchmarks/render_ground_truth.py")
-    render = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(render)
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index(render.BEGIN):readme.index(render.END) + len(render.END)]
-    assert section == render.render(), "run: python benchmarks/render_ground_truth.py --write"
+    section, rendered = readme_section_and_render("render_ground_truth.py")
+    assert section == rendered, "run: python benchmarks/render_ground_truth.py --write"
 
 
 def test_the_seed_to_seed_ceiling_averages_every_pair_of_seeds():
