@@ -370,6 +370,7 @@ FLAG_CASES = [
     (["find-base", "--flops", "400M", "--reject-outside", "nan"], 2, "error: --reject-outside must be > 0"),
     (["train", "efficientnet-b0", "--data", "synthetic", "--lr", "nan"], 2, "error: --lr: must be positive"),
     (["train", "efficientnet-b0", "--data", "synthetic", "--lr", "inf"], 2, "error: --lr: must be positive"),
+    (["train", "efficientnet-b0", "--data", "synthetic", "--lr", "1e308"], 2, "error: --lr: must be at most 1e+30"),
     (["train", "efficientnet-b0", "--data", "synthetic", "--resolution", "100000"], 2,
      "error: --resolution: must be an integer in [16, 4096] (pixels), got 100000"),
     (["train", "efficientnet-b0", "--data", "synthetic", "--val-fraction", "nan"], 2, "error: --val-fraction"),

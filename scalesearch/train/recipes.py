@@ -29,6 +29,10 @@ MAX_EPOCHS = 10_000
 MAX_SCHEDULE = 64.0
 
 
+#: The largest learning rate a recipe takes: float32 holds up to 3.4e38, and lr x gradient must fit.
+MAX_LR = 1e30
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Everything a training run needs besides the network and the data."""
@@ -72,6 +76,8 @@ class Recipe:
         check(self.loss in LOSSES, "loss", self.loss, f"must be one of {LOSSES}")
         check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {PRECISIONS}")
         check(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "must be positive")
+        check(self.lr <= MAX_LR, "lr", self.lr, f"must be at most {MAX_LR:g} (a larger one overflows the float32 "
+                                                "weights' updates)")
         check(math.isfinite(self.weight_decay) and 0 <= self.weight_decay < 1, "weight_decay", self.weight_decay,
                  "must be in [0, 1)")
         check(math.isfinite(self.momentum) and 0 <= self.momentum < 1, "momentum", self.momentum,
