@@ -83,6 +83,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold ``run_dir``'s lock for the duration: one live writer per run folder. A second process
     is refused with one line naming the first; the lock goes with its process (flock), however it
     ends, so a crashed run never leaves it behind."""
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
     path = Path(run_dir) / RUN_LOCK
     refuse_link(path, "a run folder's lock")
     _refuse_special(path, "a run folder's lock")

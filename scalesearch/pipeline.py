@@ -135,7 +135,6 @@ def run(config: PipelineConfig, on_stage: Callable[[str], None] | None = None,
         on_progress: Progress | None = None) -> dict[str, Any]:
     """Run (or resume) every stage; returns the pipeline's summary (also in ``pipeline.json``). One
     process at a time works on a run folder: a second is refused with one line naming the first."""
-    config.run_dir.mkdir(parents=True, exist_ok=True)
     with run_lock(config.run_dir):
         for name in STAGE_FOLDERS:
             folder_inside(config.run_dir, config.run_dir / name)

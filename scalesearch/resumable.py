@@ -79,8 +79,9 @@ class ResultsFile:
                              f"folder, or remove it to start again") from None
         rows = earlier.get("rows", {}) if isinstance(earlier, dict) else None
         if not isinstance(rows, dict):
-            raise UsageError(f"{self.path}: not a results file (its {'rows are' if rows else 'document is'} not a "
-                             "mapping); use another run folder, or remove it to start again")
+            what = "rows are" if isinstance(earlier, dict) else "document is"
+            raise UsageError(f"{self.path}: not a results file (its {what} not a mapping); use another run folder, "
+                             "or remove it to start again")
         for key, row in rows.items():
             self._check_row(key, row)
         return earlier

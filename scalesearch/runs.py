@@ -71,9 +71,17 @@ def grid_runs(root: Path = RUNS) -> list[Path]:
 def load_coefficients(path: Path) -> Coefficients:
     """alpha, beta, gamma from a ``coefficients.json`` (what ``grid`` writes) or any JSON/YAML
     file with those three keys."""
+    return _coefficients(_read_coefficients_file(path), path)
+
+
+def _read_coefficients_file(path: Path) -> Any:
     if not path.is_file():
         raise UsageError(f"coefficients file not found: {path}")
-    data = read_data_file(path)
+    return read_data_file(path)
+
+
+def _coefficients(data: Any, path: Path) -> Coefficients:
+    """alpha, beta, gamma of a coefficients document read from ``path``."""
     if not isinstance(data, dict) or not all(k in data for k in ("alpha", "beta", "gamma")):
         raise UsageError(f"{path}: expected the keys alpha, beta and gamma (as 'scalesearch grid' writes them)")
     try:
@@ -85,9 +93,10 @@ def load_coefficients(path: Path) -> Coefficients:
 def read_grid_run(folder: Path) -> tuple[NetworkSpec, Coefficients]:
     """The base a grid run searched and the coefficients it found."""
     path = folder / COEFFICIENTS
-    coefficients = load_coefficients(path)
+    document = _read_coefficients_file(path)
+    coefficients = _coefficients(document, path)
     try:
-        base = spec_from_dict(read_data_file(path)["base_spec"], source=str(path))
+        base = spec_from_dict(document["base_spec"], source=str(path))
     except (KeyError, TypeError) as err:
         raise UsageError(f"{path}: not a grid result (no base_spec: {type(err).__name__}: {err})") from None
     except SpecError as err:

@@ -78,3 +78,11 @@ def test_a_long_bad_value_is_cut_in_the_message(tmp_path):
     with pytest.raises(UsageError) as info:
         ResultsFile(path, {}, row_schema={"name": "an integer"})
     assert f"field 'name' must be an integer, got \"{'n' * 59}; remove that row" in str(info.value)
+
+
+@pytest.mark.parametrize("content, what", [("[]", "its document is not a mapping"),
+                                           ('{"settings": {}, "rows": []}', "its rows are not a mapping")])
+def test_a_results_file_of_the_wrong_shape_says_which_part(content, what, tmp_path):
+    (tmp_path / "r.json").write_text(content)
+    with pytest.raises(UsageError, match=f"not a results file \\({what}\\)"):
+        ResultsFile(tmp_path / "r.json", {})

@@ -169,7 +169,6 @@ def run_comparison(base: NetworkSpec, data: DataSet, recipe: Recipe, planned: li
     interrupted run of the same comparison goes on where it stopped, and a folder holding another
     comparison is refused, never overwritten; one process at a time works on a run folder (a second
     is refused with one line naming the first). Returns the document the report is made from."""
-    run_dir.mkdir(parents=True, exist_ok=True)
     with run_lock(run_dir):
         return _run_comparison(base, data, recipe, planned, seeds, run_dir, device, on_done)
 

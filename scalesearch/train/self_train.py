@@ -416,7 +416,6 @@ def _prepare(config: SelfTrainConfig, held: contextlib.ExitStack) -> _Chain:
             raise UsageError(f"the last round's student, at phi = `rounds` {config.rounds} x `student_phi` "
                              f"{config.student_phi:g}: {err}") from None
     run_dir = config.run_dir or default_run_dir(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
     held.enter_context(run_lock(run_dir))
     results = ResultsFile(run_dir / "self_train.json", config.settings(), header={"kind": "self-train"},
                           row_schema=ROW_SCHEMA)
