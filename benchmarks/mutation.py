@@ -10,8 +10,9 @@ module's tests (the pytest selection of MODULES, `-x`: the first failure kills t
 no test fails on "survived": either a bug the tests would let through, or a change that cannot be
 seen from outside (an equivalent mutant; those are listed in EQUIVALENT with a reason each).
 
-The work happens in a copy of the checkout (`--work`/tree, refreshed from `git ls-files` when a
-module's session starts), so the mutated files never touch the tree you work in. Each module has
+The work happens in a copy of the last commit (`--work`/tree, refreshed when a module's session
+starts; commit first), so the mutated files never touch the tree you work in, and an edit in progress
+never reaches the mutants. A module's tests must pass unmutated before its session begins. Each module has
 its own session database (`--work`/MODULE.sqlite): an interrupted run goes on where it stopped with
 the same command (`--fresh` starts a module again, after its tests changed). Writes
 benchmarks/results/mutation.json after each module: per module, the mutants, killed (timeouts
@@ -70,15 +71,23 @@ COSMIC_RAY = str(Path(sys.executable).parent / "cosmic-ray")
 
 
 def _copy_tree(tree: Path) -> None:
-    """A fresh copy of the checkout's tracked files (and nothing else) at ``tree``."""
+    """A fresh copy of the last commit (HEAD: never an edit in progress) at ``tree``."""
     if tree.exists():
         shutil.rmtree(tree)
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    for name in filter(None, files.decode().split("\0")):
-        source, target = ROOT / name, tree / name
-        if source.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+    tree.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=ROOT, capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+
+
+def _baseline(module: str, tree: Path) -> None:
+    """The module's tests must pass unmutated: otherwise every mutant would count as caught."""
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+               *(part.strip("'") for part in MODULES[module])]
+    done = subprocess.run(command, cwd=tree, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"error: {module}: its tests fail before any mutation (exit {done.returncode}):\n"
+                 f"{done.stdout[-3000:]}")
 
 
 def _config(module: str, timeout: float) -> str:
@@ -89,14 +98,14 @@ def _config(module: str, timeout: float) -> str:
             f'test-command = "{command}"\n\n[cosmic-ray.distributor]\nname = "local"\n')
 
 
-def _outcomes(module: str, session: Path) -> list[dict]:
+def _outcomes(module: str, session: Path, tree: Path) -> list[dict]:
     """Every mutant of a session: operator, occurrence, line, outcome (None while pending), and
     whether it only changes an annotation."""
     with sqlite3.connect(session) as db:
         rows = db.execute(
             "SELECT m.operator_name, m.occurrence, m.start_pos_row, m.start_pos_col, r.test_outcome, r.output "
             "FROM mutation_specs m LEFT JOIN work_results r ON m.job_id = r.job_id").fetchall()
-    spans = _annotations(ROOT / module)
+    spans = _annotations(tree / module)  # the lines of the commit the session mutates
     return [{"operator": op, "occurrence": occ, "line": line, "outcome": (test or "").lower() or None,
              "timeout": output == "timeout", "annotation": any(start <= (line, col) < end for start, end in spans)}
             for op, occ, line, col, test, output in rows]
@@ -199,6 +208,7 @@ def main() -> None:
             session.unlink(missing_ok=True)
         if not session.exists():
             _copy_tree(tree)
+            _baseline(module, tree)
             config.write_text(_config(module, args.timeout))
             subprocess.run([COSMIC_RAY, "init", str(config), str(session)], cwd=tree, check=True)
         elif not tree.exists():
@@ -206,7 +216,7 @@ def main() -> None:
         started = time.perf_counter()
         if not args.no_run:
             subprocess.run([COSMIC_RAY, "exec", str(config), str(session)], cwd=tree, check=True)
-        row = _score(module, _outcomes(module, session))
+        row = _score(module, _outcomes(module, session, tree))
         earlier = results.rows.get(module, {}).get("wall_s")  # None: a session's time not recorded (it was stopped)
         row["wall_s"] = earlier if args.no_run else round(time.perf_counter() - started + (earlier or 0), 1)
         results.add(module, row)
