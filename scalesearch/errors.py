@@ -43,7 +43,7 @@ class SpecError(UsageError):
 
 
 class ExportError(ScalesearchError):
-    """A model that could not be exported (ONNX or TorchScript)."""
+    """A model that could not be exported (ONNX, TorchScript, or a network timm cannot express)."""
 
 
 #: Who hears :func:`notify`: the CLI prints each notice as a line on stderr; a library user may listen too.

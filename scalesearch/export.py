@@ -1,4 +1,5 @@
-"""Export a spec's model to ONNX or TorchScript for deployment and latency measurement."""
+"""Export a spec's model to ONNX or TorchScript for deployment and latency measurement, or its
+architecture as the arguments of timm's EfficientNet (:mod:`scalesearch.export_timm`)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import torch
 
 from scalesearch.arch.spec import Spec
 from scalesearch.errors import ExportError, UsageError
+from scalesearch.export_timm import export_timm, timm_arch
 from scalesearch.files import check_destination
 from scalesearch.measure.flops import check_resolution
 from scalesearch.nn import build_model
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx", "torchscript", "timm")
 ONNX_OPSET = 17
 
 
@@ -54,7 +56,8 @@ def export_torchscript(model: torch.nn.Module, example: torch.Tensor, out: Path)
 
 
 def export_spec(spec: Spec, fmt: str, out: str | Path, resolution: int | None = None) -> Path:
-    """Build ``spec`` (freshly initialised) and export it as ``fmt`` to ``out``."""
+    """Build ``spec`` (freshly initialised) and export it as ``fmt`` to ``out``; ``timm`` writes the
+    architecture only, as JSON (``resolution`` is recorded as its input size)."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
     out = Path(out)
@@ -62,14 +65,18 @@ def export_spec(spec: Spec, fmt: str, out: str | Path, resolution: int | None = 
         raise UsageError(f"`out` {out} is a directory: give a file path")
     check_destination(out, "the exported model")
     check_resolution(resolution)
+    if fmt == "timm":
+        timm_arch(spec, resolution)  # what timm cannot express is refused before anything is written
     out.parent.mkdir(parents=True, exist_ok=True)
-    size = resolution or spec.resolution
-    example = torch.zeros(1, spec.in_channels, size, size)
-    model = build_model(spec)
     # Written beside the target and renamed over it: a failed export leaves the old file whole.
     partial = out.with_name(f".{out.name}.partial")
     try:
-        (export_onnx if fmt == "onnx" else export_torchscript)(model, example, partial)
+        if fmt == "timm":
+            export_timm(spec, partial, resolution)
+        else:
+            size = resolution or spec.resolution
+            example = torch.zeros(1, spec.in_channels, size, size)
+            (export_onnx if fmt == "onnx" else export_torchscript)(build_model(spec), example, partial)
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
