@@ -1,5 +1,5 @@
 """Shared fixtures: random valid specs covering every block kind; tiny bases and a tiny search space;
-where the real Fashion-MNIST files are."""
+where the real Fashion-MNIST files are; a run folder's study as another process reads it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import random
 from pathlib import Path
 
+import optuna
 import pytest
 import yaml
 
@@ -32,6 +33,23 @@ needs_fashion = pytest.mark.needs_fashion
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def journal_study(run_dir: Path, name: str) -> optuna.Study:
+    """Study ``name`` of the journal in ``run_dir``, as a second process reads it."""
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run_dir / "study.journal")))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def journal_trials(run_dir: Path, name: str) -> list[optuna.trial.FrozenTrial]:
+    """The trials so far of a run that may be starting: none while its journal, or the study in
+    it, is not written yet (the file is created a moment before the study)."""
+    if not (run_dir / "study.journal").exists():
+        return []
+    try:
+        return journal_study(run_dir, name).trials
+    except KeyError:
+        return []
 
 
 def pytest_configure(config: pytest.Config) -> None:

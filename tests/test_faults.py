@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import optuna
 import pytest
 import yaml
+from conftest import journal_study, journal_trials
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -473,23 +473,18 @@ def test_a_one_channel_network_trains_and_scores_on_rgb_and_grayscale_data(data,
 # ----------------------------------------------------------------------------------- study folders
 
 
-def journal(run: Path, name: str) -> optuna.Study:
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run / "study.journal")))
-    return optuna.load_study(study_name=name, storage=storage)
-
-
 def test_a_torn_journal_is_repaired_and_every_finished_trial_kept(tmp_path, tiny_space):
     run = tmp_path / "run"
     args = ["find-base", "--flops", "1.5M", "--reject-outside", "0.9", "--space", str(tiny_space), "--n-trials", "3",
             "--study", "t", "--run-dir", str(run), "--json"]
     assert runner.invoke(app, args).exit_code == 0
-    before = [(t.number, t.state.name, t.value) for t in journal(run, "t").trials]
+    before = [(t.number, t.state.name, t.value) for t in journal_study(run, "t").trials]
     path = run / "study.journal"
     path.write_bytes(path.read_bytes() + b'{"op_code": 4, "worker_id": "crashed", "study_')  # a crash mid-write
     more = runner.invoke(app, [*args[:8], "5", *args[9:]])
     assert more.exit_code == 0, more.output
     assert f"note: {path}: dropped a torn last record (46 bytes" in more.stderr
-    after = journal(run, "t").trials
+    after = journal_study(run, "t").trials
     assert [(t.number, t.state.name, t.value) for t in after[:len(before)]] == before
     assert json.loads(more.stdout)["n_trials"] == 5 and path.read_bytes().endswith(b"\n")
 
@@ -705,6 +700,17 @@ def _wait_for(predicate, timeout: float = 240) -> None:
     raise AssertionError("the command did not get going")
 
 
+def _signal_while_held(process: subprocess.Popen, sig: int, unfinished) -> None:
+    """Send ``sig`` while ``process`` is held (SIGSTOP), once ``unfinished()`` has shown that its
+    run is not over: the signal lands mid-run however slow or busy the machine."""
+    process.send_signal(signal.SIGSTOP)
+    try:
+        assert process.poll() is None and unfinished(), "the run ended before the chosen moment"
+        process.send_signal(sig)
+    finally:
+        process.send_signal(signal.SIGCONT)
+
+
 @pytest.mark.parametrize("sig, code, line", [(signal.SIGINT, 130, "error: interrupted"),
                                              (signal.SIGTERM, 143, "error: terminated (SIGTERM)")])
 @pytest.mark.slow
@@ -715,18 +721,20 @@ def test_find_base_stopped_at_a_random_moment_resumes_with_exact_counts(sig, cod
     process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    _wait_for(lambda: (run / "study.journal").exists() and any(
-        t.state.name == "COMPLETE" and "slot" in t.user_attrs for t in journal(run, "s").trials))
-    time.sleep(random.Random(int(sig)).uniform(0.0, 3.0))  # a random moment of the search
-    process.send_signal(sig)
+    rng = random.Random(int(sig))
+    after = rng.randint(1, 3)  # a random moment of the search: after 1 to 3 of its 6 evaluations, plus up to 0.5 s
+
+    def scored() -> int:
+        return sum(t.state.name == "COMPLETE" and "slot" in t.user_attrs for t in journal_trials(run, "s"))
+    _wait_for(lambda: scored() >= after)
+    time.sleep(rng.uniform(0.0, 0.5))
+    _signal_while_held(process, sig, lambda: scored() < 6)
     _, stderr = process.communicate(timeout=120)
-    if process.returncode == 0:
-        pytest.skip("the search finished before the signal")
     assert process.returncode == code and stderr.strip().splitlines()[-1] == line
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    trials = journal(run, "s").trials
+    trials = journal_study(run, "s").trials
     evaluated = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL") and "rejected" not in t.user_attrs
                  and "surplus" not in t.user_attrs and "slot" in t.user_attrs
                  and t.number not in {r.user_attrs["retry_of"] for r in trials if "retry_of" in r.user_attrs}]
@@ -743,19 +751,18 @@ def test_grid_stopped_at_a_random_moment_resumes_with_exact_counts(sig, code, tm
     process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    _wait_for(lambda: (run / "study.journal").exists() and any(
-        t.state.name == "COMPLETE" for t in journal(run, "g").trials))
-    time.sleep(random.Random(int(sig)).uniform(0.0, 2.0))  # a random moment of the grid
-    process.send_signal(sig)
+    def trained() -> int:
+        return sum(t.state.name == "COMPLETE" for t in journal_trials(run, "g"))
+    _wait_for(lambda: trained() >= 1)
+    time.sleep(random.Random(int(sig)).uniform(0.0, 0.3))  # a random moment of the grid, after its first point
+    _signal_while_held(process, sig, lambda: trained() < 5)  # 5 feasible points
     _, stderr = process.communicate(timeout=120)
-    if process.returncode == 0:
-        pytest.skip("the grid finished before the signal")
     assert process.returncode == code, stderr
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     document = json.loads((run / "coefficients.json").read_text())
     # Every feasible point trained exactly once, none left failed by the interruption.
-    assert len(document["points"]) == document["n_feasible"]
+    assert len(document["points"]) == document["n_feasible"] == 5
     assert all(p["val_top1"] is not None for p in document["points"])
     assert len({(p["alpha"], p["beta"], p["gamma"]) for p in document["points"]}) == document["n_feasible"]
 
@@ -783,9 +790,7 @@ def test_sigint_to_the_main_process_alone_reaches_its_workers_and_the_search_res
     main = f"{socket.gethostname()}:{process.pid}"
 
     def evaluating_worker() -> int | None:
-        if not (run / "study.journal").exists():
-            return None
-        busy = [t for t in journal(run, "w").trials if t.state.name == "RUNNING" and "slot" in t.user_attrs
+        busy = [t for t in journal_trials(run, "w") if t.state.name == "RUNNING" and "slot" in t.user_attrs
                 and t.user_attrs.get("worker", main) != main]
         return int(busy[0].user_attrs["worker"].rpartition(":")[2]) if busy else None
 
@@ -805,7 +810,7 @@ def test_sigint_to_the_main_process_alone_reaches_its_workers_and_the_search_res
         process.kill()
     assert process.returncode == 130 and stderr.strip().splitlines()[-1] == "error: interrupted", stderr
     assert not _running_in(worker) and not Path(f"{run / 'study.journal'}.lock").exists()
-    trials = journal(run, "w").trials
+    trials = journal_study(run, "w").trials
     assert not [t for t in trials if t.state.name == "RUNNING"]  # the worker recorded its trial, not killed
     assert any(t.user_attrs.get("fail_reason") == "interrupted (Ctrl-C)" and t.user_attrs["worker"].endswith(
         f":{worker}") for t in trials)
@@ -884,7 +889,7 @@ def test_a_complete_last_journal_record_without_its_line_end_is_kept(tmp_path, t
     assert runner.invoke(app, _journal_search(run, tiny_space, 3, "n")).exit_code == 0
     path = run / "study.journal"
     data = path.read_bytes()
-    before = [(t.number, t.state.name, t.value) for t in journal(run, "n").trials]
+    before = [(t.number, t.state.name, t.value) for t in journal_study(run, "n").trials]
     path.write_bytes(data[:-1])  # the last record whole, its newline lost (the last trial's completion)
     # In a process with a deadline: dropping that record left its trial running forever, and the resume hung.
     more = subprocess.run([sys.executable, "-m", "scalesearch", *_journal_search(run, tiny_space, 3, "n")],
@@ -892,7 +897,7 @@ def test_a_complete_last_journal_record_without_its_line_end_is_kept(tmp_path, t
     assert more.returncode == 0, more.stderr[-2000:]
     assert "its last record was complete but lacked its line end; added it" in more.stderr
     assert path.read_bytes().startswith(data)  # nothing dropped
-    assert [(t.number, t.state.name, t.value) for t in journal(run, "n").trials][:len(before)] == before
+    assert [(t.number, t.state.name, t.value) for t in journal_study(run, "n").trials][:len(before)] == before
 
 
 def test_a_journal_that_is_a_link_out_of_the_run_folder_is_refused_and_its_target_untouched(tmp_path, tiny_space):

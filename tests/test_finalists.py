@@ -13,6 +13,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import journal_study, journal_trials
 from typer.testing import CliRunner
 
 from scalesearch.arch.io import load_spec
@@ -21,11 +22,6 @@ from scalesearch.cli import app
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
 FINAL = ("--finalists", "2", "--final-seeds", "2", "--final-epochs", "1", "--train-images", "256")
-
-
-def journal_study(run_dir: Path, name: str) -> optuna.Study:
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run_dir / "study.journal")))
-    return optuna.load_study(study_name=name, storage=storage)
 
 
 def final_results(study: optuna.Study) -> dict[str, float]:
@@ -116,7 +112,7 @@ def test_a_killed_finalist_stage_goes_on_where_it_stopped(tmp_path, tiny_search)
     deadline, before = time.time() + 300, {}
     while time.time() < deadline and process.poll() is None:
         time.sleep(0.5)
-        if (run / "study.journal").exists():
+        if journal_trials(run, "kill"):
             before = final_results(journal_study(run, "kill"))
             if len(before) >= 2:
                 break

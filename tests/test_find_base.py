@@ -15,6 +15,7 @@ import optuna
 import pytest
 import torch
 import yaml
+from conftest import journal_study, journal_trials
 from typer.testing import CliRunner
 
 from scalesearch.arch.io import load_spec, resolve_spec
@@ -25,7 +26,8 @@ from scalesearch.search.config import SearchConfig
 from scalesearch.search.driver import check_devices, worker_device
 from scalesearch.search.find_base import search
 from scalesearch.search.objective import Objective
-from scalesearch.search.workers import abandon, scored, take_slot, worker_id
+from scalesearch.search.trial_states import scored
+from scalesearch.search.workers import abandon, take_slot, worker_id
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,11 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def invoke(*args: str):
     return runner.invoke(app, list(args))
-
-
-def journal_study(run_dir: Path, name: str) -> optuna.Study:
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run_dir / "study.journal")))
-    return optuna.load_study(study_name=name, storage=storage)
 
 
 def test_objective_soft_and_hard():
@@ -95,11 +92,10 @@ def test_killed_search_resumes_keeping_every_finished_trial(tmp_path, tiny_searc
     before: dict[int, float] = {}
     while time.time() < deadline:
         time.sleep(0.5)
-        if (run / "study.journal").exists():
-            trials = journal_study(run, "kill").trials
-            before = {t.number: t.value for t in trials if t.state.name == "COMPLETE"}
-            if len(before) >= 2 and any(t.state.name == "RUNNING" for t in trials):
-                break
+        trials = journal_trials(run, "kill")
+        before = {t.number: t.value for t in trials if t.state.name == "COMPLETE"}
+        if len(before) >= 2 and any(t.state.name == "RUNNING" for t in trials):
+            break
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert len(before) >= 2, "the search did not get going"
@@ -132,15 +128,14 @@ def test_sigint_stops_cleanly_and_the_same_command_resumes(tmp_path, tiny_search
     deadline = time.time() + 240
     while time.time() < deadline:
         time.sleep(0.3)
-        if (run / "study.journal").exists():
-            trials = journal_study(run, "int").trials
-            done = [t for t in trials if t.state.name == "COMPLETE" and "rejected" not in t.user_attrs]
-            if len(done) >= 2 and any(t.state.name == "RUNNING" and t.user_attrs.get("slot") for t in trials):
-                process.send_signal(signal.SIGSTOP)  # then make sure that trial had not ended meanwhile
-                now = journal_study(run, "int").trials
-                if any(t.state.name == "RUNNING" and t.user_attrs.get("slot") for t in now):
-                    break
-                process.send_signal(signal.SIGCONT)
+        trials = journal_trials(run, "int")
+        done = [t for t in trials if t.state.name == "COMPLETE" and "rejected" not in t.user_attrs]
+        if len(done) >= 2 and any(t.state.name == "RUNNING" and t.user_attrs.get("slot") for t in trials):
+            process.send_signal(signal.SIGSTOP)  # then make sure that trial had not ended meanwhile
+            now = journal_study(run, "int").trials
+            if any(t.state.name == "RUNNING" and t.user_attrs.get("slot") for t in now):
+                break
+            process.send_signal(signal.SIGCONT)
     process.send_signal(signal.SIGINT)  # lands mid-evaluation
     process.send_signal(signal.SIGCONT)
     _, stderr = process.communicate(timeout=120)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import optuna
 import pytest
+from conftest import journal_study
 from typer.testing import CliRunner
 
 from scalesearch.cli import app
@@ -17,11 +17,6 @@ from scalesearch.search.find_base import open_study
 from scalesearch.search.objective import Objective
 
 runner = CliRunner()
-
-
-def journal_study(run_dir: Path, name: str) -> optuna.Study:
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run_dir / "study.journal")))
-    return optuna.load_study(study_name=name, storage=storage)
 
 
 @pytest.mark.parametrize("sampler, multi, expected", [
