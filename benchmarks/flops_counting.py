@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scalesearch.arch.io import builtin_bases, resolve_spec  # noqa: E402
-from scalesearch.arch.scaling import scale  # noqa: E402
-from scalesearch.measure.environment import machine_info  # noqa: E402
-from scalesearch.measure.flops import analytic_count, fvcore_count  # noqa: E402
-from scalesearch.nn import build_model  # noqa: E402
+from scalesearch.arch.io import builtin_bases, resolve_spec
+from scalesearch.arch.scaling import scale
+from scalesearch.measure.environment import machine_info
+from scalesearch.measure.flops import analytic_count, fvcore_count
+from scalesearch.nn import build_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "flops_counting.json"
 

@@ -64,7 +64,7 @@ def main() -> None:
         try:
             stats = variant(model, precision, channels_last, mode, cudnn_benchmark, args.budget)
             error = None
-        except Exception as err:  # noqa: BLE001 - a variant that fails is a result, not the end of the run
+        except Exception as err:  # a variant that fails is a result, not the end of the run
             stats, error = None, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         rows.append({"precision": precision, "channels_last": channels_last, "mode": mode,
                      "cudnn_benchmark": cudnn_benchmark, "stats": stats, "error": error})

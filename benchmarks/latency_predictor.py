@@ -27,11 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scalesearch.measure.environment import Interference, machine_info  # noqa: E402
-from scalesearch.measure.flops import analytic_macs  # noqa: E402
-from scalesearch.measure.latency import PROTOCOLS, BenchConfig, measure  # noqa: E402
-from scalesearch.measure.predictor import LatencyTable  # noqa: E402
-from scalesearch.search.space import load_space  # noqa: E402
+from scalesearch.measure.environment import Interference, machine_info
+from scalesearch.measure.flops import analytic_macs
+from scalesearch.measure.latency import PROTOCOLS, BenchConfig, measure
+from scalesearch.measure.predictor import LatencyTable
+from scalesearch.search.space import load_space
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latency_predictor.json"
 

@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 import optuna  # noqa: E402
 
 from scalesearch.measure.environment import machine_info, physical_cores  # noqa: E402
-from scalesearch.search.workers import evaluated, open_storage  # noqa: E402
+from scalesearch.search.storage import open_storage  # noqa: E402
+from scalesearch.search.trial_states import evaluated  # noqa: E402
 
 WORKLOADS = {
     "zero-cost": [],

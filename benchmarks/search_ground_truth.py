@@ -64,7 +64,7 @@ from scalesearch.search.find_base import search  # noqa: E402
 from scalesearch.search.objective import Objective  # noqa: E402
 from scalesearch.search.results import summarise  # noqa: E402
 from scalesearch.search.space import load_space  # noqa: E402
-from scalesearch.search.workers import scored  # noqa: E402
+from scalesearch.search.trial_states import scored  # noqa: E402
 
 #: name -> (space, evaluator kind, target MACs, constraint)
 BENCHMARKS = {

@@ -30,7 +30,7 @@ from scalesearch.search.config import SearchConfig, validate  # noqa: E402
 from scalesearch.search.driver import local_workers  # noqa: E402
 from scalesearch.search.find_base import open_study, run_worker  # noqa: E402
 from scalesearch.search.objective import Objective  # noqa: E402
-from scalesearch.search.workers import evaluated  # noqa: E402
+from scalesearch.search.trial_states import evaluated  # noqa: E402
 
 
 def main() -> None:

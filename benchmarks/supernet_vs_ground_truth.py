@@ -57,7 +57,7 @@ from scalesearch.search.config import SearchConfig  # noqa: E402
 from scalesearch.search.find_base import search  # noqa: E402
 from scalesearch.search.objective import Objective  # noqa: E402
 from scalesearch.search.space import load_space  # noqa: E402
-from scalesearch.search.workers import scored  # noqa: E402
+from scalesearch.search.trial_states import scored  # noqa: E402
 from scalesearch.train.data import dataset_record, load_data  # noqa: E402
 from scalesearch.train.recipes import load_recipe  # noqa: E402
 from scalesearch.train.supernet import load_supernet, train_supernet  # noqa: E402

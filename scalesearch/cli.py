@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import random
 import re
 import sys
 import time
@@ -29,52 +28,72 @@ from scalesearch.arch.io import (
     save_spec,
     spec_file_name,
 )
-from scalesearch.arch.scaling import PRESETS, SCALE_STRATEGIES, SOVIT_EXPONENTS, Coefficients, scale_family
-from scalesearch.arch.spec import ViTSpec
+from scalesearch.arch.scaling import PRESETS, SCALE_STRATEGIES, SOVIT_EXPONENTS
 from scalesearch.errors import ScalesearchError, UsageError, is_out_of_memory
 from scalesearch.export import FORMATS, export_spec
 from scalesearch.files import check_destination
 from scalesearch.measure.environment import machine_info
 from scalesearch.measure.flops import COUNTERS, analytic_count, count
-from scalesearch.measure.latency import BACKENDS, DEVICES, MODES, PRECISIONS, PROTOCOLS, BenchConfig, measure_all
+from scalesearch.measure.latency import (
+    BACKENDS,
+    DEVICES,
+    MODES,
+    PRECISIONS,
+    PROTOCOLS,
+    BenchConfig,
+    default_backend,
+    measure_all,
+)
 from scalesearch.measure.predictor import LatencyTable, build_table, check_table_size
-from scalesearch.nn.norms import with_norm
+from scalesearch.nn.builder import with_norm
 from scalesearch.pipeline import STAGES as PIPELINE_STAGES
 from scalesearch.pipeline import PipelineConfig
+from scalesearch.pipeline import default_run_dir as default_pipeline_dir
 from scalesearch.pipeline import run as run_pipeline
 from scalesearch.pipeline import validate as validate_pipeline
-from scalesearch.quantities import parse_batches, parse_devices, parse_latency, parse_macs, parse_phis
-from scalesearch.runs import load_coefficients, resolve_start
+from scalesearch.quantities import parse_batches, parse_devices, parse_macs, parse_multipliers, parse_phis
+from scalesearch.runs import given_coefficients, resolve_start, scaled_family, study_dir
 from scalesearch.search.analysis import baselines as known_baselines
 from scalesearch.search.analysis import best_trial, check_baselines
+from scalesearch.search.compare import default_run_dir as default_compare_dir
+from scalesearch.search.compare import parse_strategies, run_comparison
 from scalesearch.search.compare import plan as plan_scaling
-from scalesearch.search.compare import run_comparison
-from scalesearch.search.config import CONSTRAINT_HANDLING, PRUNERS, SAMPLERS, SearchConfig, validate
+from scalesearch.search.config import (
+    CONSTRAINT_HANDLING,
+    PRUNERS,
+    SAMPLERS,
+    SearchConfig,
+    default_study_name,
+    validate,
+)
 from scalesearch.search.driver import local_workers
 from scalesearch.search.find_base import open_study, search
 from scalesearch.search.grid import GridConfig, run_grid, save_coefficients
+from scalesearch.search.grid import default_study_name as default_grid_study
 from scalesearch.search.grid import validate as validate_grid
-from scalesearch.search.objective import CONSTRAINTS, Objective
+from scalesearch.search.objective import CONSTRAINTS, target_objective
 from scalesearch.search.results import summarise, trial_rows
 from scalesearch.search.space import load_space
-from scalesearch.search.workers import HEARTBEAT_S, evaluated
-from scalesearch.seeds import check_seed, seed_list
+from scalesearch.search.storage import HEARTBEAT_S
+from scalesearch.search.trial_states import evaluated
+from scalesearch.seeds import seed_list
 from scalesearch.train.checkpoints import InitialWeights
 from scalesearch.train.data import load_data
+from scalesearch.train.device import resolve_device
 from scalesearch.train.distributed import processes
-from scalesearch.train.family import baselines as baselines_of
 from scalesearch.train.family import (
     bench_members,
     latency_configs,
-    members_of,
     open_results,
     parse_baselines,
+    plan_training,
     train_members,
 )
 from scalesearch.train.family import default_run_dir as default_family_dir
-from scalesearch.train.loop import EpochMetrics, resolve_device, train
-from scalesearch.train.loop import default_run_dir as default_train_dir
+from scalesearch.train.loop import train
+from scalesearch.train.metrics_file import EpochMetrics
 from scalesearch.train.recipes import load_recipe, parse_schedule
+from scalesearch.train.run_folder import default_run_dir as default_train_dir
 from scalesearch.train.self_train import LABELS, SelfTrainConfig
 from scalesearch.train.self_train import run as run_self_train
 from scalesearch.train.supernet import SupernetEpoch, default_supernet_dir, train_supernet
@@ -215,7 +234,7 @@ ProtocolOpt = Annotated[Protocol, typer.Option(
 def _configs(device: Device, backend: Optional[Backend], batches: list[int], threads: Optional[int],
              precision: Precision, mode: Mode = Mode.eager, budget_s: float = 3.0,
              parameter: str = "device", protocol: Protocol = Protocol.windows) -> list[BenchConfig]:
-    chosen = backend.value if backend else ("torch" if device is Device.cuda else "onnxruntime")
+    chosen = backend.value if backend else default_backend(device.value)
     configs = [BenchConfig(device.value, chosen, b, threads, precision.value, mode.value, budget_s, protocol.value)
                for b in batches]
     configs[0].check_available(parameter)
@@ -259,20 +278,6 @@ FromOpt = Annotated[Optional[Path], typer.Option(
                    "else efficientnet-b0 with alpha=1.2, beta=1.1, gamma=1.15.", show_default=False)]
 
 
-def _given_coefficients(alpha: Optional[float], beta: Optional[float], gamma: Optional[float],
-                        coefficients_file: Optional[Path]) -> tuple[Optional[Coefficients], str]:
-    """Coefficients the user gave on the command line (None: none), and how they were given."""
-    flags = {"alpha": alpha, "beta": beta, "gamma": gamma}
-    if coefficients_file is not None:
-        if any(v is not None for v in flags.values()):
-            raise UsageError("give coefficients one way: --coefficients FILE or --alpha/--beta/--gamma, not both")
-        return load_coefficients(coefficients_file), f"file {coefficients_file}"
-    if all(v is None for v in flags.values()):
-        return None, ""
-    defaults = Coefficients()
-    return Coefficients(*(getattr(defaults, k) if v is None else v for k, v in flags.items())), "given"
-
-
 @app.command("scale")
 def scale_cmd(
     phi: Annotated[str, typer.Option(help="Compound coefficient: a number (3, -1, 0.5) or an integer range (1-7).",
@@ -311,14 +316,11 @@ def scale_cmd(
         (bench_config,) = _configs(bench_device, bench_backend, [1], None, Precision.fp32, parameter="bench")
     elif bench_backend is not None:
         raise UsageError("--bench-backend chooses the runtime of --bench: give --bench cpu too")
-    given, how_given = _given_coefficients(alpha, beta, gamma, coefficients_file)
+    given, how_given = given_coefficients(alpha, beta, gamma, coefficients_file)
     start = resolve_start(base, given, source, coefficients_source=how_given)
     preset_name = preset.value if preset else None
     sovit = strategy.value == "sovit"
-    if sovit and given is not None:
-        raise UsageError("--strategy sovit has its own exponents: give no --alpha, --beta, --gamma or --coefficients")
-    specs = scale_family(start.base, phis, None if sovit else start.coefficients, preset_name,
-                         strategy.value)  # all validated before any write
+    specs = scaled_family(start, phis, given, preset_name, strategy.value)  # all validated before any write
     e = SOVIT_EXPONENTS
     how = ("official B0..B7 table" if preset_name else
            f"sovit: depth t^{e['depth']:g}, width t^{e['width']:g}, MLP t^{e['mlp']:g}, compute t = 2^phi" if sovit
@@ -354,12 +356,14 @@ def scale_cmd(
 @app.command()
 def export(
     model: ModelArg,
-    format: Annotated[ExportFormat, typer.Option("--format", help="onnx or torchscript.")],
+    format: Annotated[ExportFormat, typer.Option("--format", help="onnx, torchscript, or timm (the architecture as "
+                                                                "JSON arguments of timm's EfficientNet).")],
     out: Annotated[Path, typer.Option(help="Output file.", show_default=False)],
-    resolution: Annotated[Optional[int], typer.Option(help="Example input side in pixels (default: the spec's).")]
+    resolution: Annotated[Optional[int], typer.Option(help="Example input side in pixels (default: the spec's); "
+                                                           "timm records it as the input size.")]
     = None,
 ) -> None:
-    """Export a freshly initialised model to ONNX or TorchScript."""
+    """Export a freshly initialised model to ONNX or TorchScript, or its architecture for timm."""
     spec = resolve_spec(model)
     path = export_spec(spec, format.value, out, resolution)
     report.log(f"wrote {path} ({format.value}, {spec.name})")
@@ -480,27 +484,15 @@ def train_cmd(
         chosen = chosen.scheduled(parse_schedule(schedule))
     seeds_trained = seed_list(seeds, first_seed)
     resolve_device(device)
-    reference = parse_baselines(baselines)
-    is_family = len(specs) > 1 or bool(reference) or any(Path(m).is_dir() for m in models)
-    if is_family and evaluation is Evaluation.zero_cost:
-        raise UsageError("--eval zero-cost scores one network: give one model")
-    if reset_head and init is None:
-        raise UsageError("--reset-head resets the classifier of --init's weights: give --init too")
-    if is_family and init is not None:
-        raise UsageError("--init starts one network from its own trained weights: give one model")
     procs = processes()
-    if is_family and procs.world > 1:
-        raise UsageError("under torchrun, train one network (a family trains its networks one process each)")
-    members = members_of(specs)
-    if reference:
-        members += baselines_of(reference, max(analytic_count(m.spec).macs for m in members))
-        members_of([m.spec for m in members])  # a given network named like a baseline would collide
+    members = plan_training(models, specs, parse_baselines(baselines), zero_cost=evaluation is Evaluation.zero_cost,
+                            init=init, reset_head=reset_head, world=procs.world)
     latency = latency_configs(latency_budget)
     _fetch(data, download)
     dataset = load_data(data, val_fraction=val_fraction, train_images=train_images)
     if dataset.skipped_files:
         report.log(f"skipped {dataset.skipped_files} files that are not readable images")
-    if is_family:
+    if members is not None:
         _train_family(members, dataset, chosen, seeds_trained, device, run_dir, latency, json_out)
         return
     spec = specs[0]
@@ -526,18 +518,10 @@ def train_cmd(
             update(done, f"seed {m.seed} epoch {m.epoch}/{chosen.epochs} loss {m.train_loss:.3f} "
                          f"val {val} {m.img_per_s:.0f} img/s")
         result = train(spec, dataset, chosen, seeds_trained, device, run_dir, test, on_epoch, init=start)
-    record = {"model": spec.name, **result.as_record(chosen, dataset), "norm": _norm_name(spec),
+    record = {"model": spec.name, **result.as_record(chosen, dataset), "norm": report.norm_words(spec),
               "processes": procs.world, "init": start.record if start else None, "run_dir": str(run_dir)}
     if procs.writer:
         report.emit(record, json_out)
-
-
-def _norm_name(spec: Any) -> str:
-    """A network's normalisation in words (a ViT's is LayerNorm)."""
-    if isinstance(spec, ViTSpec):
-        return "layer"
-    return spec.norm + (f" ({spec.norm_groups} groups max)" if spec.norm == "group" else "") + \
-        (" + weight standardization" if spec.weight_standardization else "")
 
 
 def _train_family(members: list[Any], dataset: Any, recipe: Any, seeds: list[int], device: str,
@@ -645,19 +629,11 @@ def find_base(
     json_out: JsonOpt = False,
 ) -> None:
     """Search a space for the best base network at a MACs (or latency) target; resumable."""
-    if (flops is None) == (latency is None):
-        raise UsageError("give exactly one target: --flops 400M or --latency 15ms")
-    if flops is not None:
-        objective = Objective(float(parse_macs(flops)), "MACs", constraint.value, reject_outside=reject_outside)
-        bench_config, label = None, f"{flops.strip()}"
-    else:
-        objective = Objective(parse_latency(latency), "ms", constraint.value, reject_outside=reject_outside)
-        (bench_config,) = _configs(device, backend, [1], threads, Precision.fp32)
-        label = f"{latency.strip()}-{device.value}"
-    kind = evaluator.partition(":")[0] if evaluator else "proxy" if data else metric.value
-    name = study or f"find-base-{label}-{kind}".replace(" ", "")
+    objective = target_objective(flops, latency, constraint.value, reject_outside)
+    bench_config = _configs(device, backend, [1], threads, Precision.fp32)[0] if latency is not None else None
+    name = study or default_study_name(flops, latency, device.value, evaluator, data, metric.value)
     overrides = _recipe_overrides(epochs=epochs, resolution=resolution)
-    config = SearchConfig(objective=objective, run_dir=run_dir or Path("runs") / name, study_name=name,
+    config = SearchConfig(objective=objective, run_dir=run_dir or study_dir(name), study_name=name,
                           n_trials=n_trials, space=space, data=data, train_images=train_images, recipe=recipe,
                           recipe_overrides=overrides, zero_cost_metric=metric.value, storage=storage,
                           workers=workers, seed=seed, multi_objective=multi_objective,
@@ -739,9 +715,9 @@ def grid_cmd(
     """Grid-search alpha, beta, gamma at phi = 1 under alpha * beta^2 * gamma^2 ~= 2; resumable."""
     start = resolve_start(base, source=source)
     base_spec = start.base
-    name = study or f"grid-{base_spec.name}"
+    name = study or default_grid_study(base_spec)
     overrides = _recipe_overrides(epochs=epochs, resolution=resolution)
-    config = GridConfig(base=base_spec, data=data, run_dir=run_dir or Path("runs") / name, study_name=name,
+    config = GridConfig(base=base_spec, data=data, run_dir=run_dir or study_dir(name), study_name=name,
                         step=step, target_ratio=target_ratio, tolerance=tolerance, recipe=recipe,
                         recipe_overrides=overrides, seeds=seeds, train_images=train_images, storage=storage,
                         device=device, workers=workers,
@@ -781,14 +757,8 @@ def compare_scaling(
     json_out: JsonOpt = False,
 ) -> None:
     """Depth-, width-, resolution-only and compound scaling of a base at matched MACs, trained alike."""
-    try:
-        multipliers = [float(x) for x in flops_multiplier.split(",")]
-    except ValueError:
-        raise UsageError(f"--flops-multiplier must be numbers separated by commas, e.g. 2,4, got "
-                         f"{flops_multiplier!r}") from None
-    strategies = [s.strip() for s in strategy.split(",") if s.strip()]
-    if not strategies:
-        raise UsageError(f"--strategy names no strategy, got {strategy!r} (e.g. depth,width,resolution,compound)")
+    multipliers = parse_multipliers(flops_multiplier)
+    strategies = parse_strategies(strategy)
     base_spec = resolve_spec(base)
     chosen = load_recipe(recipe).override(epochs=epochs, resolution=resolution)
     planned = plan_scaling(base_spec, multipliers, strategies, chosen.epochs)  # all checked before training
@@ -796,7 +766,7 @@ def compare_scaling(
     resolve_device(device)
     _fetch(data, download)
     dataset = load_data(data, train_images=train_images)
-    run_dir = run_dir or Path("runs") / spec_file_name(base_spec, "", prefix="compare-")
+    run_dir = run_dir or default_compare_dir(base_spec)
     with report.progress((f"compare-scaling {base_spec.name}", 1 + len(planned)), enabled=not json_out) as (update,):
         document = run_comparison(base_spec, dataset, chosen, planned, seeds_trained, run_dir, device, on_done=update)
     written = report.write_compare_report(run_dir, document)
@@ -844,7 +814,7 @@ def pipeline_cmd(
     """The whole method: find-base, grid, scale, train the family and reference families alike, bench, report."""
     target = parse_macs(flops)
     config = PipelineConfig(target_macs=float(target), data=data, phis=parse_phis(phi),
-                            run_dir=run_dir or Path("runs") / f"pipeline-{flops.strip()}",
+                            run_dir=run_dir or default_pipeline_dir(flops),
                             baselines=parse_baselines(baselines), space=space, n_trials=n_trials,
                             finalists=finalists, final_seeds=final_seeds, step=step, tolerance=tolerance,
                             seeds=seeds,
@@ -962,11 +932,8 @@ def latency_table_build(
 ) -> None:
     """Measure every distinct component of sampled candidates once and cache the table on disk."""
     check_table_size(samples, calibrate)
-    check_seed(seed)
     (config,) = _configs(device, backend, [batch], threads, precision, protocol=protocol)
-    search_space = load_space(space)
-    rng = random.Random(seed)
-    specs = [search_space.sample(rng)[1] for _ in range(samples + calibrate)]
+    specs = load_space(space).draw(samples + calibrate, seed)
     started = time.perf_counter()
     todo = len(LatencyTable(config, cache_dir).missing(specs))
     with report.progress(("measuring components", todo), ("calibrating on whole networks", calibrate),

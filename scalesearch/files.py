@@ -164,6 +164,21 @@ def read_regular(path: Path, max_bytes: int, what: str) -> bytes:
     return data
 
 
+def read_json_object(path: Path, max_bytes: int, what: str, hint: str = "") -> tuple[dict[str, Any], str]:
+    """The JSON object in ``path``, a file a user pointed at (checked as :func:`read_regular` does),
+    and the SHA-256 of its bytes: one line (UsageError) if it is not valid JSON or not an object.
+    ``what`` names the file kind, ``hint`` (e.g. " (the benchmark's table.json)") says where a right
+    one comes from."""
+    data = read_regular(path, max_bytes, what)
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as err:  # RecursionError: deep nesting
+        raise UsageError(f"{path}: not valid JSON ({str(err).splitlines()[0][:120]}); not {what}{hint}") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"{path}: must be a JSON object, got {type(document).__name__}; not {what}{hint}")
+    return document, hashlib.sha256(data).hexdigest()
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

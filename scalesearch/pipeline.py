@@ -24,6 +24,7 @@ from scalesearch.files import folder_inside, run_lock, write_atomic
 from scalesearch.measure.flops import analytic_count
 from scalesearch.report import markdown, plots
 from scalesearch.resumable import ResultsFile
+from scalesearch.runs import RUNS
 from scalesearch.search.config import SearchConfig
 from scalesearch.search.config import validate as validate_search
 from scalesearch.search.driver import local_workers
@@ -32,7 +33,7 @@ from scalesearch.search.grid import GridConfig, grid_points, run_grid, save_coef
 from scalesearch.search.grid import validate as validate_grid
 from scalesearch.search.objective import Objective
 from scalesearch.search.results import summarise, trial_rows
-from scalesearch.search.workers import evaluated
+from scalesearch.search.trial_states import evaluated
 from scalesearch.seeds import seed_list
 from scalesearch.train.data import load_data
 from scalesearch.train.family import (
@@ -49,6 +50,11 @@ from scalesearch.train.recipes import load_recipe
 STAGES = ("find-base", "grid", "scale", "train", "bench", "report")
 #: What a stage's progress callback receives: (stage, done, total).
 Progress = Callable[[str, int, int], None]
+
+
+def default_run_dir(flops: str) -> Path:
+    """``runs/pipeline-<target as typed>``, e.g. ``runs/pipeline-400M``."""
+    return RUNS / f"pipeline-{flops.strip()}"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Parsers for the quantities users type: MACs budgets (``400M``) and phi values or ranges (``1-7``)."""
+"""Parsers for the quantities users type: MACs budgets (``400M``), phi values or ranges (``1-7``),
+batch sizes, GPU indices, latencies (``15ms``) and MACs multipliers (``2,4``)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,16 @@ def parse_batches(text: str) -> list[int]:
             raise UsageError(f"invalid batch size {part!r} in {text!r}: each must be a positive integer, e.g. 1,8,64")
         batches.append(int(part))
     return batches
+
+
+def parse_multipliers(text: str) -> list[float]:
+    """``"2,4,8"`` -> [2.0, 4.0, 8.0]: numbers (their range is the caller's to check, e.g. > 1)."""
+    try:
+        if not text.isascii():  # float() takes other scripts' digits
+            raise ValueError
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise UsageError(f"`flops_multiplier` must be numbers separated by commas, e.g. 2,4, got {text!r}") from None
 
 
 def parse_devices(text: str) -> tuple[int, ...]:

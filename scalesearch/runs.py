@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from scalesearch.arch.io import load_spec, read_data_file, resolve_spec, spec_from_dict, spec_to_dict
-from scalesearch.arch.scaling import Coefficients
-from scalesearch.arch.spec import NetworkSpec
+from scalesearch.arch.scaling import Coefficients, scale_family
+from scalesearch.arch.spec import NetworkSpec, Spec
 from scalesearch.errors import SpecError, UsageError
 from scalesearch.files import digest
 
@@ -24,6 +24,11 @@ RUNS = Path("runs")
 DEFAULT_BASE = "efficientnet-b0"
 BEST_BASE = "best_base.yaml"
 COEFFICIENTS = "coefficients.json"
+
+
+def study_dir(study_name: str) -> Path:
+    """Where a study's run folder goes unless one is given: ``runs/<study>``."""
+    return RUNS / study_name
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,31 @@ def load_coefficients(path: Path) -> Coefficients:
     """alpha, beta, gamma from a ``coefficients.json`` (what ``grid`` writes) or any JSON/YAML
     file with those three keys."""
     return _coefficients(_read_coefficients_file(path), path)
+
+
+def given_coefficients(alpha: float | None = None, beta: float | None = None, gamma: float | None = None,
+                       path: Path | None = None) -> tuple[Coefficients | None, str]:
+    """The coefficients a user gave, and how in words: a file (``path``), or some of ``alpha``,
+    ``beta``, ``gamma`` with EfficientNet's for the rest; ``(None, "")`` when none was given."""
+    values = {"alpha": alpha, "beta": beta, "gamma": gamma}
+    if path is not None:
+        if any(v is not None for v in values.values()):
+            raise UsageError("give coefficients one way: `coefficients` FILE or `alpha`/`beta`/`gamma`, not both")
+        return load_coefficients(path), f"file {path}"
+    if all(v is None for v in values.values()):
+        return None, ""
+    defaults = Coefficients()
+    return Coefficients(*(getattr(defaults, k) if v is None else v for k, v in values.items())), "given"
+
+
+def scaled_family(start: Start, phis: list[float], given: Coefficients | None = None, preset: str | None = None,
+                  strategy: str = "compound") -> list[Spec]:
+    """``start``'s base at every phi: by its coefficients, the ``preset`` table, or ``strategy``
+    sovit's own exponents (which take no coefficients: ``given`` must be None)."""
+    if strategy == "sovit" and given is not None:
+        raise UsageError("`strategy` sovit has its own exponents: give no `alpha`, `beta`, `gamma` or "
+                         "`coefficients`")
+    return scale_family(start.base, phis, None if strategy == "sovit" else start.coefficients, preset, strategy)
 
 
 def _read_coefficients_file(path: Path) -> Any:

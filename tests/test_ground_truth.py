@@ -29,7 +29,7 @@ from scalesearch.search.config import SearchConfig
 from scalesearch.search.find_base import search
 from scalesearch.search.objective import Objective
 from scalesearch.search.space import load_space
-from scalesearch.search.workers import evaluated, scored
+from scalesearch.search.trial_states import evaluated, scored
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]

@@ -36,7 +36,8 @@ from scalesearch.errors import UsageError
 from scalesearch.export import export_onnx
 from scalesearch.measure.flops import analytic_count, fvcore_count
 from scalesearch.nn import build_model
-from scalesearch.nn.norms import StdConv2d, group_count, with_norm
+from scalesearch.nn.builder import with_norm
+from scalesearch.nn.norms import StdConv2d, group_count
 from scalesearch.runs import spec_digest
 from scalesearch.train.checkpoints import InitialWeights
 from scalesearch.train.data import load_data

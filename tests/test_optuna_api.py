@@ -14,7 +14,9 @@ import pytest
 from packaging.requirements import Requirement
 
 from scalesearch.search import optuna_api
-from scalesearch.search.workers import abandon, abandoned, fail_stale_trials, open_storage
+from scalesearch.search.storage import open_storage
+from scalesearch.search.trial_states import abandoned
+from scalesearch.search.workers import abandon, fail_stale_trials
 
 
 def test_the_installed_optuna_is_in_the_pinned_range():

@@ -20,7 +20,8 @@ import optuna
 import pytest
 import sqlalchemy
 
-from scalesearch.search.workers import abandoned, evaluated, open_storage_url
+from scalesearch.search.storage import open_storage_url
+from scalesearch.search.trial_states import abandoned, evaluated
 
 ROOT = Path(__file__).resolve().parents[1]
 URL = os.environ.get("SCALESEARCH_TEST_POSTGRES", "postgresql://scalesearch:scalesearch@127.0.0.1:5432/scalesearch_test")
@@ -31,7 +32,7 @@ def postgres() -> str:
     try:
         with sqlalchemy.create_engine(URL.replace("postgresql://", "postgresql+psycopg://")).connect():
             pass
-    except Exception as err:  # noqa: BLE001 - any reason the server is not there
+    except Exception as err:  # any reason the server is not there
         reason = f"no PostgreSQL at {URL}: {str(err).splitlines()[0]}"
         if os.environ.get("SCALESEARCH_REQUIRE_POSTGRES"):  # .ci/run sets it: CI must not skip these
             pytest.fail(reason)

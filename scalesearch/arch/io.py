@@ -71,7 +71,7 @@ def read_data_file(path: Path) -> Any:
     try:
         if path.suffix == ".json":
             return json.loads(text, object_pairs_hook=_unique)
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except (json.JSONDecodeError, yaml.YAMLError, ValueError, RecursionError) as err:
         # ValueError: a 5,000-digit integer (Python's int/str limit); RecursionError: deep nesting.
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import math
 import random
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from scalesearch.errors import UsageError, shown
-from scalesearch.files import read_regular
+from scalesearch.files import read_json_object
 from scalesearch.measure.ranking import kendall, spearman
 from scalesearch.search.space import SearchSpace, load_space
 
@@ -82,15 +81,8 @@ class MacroTable:
     def load(cls, path: str | Path) -> MacroTable:
         """Read and check the benchmark's JSON file; one line (exit 2) says what is wrong with it."""
         path = Path(path)
-        data = read_regular(path, MAX_BYTES, "a NAS-Bench-Macro table")
-        try:
-            document = json.loads(data)
-        except (ValueError, RecursionError) as err:
-            raise UsageError(f"{path}: not valid JSON ({str(err).splitlines()[0][:120]}); a NAS-Bench-Macro table is "
-                             f"the benchmark's nas-bench-macro_cifar10.json") from None
-        if not isinstance(document, dict):
-            raise UsageError(f"{path}: must be a JSON object of networks, got {type(document).__name__}; not a "
-                             f"NAS-Bench-Macro table")
+        document, sha256 = read_json_object(path, MAX_BYTES, "a NAS-Bench-Macro table",
+                                    " (the benchmark's nas-bench-macro_cifar10.json)")
         wrong = next((k for k in document if len(k) != LAYERS or set(k) - set("012")), None)
         if wrong is not None:
             raise UsageError(f"{path}: key {shown(wrong)} is not a NAS-Bench-Macro network (8 layer choices, each "
@@ -99,7 +91,7 @@ class MacroTable:
             raise UsageError(f"{path}: holds {len(document):,} networks, NAS-Bench-Macro has {OPTIONS**LAYERS:,}; "
                              f"a truncated or partial table cannot answer every candidate")
         records = {key: _record(key, value, str(path)) for key, value in document.items()}
-        return cls(records, hashlib.sha256(data).hexdigest(), str(path))
+        return cls(records, sha256, str(path))
 
     @property
     def space(self) -> SearchSpace:

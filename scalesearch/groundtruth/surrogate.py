@@ -10,8 +10,6 @@ and the trees (:mod:`.trees`). Built-in surrogates live in ``search_spaces/surro
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,9 +18,9 @@ import numpy as np
 
 from scalesearch.arch.io import search_spaces_dir
 from scalesearch.errors import UsageError, shown
-from scalesearch.files import read_regular, write_json
+from scalesearch.files import read_json_object, write_json
 from scalesearch.groundtruth.trees import TreeEnsemble
-from scalesearch.search.space import SearchSpace, load_space
+from scalesearch.search.space import SearchSpace
 
 MAX_BYTES = 256 * 2**20
 #: Libraries a surrogate can be fitted with (each converts exactly to the plain-data trees).
@@ -63,20 +61,14 @@ class Surrogate:
         if not path.exists():
             raise UsageError(f"surrogate not found: {name_or_path} (built-in: {', '.join(surrogate_names())}; or a "
                              f"file written by benchmarks/fit_surrogate.py)")
-        data = read_regular(path, MAX_BYTES, "a surrogate model file")
-        try:
-            document = json.loads(data)
-        except (ValueError, RecursionError) as err:
-            raise UsageError(f"{path}: not valid JSON ({str(err).splitlines()[0][:120]}); not a surrogate model "
-                             f"file") from None
-        if not isinstance(document, dict):
-            raise UsageError(f"{path}: must be a JSON object; not a surrogate model file")
+        document, sha256 = read_json_object(path, MAX_BYTES, "a surrogate model file",
+                                    " (built-in, or written by benchmarks/fit_surrogate.py)")
         space, target, fit = document.get("space"), document.get("target"), document.get("fit", {})
         if not isinstance(space, str) or not isinstance(target, str) or not isinstance(fit, dict):
             raise UsageError(f"{path}: needs the names space and target (got {shown(space)}, {shown(target)}); "
                              f"not a surrogate model file")
         ensemble = TreeEnsemble.from_dict(document.get("model"), str(path))
-        return cls(space, target, ensemble, fit, hashlib.sha256(data).hexdigest(), str(path))
+        return cls(space, target, ensemble, fit, sha256, str(path))
 
     def save(self, path: str | Path) -> Path:
         return write_json(Path(path), {"space": self.space, "target": self.target, "fit": self.fit,
@@ -123,8 +115,3 @@ def fit_ensemble(library: str, features: list[str], rows: np.ndarray, targets: n
         return trees.from_sklearn(GradientBoostingRegressor(random_state=seed, **settings).fit(rows, targets),
                                   features)
     raise UsageError(f"`library` must be one of {', '.join(LIBRARIES)}, got {library!r}")
-
-
-def space_of(surrogate: Surrogate) -> SearchSpace:
-    """The search space a surrogate was fitted for."""
-    return load_space(surrogate.space)

@@ -49,6 +49,11 @@ SUPPORTED_PRECISIONS: dict[tuple[str, str], tuple[str, ...]] = {
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
+def default_backend(device: str) -> str:
+    """The runtime a device is timed with unless one is chosen: torch on CUDA, onnxruntime on the CPU."""
+    return "torch" if device == "cuda" else "onnxruntime"
+
+
 def _supported_text() -> str:
     return "; ".join(f"{d}/{b}: {', '.join(p)}" for (d, b), p in SUPPORTED_PRECISIONS.items())
 

@@ -1,7 +1,12 @@
-"""Build a ``torch.nn.Module`` from a :class:`NetworkSpec`: stem, stages, head, pool, classifier."""
+"""Build a ``torch.nn.Module`` from a :class:`NetworkSpec`: stem, stages, head, pool, classifier.
+
+Also :func:`with_norm`, a spec given another norm and checked by building it once (the layers'
+widths, which decide whether a group count fits any of them, are known only once it is built).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -10,6 +15,7 @@ from torchvision.ops.misc import Conv2dNormActivation
 
 from scalesearch.arch.spec import Block, NetworkSpec, Spec, ViTSpec
 from scalesearch.arch.walk import walk
+from scalesearch.errors import SpecError, UsageError
 from scalesearch.nn.blocks import BLOCK_BUILDERS, Layer, activation_layer
 from scalesearch.nn.norms import NORM_TYPES, check_group_fit, norm_layer, standardize_weights
 from scalesearch.nn.vit import VisionTransformer
@@ -115,3 +121,22 @@ def zero_init_residuals(model: nn.Module) -> int:
         if norm is not None:
             nn.init.zeros_(norm.weight)
     return sum(norm is not None for norm in norms)
+
+
+def with_norm(spec: Spec, norm: str | None = None, groups: int | None = None,
+              standardize: bool | None = None) -> Spec:
+    """``spec`` with another norm, group count or weight standardisation (None keeps the spec's),
+    checked by building it once; a ViT keeps its LayerNorms and refuses."""
+    if norm is None and groups is None and standardize is None:
+        return spec
+    if isinstance(spec, ViTSpec):
+        raise UsageError(f"{spec.name} is a ViT: its norms are LayerNorms, which `norm` does not change")
+    changes = {k: v for k, v in (("norm", norm), ("norm_groups", groups), ("weight_standardization", standardize))
+               if v is not None}
+    try:
+        changed = dataclasses.replace(spec, **changes)
+        if changed.norm == "group":
+            Network(changed)
+    except SpecError as err:
+        raise UsageError(f"`{err.field}`: {err.reason}") from None
+    return changed

@@ -16,15 +16,14 @@ timm's StdConv2d do with GroupNorm. Neither changes a network's MACs.
 
 from __future__ import annotations
 
-import dataclasses
 from functools import partial
 
 import torch
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d, SqueezeExcitation
 
-from scalesearch.arch.spec import NetworkSpec, Spec, ViTSpec
-from scalesearch.errors import SpecError, UsageError
+from scalesearch.arch.spec import NetworkSpec
+from scalesearch.errors import SpecError
 
 #: Every module a spec's ``norm`` builds.
 NORM_TYPES = (nn.BatchNorm2d, nn.GroupNorm, FrozenBatchNorm2d)
@@ -53,27 +52,6 @@ def check_group_fit(model: nn.Module, spec: NetworkSpec) -> None:
         shown = ", ".join(map(str, widths[:8])) + (", ..." if len(widths) > 8 else "")
         raise SpecError("norm_groups", f"{spec.norm_groups} divides none of {spec.name}'s normalised widths "
                                        f"({shown}); use a count that divides most of them, e.g. 8 or 32")
-
-
-def with_norm(spec: Spec, norm: str | None = None, groups: int | None = None,
-              standardize: bool | None = None) -> Spec:
-    """``spec`` with another norm, group count or weight standardisation (None keeps the spec's),
-    checked by building it once; a ViT keeps its LayerNorms and refuses."""
-    if norm is None and groups is None and standardize is None:
-        return spec
-    if isinstance(spec, ViTSpec):
-        raise UsageError(f"{spec.name} is a ViT: its norms are LayerNorms, which `norm` does not change")
-    changes = {k: v for k, v in (("norm", norm), ("norm_groups", groups), ("weight_standardization", standardize))
-               if v is not None}
-    try:
-        changed = dataclasses.replace(spec, **changes)
-        if changed.norm == "group":
-            from scalesearch.nn.builder import Network  # the builder imports this module
-
-            Network(changed)
-    except SpecError as err:
-        raise UsageError(f"`{err.field}`: {err.reason}") from None
-    return changed
 
 
 class StdConv2d(nn.Conv2d):

@@ -31,9 +31,10 @@ from scalesearch.report.terminal import (
     progress,
     scale_record,
 )
+from scalesearch.report.words import norm_words
 
 __all__ = [
-    "check_bench_report", "count_record", "emit", "err_console", "error_line", "finalist_lines", "log",
+    "check_bench_report", "count_record", "emit", "err_console", "error_line", "finalist_lines", "log", "norm_words",
     "print_bases", "print_bench",
     "print_compare", "print_count", "print_family", "print_json", "print_pipeline", "print_scale", "print_search",
     "print_self_train", "progress", "scale_record", "write_bench_report", "write_compare_report",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from scalesearch.arch.spec import Spec, ViTSpec
+
 #: The longest error line printed; the rest is counted, not shown (a file's content can be huge).
 MAX_MESSAGE = 1000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -23,6 +25,15 @@ def one_line(message: str) -> str:
     if len(line) > MAX_MESSAGE:
         line = f"{line[:MAX_MESSAGE]}... ({len(line) - MAX_MESSAGE:,} more characters)"
     return line
+
+
+def norm_words(spec: Spec) -> str:
+    """A network's normalisation in words: ``group (32 groups max) + weight standardization``; a
+    ViT's is ``layer`` (LayerNorm)."""
+    if isinstance(spec, ViTSpec):
+        return "layer"
+    return spec.norm + (f" ({spec.norm_groups} groups max)" if spec.norm == "group" else "") + \
+        (" + weight standardization" if spec.weight_standardization else "")
 
 
 def millions(n: int) -> str:

@@ -3,9 +3,10 @@
 One module per concept, as Optuna's own ``samplers`` package: :mod:`.space` (candidates as data),
 :mod:`.objective` (the score), :mod:`.config` (a find-base run's settings, sampler and pruner),
 :mod:`.trial` (one trial), :mod:`.evaluators` (how a candidate gets its accuracy), :mod:`.driver`
-(open or resume a study, local workers, parallel jobs), :mod:`.workers` (shared storage, slots,
-dead workers), :mod:`.finalists`, :mod:`.analysis`, :mod:`.results`, :mod:`.find_base` and
-:mod:`.grid` (the two studies), :mod:`.compare`.
+(open or resume a study, local workers, parallel jobs), :mod:`.storage` (where workers share a
+study), :mod:`.trial_states` (which trials count), :mod:`.workers` (slots, dead workers' retries),
+:mod:`.finalists`, :mod:`.analysis`, :mod:`.results`, :mod:`.find_base` and :mod:`.grid` (the two
+studies), :mod:`.compare`.
 """
 
 from scalesearch.search.config import SAMPLERS, SearchConfig, validate

@@ -19,7 +19,7 @@ from scalesearch.search.config import SearchConfig
 from scalesearch.search.evaluators import make_evaluator
 from scalesearch.search.space import load_space
 from scalesearch.search.trial import candidate_cost
-from scalesearch.search.workers import evaluated_params, scored
+from scalesearch.search.trial_states import evaluated_params, scored
 
 #: Leading trials whose latency is measured (not predicted) on the device, with a latency target.
 MEASURED_LEADERS = 3

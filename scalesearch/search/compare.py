@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from scalesearch.arch.io import read_data_file, search_spaces_dir, spec_to_dict
+from scalesearch.arch.io import read_data_file, search_spaces_dir, spec_file_name, spec_to_dict
 from scalesearch.arch.scaling import Coefficients, Multipliers, sovit_multipliers, with_multipliers
 from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
 from scalesearch.files import run_lock
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.resumable import ResultsFile
+from scalesearch.runs import RUNS
 from scalesearch.train.data import DataSet
 from scalesearch.train.loop import train
 from scalesearch.train.recipes import Recipe
@@ -126,6 +127,19 @@ def variant(base: NetworkSpec, strategy: str, multiplier: float, epochs: int,
     x = _solve(ratio, multiplier, 0.0 if strategy == "compound" else 1.0, high)
     m = multipliers(x)
     return Variant(strategy, m, _scaled(base, m, strategy), ratio(x))
+
+
+def parse_strategies(text: str) -> list[str]:
+    """``"depth,width"`` -> ["depth", "width"] (each is checked when planned)."""
+    strategies = [s.strip() for s in text.split(",") if s.strip()]
+    if not strategies:
+        raise UsageError(f"`strategy` names no strategy, got {text!r} (e.g. depth,width,resolution,compound)")
+    return strategies
+
+
+def default_run_dir(base: NetworkSpec) -> Path:
+    """``runs/compare-<base>``: the same command finds its comparison again."""
+    return RUNS / spec_file_name(base, "", prefix="compare-")
 
 
 def plan(base: NetworkSpec, multipliers: list[float], strategies: list[str],

@@ -21,10 +21,10 @@ from scalesearch.measure.latency import BenchConfig
 from scalesearch.search.driver import check_devices, check_workers
 from scalesearch.search.objective import Objective
 from scalesearch.search.space import load_space
-from scalesearch.search.workers import HEARTBEAT_S, check_heartbeat, open_storage_url, redact
+from scalesearch.search.storage import HEARTBEAT_S, check_heartbeat, open_storage_url, redact
 from scalesearch.seeds import check_seed
 from scalesearch.train.data import load_data
-from scalesearch.train.loop import resolve_device
+from scalesearch.train.device import resolve_device
 from scalesearch.train.recipes import Recipe, load_recipe
 from scalesearch.train.zero_cost import DEFAULT_METRIC, METRICS
 
@@ -47,6 +47,16 @@ FINAL_SEEDS = 3
 CONSTRAINT_HANDLING = ("penalty", "sampler")
 #: Evaluators named by ``evaluator`` (``KIND:SOURCE``), see :mod:`scalesearch.search.evaluators`.
 EVALUATOR_KINDS = ("table", "surrogate", "supernet")
+
+
+def default_study_name(flops: str | None, latency: str | None, device: str = "cpu", evaluator: str | None = None,
+                       data: str | None = None, zero_cost_metric: str = DEFAULT_METRIC) -> str:
+    """``find-base-<target>-<how candidates are scored>``, e.g. ``find-base-400M-proxy``,
+    ``find-base-15ms-cpu-synflow`` or ``find-base-400M-table``: the same target and scoring find
+    their study again."""
+    target = flops.strip() if flops is not None else f"{(latency or '').strip()}-{device}"
+    scoring = evaluator.partition(":")[0] if evaluator else "proxy" if data else zero_cost_metric
+    return f"find-base-{target}-{scoring}".replace(" ", "")
 
 
 @dataclass(frozen=True)

@@ -23,15 +23,12 @@ from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import UsageError
 from scalesearch.search.config import PRUNE_AFTER, SearchConfig, prune_from, search_recipe
 from scalesearch.search.space import SearchSpace, load_space
-from scalesearch.search.workers import scored
+from scalesearch.search.trial_states import scored
 from scalesearch.train.data import DataSet, load_data
-from scalesearch.train.loop import EpochMetrics, train
+from scalesearch.train.loop import train
+from scalesearch.train.metrics_file import EpochMetrics
 from scalesearch.train.recipes import Recipe
 from scalesearch.train.zero_cost import data_batch, zero_cost_score
-
-#: The evaluators a search names with ``evaluator`` (``KIND:SOURCE``); without one it trains on
-#: ``data``, or scores at initialisation without data.
-EVALUATORS = ("table", "surrogate", "supernet")
 
 
 class Evaluator:

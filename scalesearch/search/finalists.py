@@ -26,7 +26,7 @@ from scalesearch.search.driver import run_jobs
 from scalesearch.search.evaluators import Evaluator, make_evaluator
 from scalesearch.search.space import load_space
 from scalesearch.search.trial import candidate_cost
-from scalesearch.search.workers import evaluated_params
+from scalesearch.search.trial_states import evaluated_params
 from scalesearch.train.loop import TrainingError
 
 

@@ -3,10 +3,10 @@ target, then its finalists.
 
 The study lives in a journal file under the run directory (safe for several processes on one
 machine) or in an RDB given by URL; the same call resumes it, and ``n_trials`` counts evaluated
-trials across all workers and all runs (:mod:`scalesearch.search.workers`). A trial is
-:class:`~scalesearch.search.trial.TrialObjective`; the settings and Optuna's sampler and pruner
-come from :mod:`scalesearch.search.config`; the finalist stage is
-:mod:`scalesearch.search.finalists`.
+trials across all workers and all runs (:mod:`scalesearch.search.trial_states`,
+:mod:`scalesearch.search.workers`). A trial is :class:`~scalesearch.search.trial.TrialObjective`;
+the settings and Optuna's sampler and pruner come from :mod:`scalesearch.search.config`; the
+finalist stage is :mod:`scalesearch.search.finalists`.
 """
 
 from __future__ import annotations
@@ -22,16 +22,10 @@ from scalesearch.search.analysis import measure_leaders
 from scalesearch.search.config import SearchConfig, describe, make_pruner, make_sampler, sampler_seed
 from scalesearch.search.driver import local_workers, open_or_resume, worker_device
 from scalesearch.search.space import load_space
+from scalesearch.search.storage import open_storage
 from scalesearch.search.trial import TrialObjective
-from scalesearch.search.workers import (
-    evaluated,
-    fail_stale_trials,
-    is_rejected,
-    is_repeat,
-    open_storage,
-    scored,
-    share_cpu,
-)
+from scalesearch.search.trial_states import evaluated, is_rejected, is_repeat, scored
+from scalesearch.search.workers import fail_stale_trials, share_cpu
 from scalesearch.train.loop import TrainingError
 
 #: Rejected candidates allowed per requested trial before the search gives up on the window.

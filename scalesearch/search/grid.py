@@ -28,22 +28,14 @@ from scalesearch.files import write_json
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.runs import spec_digest
 from scalesearch.search.driver import check_workers, open_or_resume
-from scalesearch.search.workers import (
-    HEARTBEAT_S,
-    abandon,
-    abandoned,
-    check_heartbeat,
-    claimed,
-    fail_stale_trials,
-    open_storage,
-    open_storage_url,
-    share_cpu,
-    worker_id,
-)
+from scalesearch.search.storage import HEARTBEAT_S, check_heartbeat, open_storage, open_storage_url
+from scalesearch.search.trial_states import abandoned, claimed
+from scalesearch.search.workers import abandon, fail_stale_trials, share_cpu, worker_id
 from scalesearch.seeds import seed_list
 from scalesearch.signals import stop_reason
 from scalesearch.train.data import load_data
-from scalesearch.train.loop import TrainingError, resolve_device, train
+from scalesearch.train.device import resolve_device
+from scalesearch.train.loop import TrainingError, train
 from scalesearch.train.recipes import load_recipe
 
 #: The finest grid step and the largest growth per unit of phi: beyond them the grid has millions of points.
@@ -117,6 +109,11 @@ class GridConfig:
     device: str = "cpu"
     workers: int = 1  # local processes on this study (for sharing the CPU between them)
     heartbeat_s: int = HEARTBEAT_S
+
+
+def default_study_name(base: NetworkSpec) -> str:
+    """``grid-<base>``: one grid study per base network."""
+    return f"grid-{base.name}"
 
 
 def feasible(config: GridConfig) -> tuple[list[tuple[GridPoint, float]], list[tuple[GridPoint, float]]]:

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from scalesearch.errors import UsageError
+from scalesearch.quantities import parse_latency, parse_macs
 
 CONSTRAINTS = ("soft", "hard")
 DEFAULT_W = -0.07
@@ -71,6 +72,17 @@ class Objective:
             return (f"{self.unit} {_fmt(value, self.unit)} outside the window "
                     f"[{_fmt(low, self.unit)}, {_fmt(high, self.unit)}]")
         return None
+
+
+def target_objective(flops: str | None = None, latency: str | None = None, constraint: str = "soft",
+                     reject_outside: float = 0.1) -> Objective:
+    """The objective of exactly one target as a user types it: MACs (``flops``, e.g. ``400M``) or
+    a latency (e.g. ``15ms``)."""
+    if (flops is None) == (latency is None):
+        raise UsageError("give exactly one target: `flops` 400M or `latency` 15ms")
+    if flops is not None:
+        return Objective(float(parse_macs(flops)), "MACs", constraint, reject_outside=reject_outside)
+    return Objective(parse_latency(latency or ""), "ms", constraint, reject_outside=reject_outside)
 
 
 def _fmt(value: float, unit: str) -> str:

@@ -25,7 +25,7 @@ from scalesearch.search import finalists
 from scalesearch.search.analysis import best_trial, measured_latency, pareto_front, trial_spec
 from scalesearch.search.config import SearchConfig
 from scalesearch.search.evaluators import describe_evaluator
-from scalesearch.search.workers import (
+from scalesearch.search.trial_states import (
     abandoned,
     evaluated,
     evaluated_params,

@@ -35,6 +35,7 @@ from scalesearch.arch.rounding import make_divisible
 from scalesearch.arch.spec import KERNELS, MAX_REPEATS, FusedMBConv, Identity, MBConv, NetworkSpec, _InvertedResidual
 from scalesearch.arch.walk import walk
 from scalesearch.errors import SpecError, UsageError, shown
+from scalesearch.seeds import check_seed
 from scalesearch.typed_data import check, decode
 
 _KINDS = {cls.kind: cls for cls in (MBConv, FusedMBConv, Identity)}
@@ -305,6 +306,13 @@ class SearchSpace:
             if accept is None or accept(spec):
                 return params, spec
         raise UsageError(f"no candidate of search space {self.name!r} was accepted in {tries} draws")
+
+    def draw(self, count: int, seed: int, accept: Callable[[NetworkSpec], bool] | None = None) -> list[NetworkSpec]:
+        """``count`` random candidates (see :meth:`sample`), drawn one after another from ``seed``:
+        the same seed, the same networks, and the first k of a longer draw are a shorter one's."""
+        check_seed(seed)
+        rng = random.Random(seed)
+        return [self.sample(rng, accept)[1] for _ in range(count)]
 
     def size(self) -> int:
         """How many candidates the space holds (distinct choices; two may build the same network)."""

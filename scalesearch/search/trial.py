@@ -25,7 +25,8 @@ from scalesearch.measure.predictor import LatencyTable
 from scalesearch.search.config import SearchConfig
 from scalesearch.search.evaluators import make_evaluator
 from scalesearch.search.space import SearchSpace, load_space
-from scalesearch.search.workers import abandon, claimed, is_repeat, is_surplus, scored, take_slot, worker_id
+from scalesearch.search.trial_states import claimed, is_repeat, is_surplus, scored
+from scalesearch.search.workers import abandon, take_slot, worker_id
 from scalesearch.signals import stop_reason
 from scalesearch.train.loop import TrainingError
 

@@ -44,7 +44,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint: a state dict, or a dict holding one under ``state_dict``."""
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - pickle, zip and torch errors alike mean "not a checkpoint"
+    except Exception as err:  # pickle, zip and torch errors alike mean "not a checkpoint"
         raise UsageError(f"{path}: not a readable checkpoint ({type(err).__name__}: "
                          f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None
     state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None

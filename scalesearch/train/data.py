@@ -135,7 +135,7 @@ class _DataOnly(pickle.Unpickler):
                ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
                ("numpy.core.multiarray", "scalar"): _scalar, ("numpy._core.multiarray", "scalar"): _scalar}
 
-    def find_class(self, module: str, name: str):  # noqa: D401 - pickle's hook
+    def find_class(self, module: str, name: str):  # pickle's hook
         try:
             return self._ARRAYS[(module, name)]
         except KeyError:

@@ -103,11 +103,6 @@ def wrap(model: nn.Module, norm: str, procs: Processes, device: torch.device) ->
     return nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The network inside a DistributedDataParallel wrapper (or the network)."""
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
 def total(value: torch.Tensor, procs: Processes) -> torch.Tensor:
     """``value`` summed over every process."""
     if procs.world > 1:

@@ -59,6 +59,30 @@ def members_of(specs: list[NetworkSpec]) -> list[Member]:
     return [Member(family_of(s), s) for s in specs]
 
 
+def plan_training(models: list[str], specs: list[NetworkSpec], baseline_names: list[str], *,
+                  zero_cost: bool = False, init: Path | None = None, reset_head: bool = False,
+                  world: int = 1) -> list[Member] | None:
+    """What a ``train`` request trains: a family's members (several networks, a folder of specs
+    among ``models``, or reference families beside them), or None for one network. A family is
+    refused what only one network can do: a zero-cost score, ``init`` weights, torchrun's ``world``
+    of processes. ``reset_head`` resets the classifier of ``init``'s weights, so it needs them."""
+    if reset_head and init is None:
+        raise UsageError("`reset_head` resets the classifier of `init`'s weights: give `init` too")
+    if not (len(specs) > 1 or baseline_names or any(Path(m).is_dir() for m in models)):
+        return None
+    if zero_cost:
+        raise UsageError("`eval` zero-cost scores one network: give one model")
+    if init is not None:
+        raise UsageError("`init` starts one network from its own trained weights: give one model")
+    if world > 1:
+        raise UsageError("under torchrun, train one network (a family trains its networks one process each)")
+    members = members_of(specs)
+    if baseline_names:
+        members += baselines(baseline_names, max(analytic_count(m.spec).macs for m in members))
+        members_of([m.spec for m in members])  # a given network named like a baseline would collide
+    return members
+
+
 def parse_baselines(text: str | None) -> list[str]:
     """``--baselines efficientnet,resnet`` as a checked list."""
     names = [n.strip() for n in (text or "").split(",") if n.strip()]

@@ -1,21 +1,21 @@
 """Train a spec on a data set with a recipe: the accuracy half of the search objective.
 
+The training loop: the seeds' runs, their epochs, evaluation (with BatchNorm statistics
+re-estimated first), and each seed's checkpoint, written after every epoch and read back to resume.
 Small data sets live on the training device as uint8 tensors and are augmented there in batches
 (:mod:`scalesearch.train.augment`). Runs are deterministic for a given seed on the CPU. A loss
 that turns NaN or running out of memory (CUDA or CPU) ends the run with a :class:`TrainingError`.
+The run folder is :mod:`.run_folder`'s, its ``metrics.csv`` :mod:`.metrics_file`'s, the device
+:mod:`.device`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import dataclasses
-import io
-import json
 import re
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
@@ -23,19 +23,21 @@ import torch
 from torch import nn
 
 from scalesearch import signals
-from scalesearch.arch.io import load_spec, save_spec, spec_file_name, spec_to_dict
 from scalesearch.arch.spec import NetworkSpec, Spec
 from scalesearch.errors import ScalesearchError, UsageError, is_out_of_memory
-from scalesearch.files import digest, refuse_special_entries, run_lock, write_atomic, write_json
+from scalesearch.files import run_lock
 from scalesearch.nn import build_model, zero_init_residuals
 from scalesearch.train import distributed
 from scalesearch.train.augment import Normalize, TrainAugment, eval_resize
 from scalesearch.train.checkpoints import InitialWeights, write_tensors
 from scalesearch.train.data import DataSet, Split
+from scalesearch.train.device import on_device, resolve_device
 from scalesearch.train.distributed import Processes
 from scalesearch.train.imagefolder import FileSplit
+from scalesearch.train.metrics_file import EpochMetrics, append_epoch, keep_epochs
 from scalesearch.train.optim import autocast_dtype, make_loss, make_optimizer, make_schedule
 from scalesearch.train.recipes import Recipe
+from scalesearch.train.run_folder import open_run_dir
 
 
 class TrainingError(ScalesearchError):
@@ -48,16 +50,6 @@ class TrainingError(ScalesearchError):
 
     def __reduce__(self):  # picklable, so that a worker process can hand it back
         return type(self), (str(self), self.kind)
-
-
-@dataclass(frozen=True)
-class EpochMetrics:
-    seed: int
-    epoch: int
-    train_loss: float
-    val_top1: float | None  # None after an epoch the recipe's ``eval_every`` skips
-    img_per_s: float
-    lr: float
 
 
 @dataclass
@@ -294,7 +286,8 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
                                    img_per_s, run.optimizer.param_groups[0]["lr"])
             result.epochs.append(metrics)
             if run_dir is not None and procs.writer:
-                _record(run_dir, seed, metrics, run)
+                append_epoch(run_dir, metrics)
+                _save(run_dir, seed, epoch, run)
             if on_epoch:
                 on_epoch(metrics)
         result.val_top1 = result.epochs[-1].val_top1
@@ -340,57 +333,15 @@ def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
                             f"(try a lower `lr` or another recipe)", "loss not finite")
 
 
-def on_device(split: Split | FileSplit, device: torch.device, recipe: Recipe) -> Split | FileSplit:
-    """In-memory splits move to the device once; file splits decode a little above the training size."""
-    if isinstance(split, FileSplit):
-        split = split.at_size(max(recipe.resolution, round(recipe.resolution / 0.875)))
-    return split.on(device)
-
-
-def _record(run_dir: Path, seed: int, metrics: EpochMetrics, run: _Run) -> None:
-    """This epoch's metrics row and the seed's checkpoint (with all it takes to go on: optimiser,
-    schedule, loss scale, random state), each file replaced atomically: a crash or a full disk
-    leaves the previous epoch's files whole, never a cut-off row or checkpoint."""
-    csv_path = run_dir / "metrics.csv"
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(asdict(metrics)))
-    if not csv_path.exists() or csv_path.stat().st_size == 0:
-        writer.writeheader()
-    writer.writerow(asdict(metrics))
-    earlier = csv_path.read_text() if csv_path.exists() else ""
-    write_atomic(csv_path, earlier + text.getvalue())
+def _save(run_dir: Path, seed: int, epoch: int, run: _Run) -> None:
+    """The seed's checkpoint, with all it takes to go on (optimiser, schedule, loss scale, random
+    state), replaced atomically: a crash or a full disk leaves the previous epoch's file whole."""
     write_tensors(run_dir / f"seed{seed}_last.pt",
-                  {"spec": run.spec.name, "epoch": metrics.epoch, "state_dict": run.net.state_dict(),
+                  {"spec": run.spec.name, "epoch": epoch, "state_dict": run.net.state_dict(),
                    "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
                    "scaler": run.scaler.state_dict(), "order_rng": run.generator.get_state(),
                    "torch_rng": torch.get_rng_state(),
                    **({"cuda_rng": torch.cuda.get_rng_state(run.device)} if run.device.type == "cuda" else {})})
-
-
-_METRIC_TYPES = {f.name: f.type for f in dataclasses.fields(EpochMetrics)}
-
-
-def _rows(run_dir: Path) -> list[dict[str, str]]:
-    """``metrics.csv``'s rows, each checked to be a row this version wrote (read back like user input)."""
-    path = run_dir / "metrics.csv"
-    if not path.exists():
-        return []
-    try:
-        reader = csv.DictReader(io.StringIO(path.read_text()))
-        rows = list(reader)
-        if rows and list(reader.fieldnames or []) != list(_METRIC_TYPES):
-            raise ValueError(f"its columns are {', '.join(reader.fieldnames or [])}")
-        for row in rows:
-            _metrics(row)
-    except (UnicodeDecodeError, ValueError, TypeError) as err:
-        raise UsageError(f"{path}: not a metrics file this run can go on from ({err}); remove the run folder, or "
-                         "use another one") from None
-    return rows
-
-
-def _metrics(row: dict[str, str]) -> EpochMetrics:
-    return EpochMetrics(**{k: None if v == "" else (float(v) if _METRIC_TYPES[k] != "int" else int(v))
-                           for k, v in row.items()})
 
 
 def _restore(run: _Run, run_dir: Path, seed: int) -> list[EpochMetrics]:
@@ -401,7 +352,7 @@ def _restore(run: _Run, run_dir: Path, seed: int) -> list[EpochMetrics]:
     path = run_dir / f"seed{seed}_last.pt"
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True) if path.exists() else {}
-    except Exception:  # noqa: BLE001 - a checkpoint that does not read is one to redo
+    except Exception:  # a checkpoint that does not read is one to redo
         saved = {}
     done = int(saved.get("epoch", 0)) if "optimizer" in saved else 0
     if done:
@@ -415,76 +366,7 @@ def _restore(run: _Run, run_dir: Path, seed: int) -> list[EpochMetrics]:
             torch.cuda.set_rng_state(saved["cuda_rng"], run.device)
         if run.procs.rank > 0:  # rank 0 saved its own random state only
             torch.manual_seed(run.procs.seed(seed, done))
-    rows = _rows(run_dir)
-    kept = [r for r in rows if int(r["seed"]) != seed or int(r["epoch"]) <= done]
-    if len(kept) != len(rows) and run.procs.writer:
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=list(_METRIC_TYPES))
-        writer.writeheader()
-        writer.writerows(kept)
-        write_atomic(run_dir / "metrics.csv", text.getvalue())
-    return [_metrics(r) for r in kept if int(r["seed"]) == seed]
-
-
-def open_run_dir(run_dir: Path, spec: Spec, recipe: Recipe, init: InitialWeights | None = None) -> None:
-    """Prepare a folder to train ``spec`` (as the recipe trains it) into: a new one gets
-    ``spec.yaml``, ``recipe.json`` (and ``init.json``); one holding a run of the same network,
-    recipe and starting weights is resumed; one holding any other run is refused, since its metrics
-    and checkpoints would mix with the new ones."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"run folder {run_dir} is a file")
-    refuse_special_entries(run_dir)
-    held = [name for name in ("metrics.csv", "spec.yaml") if (run_dir / name).exists()]
-    if held:
-        try:
-            saved = load_spec(run_dir / "spec.yaml")
-        except ScalesearchError:
-            saved = None
-        recorded = {name: _read_json(run_dir / name) for name in ("recipe.json", "init.json")}
-        differs = [what for what, same in (
-            ("network", saved == spec), ("recipe", recorded["recipe.json"] == _as_json(dataclasses.asdict(recipe))),
-            ("init", recorded["init.json"] == (init.record if init else None))) if not same]
-        if differs:
-            network = f" of {saved.name}" if saved is not None else ""
-            raise UsageError(f"run folder {run_dir} already holds a run{network} with other settings "
-                             f"({', '.join(differs)}): use another run folder, or remove that one")
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_spec(spec, run_dir / "spec.yaml")
-    write_json(run_dir / "recipe.json", dataclasses.asdict(recipe))
-    if init is not None:
-        write_json(run_dir / "init.json", init.record)
-
-
-def _as_json(value: object) -> object:
-    return json.loads(json.dumps(value))
-
-
-def _read_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text()) if path.exists() else None
-    except (OSError, ValueError, RecursionError):
-        return "unreadable"
-
-
-def default_run_dir(spec: Spec, data: DataSet, recipe: Recipe, seeds: list[int],
-                    init: InitialWeights | None = None) -> Path:
-    """``runs/train/<network>-<recipe>-<digest of the settings>``: the same command finds its own
-    run again, and resumes it."""
-    settings = {"spec": spec_to_dict(spec), "recipe": dataclasses.asdict(recipe), "seeds": seeds,
-                "data": [data.name, len(data.train), len(data.val)], "init": init.record if init else None}
-    return Path("runs/train") / spec_file_name(spec, f"-{recipe.name}-{digest(settings)[:10]}")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``cpu`` or ``cuda`` (or ``cuda:N``), checked before any work starts."""
-    if name == "cpu":
-        return torch.device("cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UsageError(f"`device` {name}: no CUDA device on this machine (use `device` cpu)")
-        return torch.device(name)
-    raise UsageError(f"`device` must be cpu or cuda, got {name!r}")
+    return keep_epochs(run_dir, seed, done, rewrite=run.procs.writer)
 
 
 def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], device: str = "cpu",
@@ -498,7 +380,7 @@ def train(spec: NetworkSpec, data: DataSet, recipe: Recipe, seeds: list[int], de
     With ``run_dir``, the spec and recipe are saved there first (and ``init.json``, where the weights
     came from), then per-epoch metrics (``metrics.csv``) and each seed's last checkpoint
     (``seed{N}_last.pt``); a ``run_dir`` holding a run of the same settings is resumed (see
-    :func:`open_run_dir`)."""
+    :func:`~scalesearch.train.run_folder.open_run_dir`)."""
     if not seeds:
         raise UsageError("at least one seed is needed")
     procs = distributed.processes()

@@ -48,8 +48,9 @@ from scalesearch.runs import default_start
 from scalesearch.train.augment import Normalize, to_channels
 from scalesearch.train.checkpoints import load_trained, read_state_dict, write_tensors
 from scalesearch.train.data import DataSet, Split, load_data, parse_data_arg
+from scalesearch.train.device import resolve_device
 from scalesearch.train.imagefolder import FileSplit, load_unlabeled_folder
-from scalesearch.train.loop import evaluate, mean_std, resolve_device, train_seed
+from scalesearch.train.loop import evaluate, mean_std, train_seed
 from scalesearch.train.pseudo_labels import (
     LabeledSplit,
     Selection,

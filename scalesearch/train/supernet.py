@@ -52,15 +52,9 @@ from scalesearch.train import distributed
 from scalesearch.train.augment import Normalize, TrainAugment
 from scalesearch.train.checkpoints import write_tensors
 from scalesearch.train.data import DataSet, Split, dataset_record
+from scalesearch.train.device import on_device, resolve_device
 from scalesearch.train.imagefolder import FileSplit
-from scalesearch.train.loop import (
-    SplitBatches,
-    TrainingError,
-    evaluate,
-    on_device,
-    precise_bn,
-    resolve_device,
-)
+from scalesearch.train.loop import SplitBatches, TrainingError, evaluate, precise_bn
 from scalesearch.train.optim import autocast_dtype, make_optimizer, make_schedule
 from scalesearch.train.recipes import Recipe
 from scalesearch.typed_data import decode
@@ -166,7 +160,7 @@ def _restore(run_dir: Path, state: dict, random_state: bool = True) -> list[Supe
     path = run_dir / CHECKPOINT
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True) if path.exists() else {}
-    except Exception:  # noqa: BLE001 - a checkpoint that does not read is one to redo
+    except Exception:  # a checkpoint that does not read is one to redo
         saved = {}
     done = int(saved.get("epoch", 0))
     if done:
