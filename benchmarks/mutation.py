@@ -1,7 +1,6 @@
 """Mutation testing: how many small planted bugs each module's tests catch.
 
 Run:  python benchmarks/mutation.py [MODULE ...] [--work runs/mutation] [--timeout 300] [--fresh]
-      python benchmarks/mutation.py --write-readme   (README's table, from the JSON)
       (no MODULE: every module of MODULES, in order; `--list` shows them)
 
 For each module, cosmic-ray (https://github.com/sixty-north/cosmic-ray) plants one mutation at a time
@@ -155,16 +154,15 @@ def _score(module: str, outcomes: list[dict]) -> dict:
             "tests": " ".join(MODULES[module])}
 
 
-BEGIN, END = "<!-- mutation:begin -->", "<!-- mutation:end -->"
-README = ROOT / "README.md"
 
 
 def render(document: dict | None = None) -> str:
-    """README's mutation table, from benchmarks/results/mutation.json (modules not yet run: not measured)."""
+    """The score table, from benchmarks/results/mutation.json (modules not yet run: not measured);
+    docs/results/mutation.md shows it (benchmarks/pages/development.py)."""
     if document is None:
         path = ROOT / "benchmarks/results/mutation.json"
         document = json.loads(path.read_text()) if path.exists() else {"rows": {}}
-    lines = [BEGIN, "", "| module | mutants | caught | survived | equivalent | score | goal >= 85% |",
+    lines = ["| module | mutants | caught | survived | equivalent | score | goal >= 85% |",
              "|---|---|---|---|---|---|---|"]
     for module in MODULES:
         row = document["rows"].get(module)
@@ -176,7 +174,7 @@ def render(document: dict | None = None) -> str:
         score = "-" if row["score"] is None else f"{row['score']:.0%}"
         lines.append(f"| `{module}` | {row['done']} of {row['mutants']} run | {row['killed']} | {row['survived']} | "
                      f"{row['equivalent']} | {score} | {goal} |")
-    return "\n".join([*lines, "", END])
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -186,16 +184,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant's test run")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/mutation.json")
     parser.add_argument("--list", action="store_true")
-    parser.add_argument("--write-readme", action="store_true", help="only put the table into README.md")
     parser.add_argument("--no-run", action="store_true", help="only score the sessions so far (none is run)")
     parser.add_argument("--fresh", action="store_true", help="start the modules' sessions again (tests changed)")
     args = parser.parse_args()
     if args.list:
         print("\n".join(MODULES))
-        return
-    if args.write_readme:
-        readme = README.read_text()
-        README.write_text(readme[:readme.index(BEGIN)] + render() + readme[readme.index(END) + len(END):])
         return
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:

@@ -1,14 +1,15 @@
-"""README stays true: its commands are the ones CI runs, and its API example runs as written."""
+"""README and the documentation stay true: README's commands are the ones CI runs, its API example
+runs as written, and every results page (and README's headline table) is what its JSON renders."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import re
 from pathlib import Path
 
 import pytest
-from conftest import readme_section_and_render
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -37,6 +38,28 @@ def test_readme_api_example_prints_what_it_says(tmp_path: Path, monkeypatch: pyt
     assert (tmp_path / "b3.yaml").exists()
 
 
-def test_readme_mutation_table_is_rendered_from_its_json():
-    section, rendered = readme_section_and_render("mutation.py")
-    assert section == rendered, "run: python benchmarks/mutation.py --write-readme"
+
+
+def _render_pages():
+    spec = importlib.util.spec_from_file_location("render_pages", ROOT / "benchmarks/render_pages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_results_page_is_what_its_json_renders():
+    stale = _render_pages().differing()
+    assert not stale, f"run: python benchmarks/render_pages.py ({', '.join(stale)})"
+
+
+def test_a_page_edited_by_hand_is_caught(tmp_path, monkeypatch):
+    render_pages = _render_pages()
+    page, text = next((p, t) for p, t in render_pages.rendered().items() if p.parent == render_pages.DOCS)
+    monkeypatch.setattr(render_pages, "DOCS", tmp_path)
+    monkeypatch.setattr(render_pages, "README", tmp_path / "README.md")
+    (tmp_path / "README.md").write_text("no headline block\n")
+    for path, rendered in render_pages.rendered().items():
+        path.write_text(rendered)
+    assert render_pages.differing() == []
+    (tmp_path / page.name).write_text(text.replace("%", " percent", 1) if "%" in text else text + "typed\n")
+    assert [Path(p).name for p in render_pages.differing()] == [page.name]

@@ -1,4 +1,4 @@
-"""Committed results are portable: no file under benchmarks/results/ names a path of the machine
+"""Committed results are portable: no file under benchmarks/results/ or docs/ names a path of the machine
 that made it. A data set is recorded by kind, image counts and digest
 (scalesearch.train.data.dataset_record), a run folder or file of the repository relative to its root."""
 
@@ -26,6 +26,11 @@ def offenders(folder: Path) -> list[str]:
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             found += [f"{path.relative_to(folder)}:{number}: {m.group(0)[:120]}" for m in ABSOLUTE.finditer(line)]
     return found
+
+
+def test_no_documentation_page_names_a_path_of_the_machine_that_built_it():
+    bad = [o for o in offenders(ROOT / "docs") if not o.startswith("data/")]  # docs/data: benchmarks/results
+    assert not bad, "absolute paths in the documentation:\n" + "\n".join(bad)
 
 
 def test_no_result_names_a_path_of_the_machine_that_made_it():
