@@ -55,6 +55,7 @@ from scalesearch.quantities import parse_batches, parse_devices, parse_macs, par
 from scalesearch.runs import given_coefficients, resolve_start, scaled_family, study_dir
 from scalesearch.search.analysis import baselines as known_baselines
 from scalesearch.search.analysis import best_trial, check_baselines
+from scalesearch.search.artifacts import dashboard_command
 from scalesearch.search.compare import default_run_dir as default_compare_dir
 from scalesearch.search.compare import parse_strategies, run_comparison
 from scalesearch.search.compare import plan as plan_scaling
@@ -671,6 +672,7 @@ def find_base(
     if include_baselines:
         known_baselines(config)
     summary = _summarise_search(config, found)
+    report.log(f"the trials, each with its network: {dashboard_command(config.run_dir, storage)}")
     if json_out:
         report.print_json(summary)
     else:
@@ -729,6 +731,7 @@ def grid_cmd(
         with local_workers(run_grid, [(config,)] * (workers - 1)):
             finished = run_grid(config, on_trial=lambda done, _total: update(done))
     document = save_coefficients(finished, config)
+    report.log(f"the points, each with its network: {dashboard_command(config.run_dir, storage)}")
     heatmap = report.write_grid_heatmap(config.run_dir / "grid_heatmap.png", document)
     record = {k: document[k] for k in ("alpha", "beta", "gamma", "val_top1", "macs_ratio", "n_feasible")}
     record.update(points_trained=len(document["points"]), coefficients_file=str(config.run_dir / "coefficients.json"),

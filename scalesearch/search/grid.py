@@ -27,6 +27,7 @@ from scalesearch.errors import ScalesearchError, UsageError
 from scalesearch.files import write_json
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.runs import spec_digest
+from scalesearch.search.artifacts import artifact_store, attach
 from scalesearch.search.driver import check_workers, open_or_resume
 from scalesearch.search.storage import HEARTBEAT_S, check_heartbeat, open_storage, open_storage_url
 from scalesearch.search.trial_states import abandoned, claimed
@@ -192,6 +193,7 @@ def run_grid(config: GridConfig, on_trial: Callable[[int, int], None] | None = N
     fail_stale_trials(study)
     data = load_data(config.data, train_images=config.train_images)
     recipe = load_recipe(config.recipe).override(**config.recipe_overrides)
+    store = artifact_store(config.run_dir)
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker_id())
@@ -208,6 +210,7 @@ def run_grid(config: GridConfig, on_trial: Callable[[int, int], None] | None = N
         trained_at = recipe.scaled_resolution(spec, point.gamma)
         trial.set_user_attr("resolution", trained_at)
         try:
+            attach(trial, store, spec)
             result = train(spec, data, recipe.override(resolution=trained_at), list(range(config.seeds)),
                            device=config.device)
         except TrainingError as err:

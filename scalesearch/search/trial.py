@@ -22,6 +22,7 @@ from scalesearch.arch.spec import NetworkSpec
 from scalesearch.errors import ScalesearchError
 from scalesearch.measure.flops import analytic_count, analytic_macs
 from scalesearch.measure.predictor import LatencyTable
+from scalesearch.search.artifacts import artifact_store, attach
 from scalesearch.search.config import SearchConfig
 from scalesearch.search.evaluators import make_evaluator
 from scalesearch.search.space import SearchSpace, load_space
@@ -45,6 +46,7 @@ class TrialObjective:
         self.space = space or load_space(config.space)
         self.evaluate = make_evaluator(config)
         self.latency = LatencyTable(config.latency) if config.latency else None
+        self.store = artifact_store(config.run_dir)
 
     def _describe(self, trial: optuna.Trial, spec: NetworkSpec) -> float:
         """Record the candidate's size on the trial; returns its cost (MACs or predicted ms)."""
@@ -56,6 +58,16 @@ class TrialObjective:
         if self.latency:
             trial.set_user_attr("latency_ms", cost)
         return cost
+
+    def _attach(self, trial: optuna.Trial, spec: NetworkSpec, cost: float) -> None:
+        """The trial's network, and its latency prediction where the target is latency, as artifacts."""
+        latency = None
+        if self.latency is not None:
+            c = self.latency.config
+            latency = {"predicted_ms": cost, "measured": False, "device": c.device, "backend": c.backend,
+                       "batch": c.batch, "threads": c.threads, "precision": c.precision, "table": self.latency.key,
+                       "calibration": self.latency.calibration}
+        attach(trial, self.store, spec, latency)
 
     def prescreen(self, trial: optuna.Trial, params: dict[str, Any]) -> dict[str, Any]:
         """Of the suggested candidate and ``prescreen - 1`` random ones inside the target window,
@@ -115,12 +127,14 @@ class TrialObjective:
             trial.set_constraint("window", objective.violation(cost))
         if reason is not None:
             trial.set_user_attr("rejected", reason)
+            self._attach(trial, spec, cost)
             if self.config.multi_objective:
                 raise optuna.TrialPruned(reason)
             # Below every real score (> 0) and graded by distance, so TPE learns where the window is.
             return -abs(math.log(cost / objective.target))
         earlier = self._evaluated_before(trial, spec)
         if earlier is not None:
+            self._attach(trial, spec, cost)
             return self._repeat(trial, earlier)
         started = time.perf_counter()
         try:
@@ -132,6 +146,7 @@ class TrialObjective:
                 if chosen is not params:
                     params, spec = chosen, self.space.candidate(chosen)
                     cost = self._describe(trial, spec)
+            self._attach(trial, spec, cost)
             accuracy = self.evaluate(spec, trial=trial)
             trial.set_user_attr(self.evaluate.key, accuracy)
             self._wind_up(trial, started)  # inside the try: a signal meanwhile still queues the trial again
