@@ -2,12 +2,14 @@
 
 Run:  python benchmarks/flops_counting.py        (about 1 minute on a 2-core CPU)
 Writes benchmarks/results/flops_counting.json and prints a table. Goal: the two counts agree
-within 1% on every model, and the analytic counter is at least 100x faster than fvcore.
+within 1% on every model, and the analytic counter is at least 100x faster than fvcore. Each row
+also records torchvision's published figures for that network, where torchvision has it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 import time
@@ -22,6 +24,22 @@ from scalesearch.measure.flops import analytic_count, fvcore_count
 from scalesearch.nn import build_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "flops_counting.json"
+
+
+def torchvision_published(spec_name: str) -> dict | None:
+    """torchvision's published figures for a network of the same name (its ImageNet weights'
+    metadata: G multiply-adds as torchvision rounds them, parameters, crop size), if it has one;
+    B1..B7 of the official preset are torchvision's efficientnet_b1..b7."""
+    import torchvision
+    from torchvision.models import get_model_weights, list_models
+
+    official = re.fullmatch(r"efficientnet-b0-official-phi(\d)", spec_name)
+    name = f"efficientnet_b{official[1]}" if official else spec_name.replace("-", "_")
+    if name not in list_models():
+        return None
+    weights = get_model_weights(name).IMAGENET1K_V1
+    return {"gmacs": weights.meta["_ops"], "params": weights.meta["num_params"],
+            "crop_px": weights.transforms().crop_size[0], "source": f"torchvision {torchvision.__version__}, {weights}"}
 
 
 def _median_seconds(fn, repeats: int) -> float:
@@ -51,6 +69,7 @@ def main() -> None:
             "analytic_params": analytic.params, "fvcore_params": traced.params,
             "analytic_ms": analytic_s * 1e3, "fvcore_ms": fvcore_s * 1e3, "build_ms": build_s * 1e3,
             "speedup": fvcore_s / analytic_s, "speedup_incl_build": (fvcore_s + build_s) / analytic_s,
+            "torchvision_published": torchvision_published(spec.name),
         })
         r = rows[-1]
         print(f"{r['model']:<28} {r['resolution']:>4}px  MACs {r['analytic_macs'] / 1e6:>10.2f}M  "

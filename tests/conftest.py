@@ -3,7 +3,6 @@ where the real Fashion-MNIST files are; a run folder's study as another process 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 from pathlib import Path
@@ -67,16 +66,6 @@ def require_fashion() -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("needs_fashion"):
         require_fashion()
-
-
-def readme_section_and_render(script: str) -> tuple[str, str]:
-    """README's section between ``benchmarks/SCRIPT``'s BEGIN and END markers, and what the script's
-    ``render()`` makes of its JSON now: a test compares them, so no figure in README is typed."""
-    spec = importlib.util.spec_from_file_location(script.removesuffix(".py"), ROOT / "benchmarks" / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    readme = (ROOT / "README.md").read_text()
-    return readme[readme.index(module.BEGIN):readme.index(module.END) + len(module.END)], module.render()
 
 
 def random_block(rng: random.Random):

@@ -1,4 +1,4 @@
-"""The README's bad-input table, row by row: exit code and the exact one line on stderr."""
+"""The documentation's bad-input table (docs/faults.md), row by row: exit code and the exact one line on stderr."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from scalesearch.cli import app
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-SECTION = README.split("## Bad input", 1)[1].split("\n## ", 1)[0]
+FAULTS = (Path(__file__).resolve().parents[1] / "docs" / "faults.md").read_text()
+SECTION = FAULTS.split("## Bad input", 1)[1].split("\n## ", 1)[0]
 ROWS = [(cmd, int(code), message.replace("\\|", "|"))
         for cmd, code, message in re.findall(r"^\| `scalesearch (.+?)` \| (\d) \| `(.+)` \|$", SECTION, re.M)]
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from conftest import readme_section_and_render
 from typer.testing import CliRunner
 
 from scalesearch.arch.io import resolve_spec
@@ -394,11 +393,6 @@ def test_a_network_evaluated_before_is_not_evaluated_again_nor_counted(tmp_path:
     assert [t.number for t in evaluated(study.trials)] == [0, 2] == [t.number for t in scored(study.trials)]
     rows = trial_rows(study, config)
     assert (rows[1]["state"], rows[1]["reason"]) == ("repeat", "repeat of trial 0")
-
-
-def test_readme_ground_truth_section_is_what_its_json_renders():
-    section, rendered = readme_section_and_render("render_ground_truth.py")
-    assert section == rendered, "run: python benchmarks/render_ground_truth.py --write"
 
 
 def test_the_seed_to_seed_ceiling_averages_every_pair_of_seeds():

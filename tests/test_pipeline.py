@@ -123,6 +123,23 @@ def test_train_on_a_folder_trains_each_network_alike_and_writes_the_family_repor
     assert "| tiny-base | tiny-base-phi2 |" in (run / "family.md").read_text()
 
 
+def test_a_family_report_names_its_data_by_kind_never_by_folder(tmp_path, monkeypatch):
+    # The figures' titles are committed with results (benchmarks/results/pipeline_cifar_figures/):
+    # the data set's folder would name the machine that made them.
+    from scalesearch.report import markdown, plots
+
+    titles = []
+    monkeypatch.setattr(plots, "family_accuracy", lambda path, rows, x_of, x_label, title: titles.append(title) or path)
+    row = {"family": "tiny-base", "name": "tiny-base-phi0", "macs": 1e6, "params": 1e5, "resolution": 32,
+           "train_resolution": 32, "per_seed": {"0": 0.5}, "val_top1": 0.5, "val_top1_std": 0.0,
+           "latency_ms": {"cpu-onnxruntime": 1.0}}
+    document = {"settings": {"recipe": {"name": "proxy", "epochs": 8}, "seeds": [0], "train_images": 1000,
+                             "data": "cifar10:/work/shared/data/cifar-10"}, "rows": {"tiny-base-phi0": row}}
+    markdown.write_family_report(tmp_path, document)
+    assert titles == ["proxy recipe, 8 epochs, seeds [0], 1,000 training images of cifar10"] * 3
+    assert "/work" not in (tmp_path / "family.md").read_text()
+
+
 @pytest.mark.slow
 def test_a_killed_family_run_trains_only_what_is_missing(tmp_path, tiny_base):
     specs = family_specs(tmp_path, tiny_base)

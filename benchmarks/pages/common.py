@@ -59,7 +59,8 @@ def machine(document: dict[str, Any]) -> str:
     """The machine a result was measured on, in one line, with the interference it recorded."""
     info = document.get("machine") or {}
     gpu = info.get("gpu")
-    parts = [f"{info.get('cpu', 'unknown CPU')}, {info.get('usable_cores', '?')} usable cores"]
+    cores = info.get("usable_cores", "?")
+    parts = [f"{info.get('cpu', 'unknown CPU')}, {cores} usable core{'' if cores == 1 else 's'}"]
     if gpu:
         parts.append(gpu if isinstance(gpu, str) else str(gpu.get("name", gpu)))
     parts.append(f"torch {info.get('torch', '?')}")

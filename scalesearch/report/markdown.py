@@ -152,14 +152,21 @@ def _latency_of(key: str):
     return lambda row: row["latency_ms"].get(key)
 
 
+def _data_kind(data: str) -> str:
+    """A data set named portably, by its kind: ``cifar10:/data/cifar`` -> ``cifar10``."""
+    return data.partition(":")[0]
+
+
 def write_family_report(run_dir: Path, document: dict[str, Any], title: str = "Trained family") -> list[Path]:
     """``family.md`` and PNG plots of validation top-1 against MACs, parameters and each measured
     batch-1 latency, one line per family (EfficientNet's Figure 1 layout)."""
     rows = list(document["rows"].values())
     settings = document["settings"]
     recipe = settings["recipe"]
+    # The data set by its kind alone (``cifar10:/data/cifar`` -> ``cifar10``): the figures' titles
+    # are committed with results, and a folder would name the machine that made them.
     about = (f"{recipe['name']} recipe, {recipe['epochs']} epochs, seeds {settings['seeds']}, "
-             f"{settings['train_images']:,} training images of `{settings['data']}`")
+             f"{settings['train_images']:,} training images of {_data_kind(settings['data'])}")
     figures = [plots.family_accuracy(run_dir / "accuracy_vs_macs.png", rows, lambda r: r["macs"] / 1e6,
                                      "multiply-adds at the nominal resolution (M MACs)", about),
                plots.family_accuracy(run_dir / "accuracy_vs_params.png", rows, lambda r: r["params"] / 1e6,
