@@ -21,7 +21,6 @@ from pages.common import table  # noqa: E402
 
 DOCS = ROOT / "docs/results"
 README = ROOT / "README.md"
-BEGIN, END = "<!-- headlines:begin -->", "<!-- headlines:end -->"
 
 
 def headline_table(link_prefix: str) -> str:
@@ -39,18 +38,22 @@ def index_page() -> str:
             f"{headline_table('')}\n\n## Every results page\n\n{listing}\n")
 
 
-def readme_block() -> str:
-    return f"{BEGIN}\n{headline_table('docs/results/')}\n{END}"
+def readme_blocks() -> dict[str, str]:
+    """README's rendered blocks, each between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``."""
+    return {"headlines": headline_table("docs/results/"), "suite": pages.suite_time()}
 
 
 def rendered() -> dict[Path, str]:
-    """Every rendered file and its text (README whole, with its headline block replaced)."""
+    """Every rendered file and its text (README whole, with its blocks replaced)."""
     files = {DOCS / name: render() for name, render in pages.pages().items()}
     files[DOCS / "index.md"] = index_page()
     readme = README.read_text()
-    if BEGIN in readme and END in readme:
-        head, rest = readme.split(BEGIN, 1)
-        files[README] = head + readme_block() + rest.split(END, 1)[1]
+    for name, block in readme_blocks().items():
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if begin in readme and end in readme:
+            head, rest = readme.split(begin, 1)
+            readme = f"{head}{begin}\n{block}\n{end}{rest.split(end, 1)[1]}"
+    files[README] = readme
     return files
 
 

@@ -45,6 +45,10 @@ def test_make_divisible_matches_torchvision():
 
     for tenths in range(1, 20_000, 7):
         assert make_divisible(tenths / 10) == _make_divisible(tenths / 10, 8)
+    for divisor in (3, 4, 5, 16):  # odd ones too: half of 3 is 1.5, not 1
+        for tenths in range(1, 5_000):
+            assert make_divisible(tenths / 10, divisor) == _make_divisible(tenths / 10, divisor), (tenths, divisor)
+    assert make_divisible(10, 3) == 9  # exactly 90% of the value is allowed
 
 
 def test_scale_repeats_rounds_up_and_ignores_float_noise():

@@ -36,6 +36,13 @@ def pages() -> dict[str, Callable[[], str]]:
     return found
 
 
+def suite_time() -> str:
+    """README's sentence on how long the test suite takes (from suite_runs.json)."""
+    from pages.development import suite_time as sentence
+
+    return sentence()
+
+
 def headlines() -> list[tuple[str, str, str]]:
     """The headline rows, topic by topic: (result, figure, page file)."""
     return [row() for module in _modules() for row in module.HEADLINES]
