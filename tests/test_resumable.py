@@ -67,9 +67,11 @@ def test_each_field_kind_admits_what_it_names(kind, good, bad):
 
 def test_a_changed_setting_is_named_and_a_new_file_makes_its_folders(tmp_path):
     path = tmp_path / "a/b/results.json"  # folders that do not exist yet
-    ResultsFile(path, {"lr": 0.1, "epochs": 2}).add("x", {"v": 1})
+    settings = {"lr": 0.1, "epochs": 2, "data": {"kind": "cifar10", "images": 1000}, "wd": 0.05}
+    ResultsFile(path, settings).add("x", {"v": 1})
+    # Only the setting that differs is named: equal values read back from the file are other objects.
     with pytest.raises(UsageError, match=r"holds results made with another lr: "):
-        ResultsFile(path, {"lr": 0.2, "epochs": 2})
+        ResultsFile(path, {**settings, "lr": 0.2, "data": {"kind": "cifar10", "images": 1000}})
 
 
 def test_a_long_bad_value_is_cut_in_the_message(tmp_path):
