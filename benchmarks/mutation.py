@@ -158,7 +158,7 @@ def _score(module: str, outcomes: list[dict]) -> dict:
 
 def render(document: dict | None = None) -> str:
     """The score table, from benchmarks/results/mutation.json (modules not yet run: not measured);
-    docs/results/mutation.md shows it (benchmarks/pages/development.py)."""
+    docs/results/mutation.md shows it (benchmarks/pages/mutation.py)."""
     if document is None:
         path = ROOT / "benchmarks/results/mutation.json"
         document = json.loads(path.read_text()) if path.exists() else {"rows": {}}

@@ -1,14 +1,16 @@
-"""Results about the project itself: how many planted bugs its tests catch."""
+"""mutation.md, from mutation.json: how many planted bugs the tests catch, module by module."""
 
 from __future__ import annotations
 
-import mutation
+import mutation as script  # benchmarks/mutation.py, whose results this page shows
 
 from pages.common import exists, load, source
 
+PAGE = "mutation.md"
 
-def mutation_page() -> str:
-    document = load("mutation") if exists("mutation") else {"rows": {}, "settings": {"goal": mutation.GOAL}}
+
+def render() -> str:
+    document = load("mutation") if exists("mutation") else {"rows": {}, "settings": {"goal": script.GOAL}}
     rows = document["rows"]
     finished = [m for m, r in rows.items() if r["done"] == r["mutants"] and r["score"] is not None]
     met = [m for m in finished if rows[m]["meets_goal"]]
@@ -30,9 +32,9 @@ def mutation_page() -> str:
         "",
         f"Score = caught / (caught + survived), equivalent mutants left out; the goal is "
         f"{document['settings']['goal']:.0%} in every module. Finished so far: {len(finished)} of "
-        f"{len(mutation.MODULES)} listed modules, {len(met)} of them meeting the goal.",
+        f"{len(script.MODULES)} listed modules, {len(met)} of them meeting the goal.",
         "",
-        mutation.render(document),
+        script.render(document),
         "",
     ]
     if survivors:
@@ -44,34 +46,12 @@ def mutation_page() -> str:
     return "\n".join(lines)
 
 
-def _headline() -> tuple[str, str, str]:
+def headline() -> tuple[str, str, str]:
     rows = load("mutation")["rows"] if exists("mutation") else {}
     finished = {m: r for m, r in rows.items() if r["done"] == r["mutants"] and r["score"] is not None}
     figure = "not measured"
     if finished:
         module, worst = min(finished.items(), key=lambda item: item[1]["score"])
         figure = (f"{sum(bool(r['meets_goal']) for r in finished.values())} of {len(finished)} finished modules "
-                  f"meet {mutation.GOAL:.0%}; lowest {worst['score']:.0%} (`{module}`)")
-    return "Planted bugs the tests catch (mutation score)", figure, "mutation.md"
-
-
-def suite_time() -> str:
-    """How long README's test command takes, and whether it passed run after run (suite_runs.json)."""
-    document = load("suite_runs") if exists("suite_runs") else {"rows": {}}
-    rows = list(document["rows"].values())
-    if not rows:
-        return "The suite's time is not measured yet (`python benchmarks/suite_runs.py`)."
-    cores = document["machine"].get("usable_cores")
-    busy = [r["interference"]["other_processes_cores_busy"] for r in rows if r.get("interference")]
-    passed = sum(r["exit_code"] == 0 for r in rows)
-    minutes = sorted(r["wall_s"] / 60 for r in rows)
-    spread = (f"{minutes[0]:.0f}" if round(minutes[0]) == round(minutes[-1])
-              else f"{minutes[0]:.0f} to {minutes[-1]:.0f}")
-    load_words = f", while other jobs kept {min(busy):.1f} to {max(busy):.1f} cores busy" if busy else ""
-    return (f"The whole suite took {spread} minutes per run on {cores} CPU cores{load_words}; "
-            f"{passed} of {len(rows)} runs in a row passed ({rows[-1]['passed']} tests passed, "
-            f"{rows[-1]['skipped']} skipped in the last; [`suite_runs.json`](benchmarks/results/suite_runs.json)).")
-
-
-PAGES = {"mutation.md": mutation_page}
-HEADLINES = [_headline]
+                  f"meet {script.GOAL:.0%}; lowest {worst['score']:.0%} (`{module}`)")
+    return "Planted bugs the tests catch (mutation score)", figure, PAGE
