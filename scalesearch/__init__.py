@@ -23,7 +23,7 @@ _EXPORTS = {
     "scalesearch.arch.scaling": ("Coefficients", "scale"),
     "scalesearch.arch.spec": ("BasicBlock", "Bottleneck", "DepthwiseSeparable", "FusedMBConv", "Head", "Identity",
                               "MBConv", "NetworkSpec", "ScalingRecord", "Stem"),
-    "scalesearch.errors": ("ExportError", "ScalesearchError", "SpecError", "UsageError"),
+    "scalesearch.errors": ("ExportError", "ScalesearchError", "SpecError", "TrainingError", "UsageError"),
     "scalesearch.export": ("export_spec",),
     "scalesearch.measure.flops": ("Count", "analytic_count", "count", "fvcore_count"),
     "scalesearch.nn": ("build_model",),
@@ -33,7 +33,7 @@ _EXPORTS = {
     "scalesearch.search.config": ("SearchConfig", "validate"),
     "scalesearch.search.find_base": ("search",),
     "scalesearch.train.data": ("load_data",),
-    "scalesearch.train.loop": ("TrainingError", "train"),
+    "scalesearch.train.loop": ("train",),
     "scalesearch.train.recipes": ("Recipe", "load_recipe"),
     "scalesearch.train.zero_cost": ("zero_cost_score",),
 }

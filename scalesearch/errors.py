@@ -42,6 +42,18 @@ class SpecError(UsageError):
         return SpecError(self.field, self.reason, source)
 
 
+class TrainingError(ScalesearchError):
+    """A run that cannot go on; the search records the trial as failed, grouped by ``kind``
+    (``"loss not finite"`` or ``"out of memory"``)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self):  # picklable, so that a worker process can hand it back
+        return type(self), (str(self), self.kind)
+
+
 class ExportError(ScalesearchError):
     """A model that could not be exported (ONNX, TorchScript, or a network timm cannot express)."""
 

@@ -24,11 +24,11 @@ from typer.testing import CliRunner
 from scalesearch.arch.io import load_spec, resolve_spec, save_spec
 from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
 from scalesearch.cli import app
-from scalesearch.errors import SpecError, UsageError
+from scalesearch.errors import SpecError, TrainingError, UsageError
 from scalesearch.nn import build_model
 from scalesearch.train.augment import Normalize, TrainAugment
 from scalesearch.train.data import DataSet, load_data
-from scalesearch.train.loop import TrainingError, epoch_order, train
+from scalesearch.train.loop import epoch_order, train
 from scalesearch.train.optim import make_loss, make_optimizer
 from scalesearch.train.recipes import load_recipe, recipe_names
 

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import optuna
 
 from scalesearch.arch.spec import NetworkSpec
+from scalesearch.errors import TrainingError
 from scalesearch.measure.flops import analytic_count
 from scalesearch.measure.predictor import LatencyTable
 from scalesearch.search.analysis import by_score, trial_spec
@@ -27,7 +28,6 @@ from scalesearch.search.evaluators import Evaluator, make_evaluator
 from scalesearch.search.space import load_space
 from scalesearch.search.trial import candidate_cost
 from scalesearch.search.trial_states import evaluated_params
-from scalesearch.train.loop import TrainingError
 
 
 @dataclass(frozen=True)

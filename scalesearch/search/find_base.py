@@ -16,7 +16,7 @@ from typing import Callable
 
 import optuna
 
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, TrainingError
 from scalesearch.search import finalists
 from scalesearch.search.analysis import measure_leaders
 from scalesearch.search.config import SearchConfig, describe, make_pruner, make_sampler, sampler_seed
@@ -26,7 +26,6 @@ from scalesearch.search.storage import open_storage
 from scalesearch.search.trial import TrialObjective
 from scalesearch.search.trial_states import evaluated, is_rejected, is_repeat, scored
 from scalesearch.search.workers import fail_stale_trials, share_cpu
-from scalesearch.train.loop import TrainingError
 
 #: Rejected candidates allowed per requested trial before the search gives up on the window.
 MAX_REJECTIONS_PER_TRIAL = 200

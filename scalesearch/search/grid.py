@@ -23,7 +23,7 @@ import optuna
 from scalesearch.arch.io import spec_to_dict
 from scalesearch.arch.scaling import Coefficients, scale
 from scalesearch.arch.spec import NetworkSpec
-from scalesearch.errors import ScalesearchError, UsageError
+from scalesearch.errors import ScalesearchError, TrainingError, UsageError
 from scalesearch.files import write_json
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.runs import spec_digest
@@ -36,7 +36,7 @@ from scalesearch.seeds import seed_list
 from scalesearch.signals import stop_reason
 from scalesearch.train.data import load_data
 from scalesearch.train.device import resolve_device
-from scalesearch.train.loop import TrainingError, train
+from scalesearch.train.loop import train
 from scalesearch.train.recipes import load_recipe
 
 #: The finest grid step and the largest growth per unit of phi: beyond them the grid has millions of points.

@@ -19,7 +19,7 @@ import optuna
 
 from scalesearch.arch.io import network_digest
 from scalesearch.arch.spec import NetworkSpec
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, TrainingError
 from scalesearch.measure.flops import analytic_count, analytic_macs
 from scalesearch.measure.predictor import LatencyTable
 from scalesearch.search.artifacts import artifact_store, attach
@@ -29,7 +29,6 @@ from scalesearch.search.space import SearchSpace, load_space
 from scalesearch.search.trial_states import claimed, is_repeat, is_surplus, scored
 from scalesearch.search.workers import abandon, take_slot, worker_id
 from scalesearch.signals import stop_reason
-from scalesearch.train.loop import TrainingError
 
 
 def candidate_cost(spec: NetworkSpec, latency: LatencyTable | None = None) -> float:

@@ -4,7 +4,7 @@ The training loop: the seeds' runs, their epochs, evaluation (with BatchNorm sta
 re-estimated first), and each seed's checkpoint, written after every epoch and read back to resume.
 Small data sets live on the training device as uint8 tensors and are augmented there in batches
 (:mod:`scalesearch.train.augment`). Runs are deterministic for a given seed on the CPU. A loss
-that turns NaN or running out of memory (CUDA or CPU) ends the run with a :class:`TrainingError`.
+that turns NaN or running out of memory (CUDA or CPU) ends the run (:mod:`.failures`).
 The run folder is :mod:`.run_folder`'s, its ``metrics.csv`` :mod:`.metrics_file`'s, the device
 :mod:`.device`'s.
 """
@@ -12,7 +12,6 @@ The run folder is :mod:`.run_folder`'s, its ``metrics.csv`` :mod:`.metrics_file`
 from __future__ import annotations
 
 import contextlib
-import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from torch import nn
 
 from scalesearch import signals
 from scalesearch.arch.spec import NetworkSpec, Spec
-from scalesearch.errors import ScalesearchError, UsageError, is_out_of_memory
+from scalesearch.errors import TrainingError, UsageError
 from scalesearch.files import run_lock
 from scalesearch.nn import build_model, zero_init_residuals
 from scalesearch.train import distributed
@@ -33,23 +32,12 @@ from scalesearch.train.checkpoints import InitialWeights, write_tensors
 from scalesearch.train.data import DataSet, Split
 from scalesearch.train.device import on_device, resolve_device
 from scalesearch.train.distributed import Processes
+from scalesearch.train.failures import check_finite, out_of_memory_ends_the_run
 from scalesearch.train.imagefolder import FileSplit
 from scalesearch.train.metrics_file import EpochMetrics, append_epoch, keep_epochs
 from scalesearch.train.optim import autocast_dtype, make_loss, make_optimizer, make_schedule
 from scalesearch.train.recipes import Recipe
 from scalesearch.train.run_folder import open_run_dir
-
-
-class TrainingError(ScalesearchError):
-    """A run that cannot go on; the search records the trial as failed, grouped by ``kind``
-    (``"loss not finite"`` or ``"out of memory"``)."""
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-    def __reduce__(self):  # picklable, so that a worker process can hand it back
-        return type(self), (str(self), self.kind)
 
 
 @dataclass
@@ -243,7 +231,7 @@ def _train_epoch(run: _Run, recipe: Recipe, epoch: int) -> tuple[float, float]:
         seen += len(labels)
         # Checking every step would synchronise a GPU each step; a NaN stays NaN in the sum.
         if step % _NAN_CHECK_STEPS == 0 or step == steps:
-            _check_finite(loss_sum, epoch, step)
+            check_finite(loss_sum, epoch, step)
         if not distributed.ranks_agree(run.model, run.procs):
             raise TrainingError(f"the {run.procs.world} processes hold different weights after epoch {epoch}, "
                                 f"step {step}", "processes diverged")
@@ -272,7 +260,7 @@ def train_seed(spec: NetworkSpec, data: DataSet, recipe: Recipe, seed: int, norm
     if test and data.test is None:
         raise UsageError(f"`test`: {data.name} has no test split")
     dev = resolve_device(device)
-    with _out_of_memory_ends_the_run(dev, recipe.batch_size):
+    with out_of_memory_ends_the_run(dev, recipe.batch_size):
         run = _build(spec, data, recipe, seed, normalize, dev, source, init, procs)
         result = SeedResult(seed=seed, val_top1=0.0, img_per_s=0.0)
         if resume and run_dir is not None:
@@ -306,31 +294,6 @@ def epoch_order(images: int, length: int, repeats: int, generator: torch.Generat
     the same batch, each augmented on its own, and the epoch keeps its length, so it holds
     ``length / repeats`` distinct images)."""
     return torch.randperm(images, generator=generator).repeat_interleave(repeats)[:length]
-
-
-@contextlib.contextmanager
-def _out_of_memory_ends_the_run(device: torch.device, batch_size: int):
-    """CUDA's OutOfMemoryError, or the CPU allocator's failure, becomes one line naming the batch size."""
-    try:
-        yield
-    except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
-        if not is_out_of_memory(err):
-            raise
-        message = str(err)
-        # CPU: "... you tried to allocate 822083584 bytes ..."; CUDA: "... Tried to allocate 2.00 GiB ..."
-        size = re.search(r"(?i)tried to allocate ([\d.]+) ?(\w+)", message)
-        failed = ""
-        if size:
-            amount = f"{int(size[1]) / 2**20:,.0f} MiB" if size[2] == "bytes" else f"{size[1]} {size[2]}"
-            failed = f"an allocation of {amount} failed; "
-        raise TrainingError(f"out of memory on {device.type} at batch size {batch_size} "
-                            f"({failed}try a smaller `batch_size`)", "out of memory") from None
-
-
-def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
-    if not torch.isfinite(loss_sum):
-        raise TrainingError(f"loss became {float(loss_sum)} by epoch {epoch}, step {step} "
-                            f"(try a lower `lr` or another recipe)", "loss not finite")
 
 
 def _save(run_dir: Path, seed: int, epoch: int, run: _Run) -> None:

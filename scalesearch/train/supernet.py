@@ -41,7 +41,7 @@ from torch.nn import functional as F
 
 from scalesearch import signals
 from scalesearch.arch.spec import NetworkSpec
-from scalesearch.errors import SpecError, UsageError
+from scalesearch.errors import SpecError, TrainingError, UsageError
 from scalesearch.files import digest, run_lock, write_atomic, write_json
 from scalesearch.measure.flops import analytic_count
 from scalesearch.nn import zero_init_residuals
@@ -54,7 +54,7 @@ from scalesearch.train.checkpoints import write_tensors
 from scalesearch.train.data import DataSet, Split, dataset_record
 from scalesearch.train.device import on_device, resolve_device
 from scalesearch.train.imagefolder import FileSplit
-from scalesearch.train.loop import SplitBatches, TrainingError, evaluate, precise_bn
+from scalesearch.train.loop import SplitBatches, evaluate, precise_bn
 from scalesearch.train.optim import autocast_dtype, make_optimizer, make_schedule
 from scalesearch.train.recipes import Recipe
 from scalesearch.typed_data import decode
