@@ -50,8 +50,9 @@ MODULES: dict[str, list[str]] = {
     "scalesearch/signals.py": ["tests/test_faults.py", "tests/test_cli.py", "-k",
                                "'signal or sigint or sigterm or stopped or ctrl_c'"],
     "scalesearch/arch/rounding.py": ["tests/test_scaling.py"],
-    "scalesearch/search/objective.py": ["tests/test_find_base.py", "tests/test_ground_truth.py", "tests/test_rules.py",
-                                        "-k", "'objective_soft or objective_windows or hard_limits or search_target'"],
+    "scalesearch/search/objective.py": [
+        "tests/test_find_base.py", "tests/test_ground_truth.py", "tests/test_rules.py", "-k",
+        "'objective_soft or objective_windows or objective_settings or hard_limits or search_target'"],
     "scalesearch/arch/scaling.py": ["tests/test_scaling.py", "tests/test_rules.py"],
     "scalesearch/arch/spec.py": ["tests/test_spec.py", "tests/test_spec_property.py"],
 }

@@ -126,3 +126,18 @@ def test_norms_in_words():
     assert norm_words(dataclasses.replace(b0, norm="group", norm_groups=8, weight_standardization=True)) == \
         "group (8 groups max) + weight standardization"
     assert norm_words(resolve_spec("vit-s16")) == "layer"
+
+
+def test_objective_settings_at_their_bounds_and_costs_in_words():
+    from scalesearch.search.objective import MAX_REJECT_OUTSIDE, Objective
+
+    Objective(0.5, "ms", w=-1e-9, reject_outside=1e-9)  # positive, however small
+    Objective(1, "MACs", reject_outside=MAX_REJECT_OUTSIDE)
+    for bad, message in ((dict(target=-5.0), "must be positive"), (dict(target=0.0), "must be positive"),
+                         (dict(w=0.0), "w must be negative"), (dict(reject_outside=0.0), "`reject_outside` must be"),
+                         (dict(reject_outside=MAX_REJECT_OUTSIDE + 1e-9), "`reject_outside` must be")):
+        with pytest.raises(UsageError, match=message):
+            Objective(**{"target": 400e6, "unit": "MACs", **bad})
+    assert Objective(400e6, "MACs").rejects(500e6) == "MACs 500.0M outside the window [360.0M, 440.0M]"
+    assert Objective(15, "ms").rejects(20) == "ms 20.00 outside the window [13.50, 16.50]"
+    assert Objective(15, "ms", "hard").rejects(15.5) == "ms 15.50 outside the window [13.50, 15.00]"
