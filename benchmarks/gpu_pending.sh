@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every pending GPU benchmark in one call, shortest first, each under its own time limit, for a
-# lent GPU machine (see /work/.library/device/README.md): the device tool runs this in a copy of the
+# lent GPU machine: the device tool runs this in a copy of the
 # checkout, with the CIFAR-10 subset carried in .data/cifar-10 (git-ignored; copy it there first:
 # cp -r ../shared/data/cifar-10 .data/). Results land in benchmarks/results/ and, when $OUT is set,
 # are copied there too. Records the GPU model in every JSON.

@@ -1,9 +1,11 @@
-"""Render the documentation's results pages from their JSON, so that no figure is typed by hand.
+"""Render the documentation's figures, so that none is typed by hand: the results pages from their
+JSON, and the marked blocks of other pages (README's headline table and suite time, and the figures
+the library computes: benchmarks/pages/library_facts.py).
 
-Run:  python benchmarks/render_pages.py            (write docs/results/*.md and README's headline table)
+Run:  python benchmarks/render_pages.py            (write every rendered page and block)
       python benchmarks/render_pages.py --check    (exit 1, naming each page that differs; writes nothing)
 
-Every page comes from one function of benchmarks/pages/ (see its docstring). tests/test_docs.py runs
+Every page comes from one module of benchmarks/pages/ (see its docstring). tests/test_docs.py runs
 the same comparison as --check.
 """
 
@@ -12,11 +14,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT)]
 
 import pages  # noqa: E402
+from pages import library_facts  # noqa: E402
 from pages.common import table  # noqa: E402
 
 DOCS = ROOT / "docs/results"
@@ -38,22 +42,32 @@ def index_page() -> str:
             f"{headline_table('')}\n\n## Every results page\n\n{listing}\n")
 
 
-def readme_blocks() -> dict[str, str]:
-    """README's rendered blocks, each between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``."""
-    return {"headlines": headline_table("docs/results/"), "suite": pages.suite_time()}
+def blocks() -> dict[Path, dict[str, Callable[[], str]]]:
+    """The rendered blocks of pages outside docs/results/, each between ``<!-- NAME:begin -->`` and
+    ``<!-- NAME:end -->``: README's headline table and suite time, and the library's own figures."""
+    found: dict[Path, dict[str, Callable[[], str]]] = {
+        README: {"headlines": lambda: headline_table("docs/results/"), "suite": pages.suite_time}}
+    for file, named in library_facts.BLOCKS.items():
+        found.setdefault(ROOT / file, {}).update(named)
+    return found
+
+
+def _with_blocks(text: str, named: dict[str, Callable[[], str]]) -> str:
+    for name, render in named.items():
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if begin not in text or end not in text:
+            raise SystemExit(f"error: no {begin} ... {end} markers to render into")
+        head, rest = text.split(begin, 1)
+        text = f"{head}{begin}\n{render()}\n{end}{rest.split(end, 1)[1]}"
+    return text
 
 
 def rendered() -> dict[Path, str]:
-    """Every rendered file and its text (README whole, with its blocks replaced)."""
+    """Every rendered file and its text (a page with blocks whole, its blocks replaced)."""
     files = {DOCS / name: render() for name, render in pages.pages().items()}
     files[DOCS / "index.md"] = index_page()
-    readme = README.read_text()
-    for name, block in readme_blocks().items():
-        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-        if begin in readme and end in readme:
-            head, rest = readme.split(begin, 1)
-            readme = f"{head}{begin}\n{block}\n{end}{rest.split(end, 1)[1]}"
-    files[README] = readme
+    for path, named in blocks().items():
+        files[path] = _with_blocks(path.read_text(), named)
     return files
 
 

@@ -57,7 +57,9 @@ def test_a_page_edited_by_hand_is_caught(tmp_path, monkeypatch):
     page, text = next((p, t) for p, t in render_pages.rendered().items() if p.parent == render_pages.DOCS)
     monkeypatch.setattr(render_pages, "DOCS", tmp_path)
     monkeypatch.setattr(render_pages, "README", tmp_path / "README.md")
-    (tmp_path / "README.md").write_text("no headline block\n")
+    monkeypatch.setattr(render_pages.library_facts, "BLOCKS", {})
+    (tmp_path / "README.md").write_text("<!-- headlines:begin -->\n<!-- headlines:end -->\n<!-- suite:begin -->\n"
+                                        "<!-- suite:end -->\n")
     for path, rendered in render_pages.rendered().items():
         path.write_text(rendered)
     assert render_pages.differing() == []
