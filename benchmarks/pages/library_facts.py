@@ -70,6 +70,26 @@ def official_params() -> str:
             f"({', '.join(str(s.resolution) for s in family)}).")
 
 
+def vit_compound() -> str:
+    """What compound scaling makes of ViT-S/16 at phi 1."""
+    base = resolve_spec("vit-s16")
+    v = scale(base, 1)
+    tokens = (v.resolution // v.patch) ** 2
+    return (f"`scale --base vit-s16 --phi 1` gives depth {v.depth}, width {v.width}, {v.heads} heads, MLP "
+            f"{v.mlp_dim:,}, {v.resolution} px ({tokens} tokens against {(base.resolution // base.patch) ** 2}), "
+            f"{analytic_count(v).macs / 1e9:.1f} G MACs.")
+
+
+def vit_sovit() -> str:
+    """What the sovit rule makes of ViT-S/16 at phi 0, 1 and 2."""
+    family = [scale(resolve_spec("vit-s16"), phi, strategy="sovit") for phi in range(3)]
+    macs = [analytic_count(v).macs for v in family]
+    shapes = [f"{v.depth}/{v.width}/{v.heads}/{v.mlp_dim:,}" for v in family]
+    return (f"`scale --base vit-s16 --strategy sovit --phi 0-2` doubles t per phi step at a fixed resolution: "
+            f"{shapes[0]} (depth/width/heads/MLP), then {shapes[1]} ({macs[1] / 1e9:.1f} G MACs, "
+            f"{macs[1] / macs[0]:.2f}x), then {shapes[2]} ({macs[2] / 1e9:.1f} G).")
+
+
 #: The marked blocks of documentation pages outside docs/results/: file (from the repository
 #: root) -> block name -> what renders it.
 BLOCKS = {
@@ -77,5 +97,6 @@ BLOCKS = {
     "docs/index.md": {"units": units},
     "docs/concepts/macs.md": {"units": units},
     "docs/concepts/spaces.md": {"bases": bases},
-    "docs/concepts/scaling.md": {"formula": formula, "official-params": official_params},
+    "docs/concepts/scaling.md": {"formula": formula, "official-params": official_params, "vit-compound": vit_compound,
+                                 "vit-sovit": vit_sovit},
 }
