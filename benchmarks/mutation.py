@@ -13,7 +13,8 @@ The work happens in a copy of the last commit (`--work`/tree, refreshed when a m
 starts; commit first), so the mutated files never touch the tree you work in, and an edit in progress
 never reaches the mutants. A module's tests must pass unmutated before its session begins. Each module has
 its own session database (`--work`/MODULE.sqlite): an interrupted run goes on where it stopped with
-the same command (`--fresh` starts a module again, after its tests changed). Writes
+the same command (`--fresh` starts a module again, after its tests changed; `--survivors` runs only
+the surviving mutants again, after tests were added to kill them). Writes
 benchmarks/results/mutation.json after each module: per module, the mutants, killed (timeouts
 among them), survived (with the surviving mutations), equivalent, incompetent and the score,
 killed / (killed + survived - equivalent). Slow (minutes to hours per module on 2 cores): not in CI.
@@ -187,6 +188,9 @@ def main() -> None:
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--no-run", action="store_true", help="only score the sessions so far (none is run)")
     parser.add_argument("--fresh", action="store_true", help="start the modules' sessions again (tests changed)")
+    parser.add_argument("--survivors", action="store_true",
+                        help="run a finished session's surviving mutants again, against the last commit's tests "
+                             "(after tests were added; killed mutants are not run again)")
     args = parser.parse_args()
     if args.list:
         print("\n".join(MODULES))
@@ -203,7 +207,13 @@ def main() -> None:
         tree, session, config = args.work / "tree", args.work / f"{slug}.sqlite", args.work / f"{slug}.toml"
         if args.no_run and not session.exists():
             continue
-        if args.fresh or not config.exists():  # a session is only ever resumed with the config it began with
+        if args.survivors and session.exists():  # its killed mutants stand: tests were only added since
+            _copy_tree(tree)
+            _baseline(module, tree)
+            config.write_text(_config(module, args.timeout))
+            with sqlite3.connect(session) as db:
+                db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+        elif args.fresh or not config.exists():  # a session is only ever resumed with the config it began with
             session.unlink(missing_ok=True)
         if not session.exists():
             _copy_tree(tree)
