@@ -192,6 +192,7 @@ def main() -> None:
                         help="run a finished session's surviving mutants again, against the last commit's tests "
                              "(after tests were added; killed mutants are not run again)")
     args = parser.parse_args()
+    args.work = args.work.resolve()  # cosmic-ray runs in the tree: a relative path would point inside it
     if args.list:
         print("\n".join(MODULES))
         return
