@@ -53,7 +53,8 @@ MODULES: dict[str, list[str]] = {
     "scalesearch/arch/rounding.py": ["tests/test_scaling.py"],
     "scalesearch/search/objective.py": [
         "tests/test_find_base.py", "tests/test_ground_truth.py", "tests/test_rules.py", "-k",
-        "'objective_soft or objective_windows or objective_settings or hard_limits or search_target'"],
+        "'objective_soft or objective_windows or objective_settings or objective_edges or hard_limits or "
+        "search_target'"],
     "scalesearch/arch/scaling.py": ["tests/test_scaling.py", "tests/test_rules.py"],
     "scalesearch/arch/spec.py": ["tests/test_spec.py", "tests/test_spec_property.py"],
 }

@@ -141,3 +141,26 @@ def test_objective_settings_at_their_bounds_and_costs_in_words():
     assert Objective(400e6, "MACs").rejects(500e6) == "MACs 500.0M outside the window [360.0M, 440.0M]"
     assert Objective(15, "ms").rejects(20) == "ms 20.00 outside the window [13.50, 16.50]"
     assert Objective(15, "ms", "hard").rejects(15.5) == "ms 15.50 outside the window [13.50, 15.00]"
+
+
+def test_objective_edges_the_settings_and_strings_do_not_hide():
+    import dataclasses as dc
+
+    from scalesearch.search.objective import Objective
+
+    for bad in (dict(w=0.07), dict(reject_outside=-0.1)):
+        with pytest.raises(UsageError):
+            Objective(**{"target": 400e6, "unit": "MACs", **bad})
+    soft = Objective(400e6, "MACs")
+    with pytest.raises(dc.FrozenInstanceError):
+        soft.target = 1.0  # an objective does not change under a running study
+    low, high = soft.window()
+    assert soft.rejects(low) is None and soft.rejects(high) is None  # the window's edges are inside it
+    assert soft.rejects(512.34e6) == "MACs 512.3M outside the window [360.0M, 440.0M]"
+    # Strings made at run time (read from a file or a flag), not only literals, compare by value.
+    built = Objective(400e6, "".join(["MA", "Cs"]), "".join(["so", "ft"]))
+    assert built.score(0.8, 800e6) == pytest.approx(0.8 * 2 ** -0.07)
+    assert built.rejects(500e6) == "MACs 500.0M outside the window [360.0M, 440.0M]"
+    hard = Objective(400e6, "MACs", "".join(["ha", "rd"]))
+    assert hard.window() == (pytest.approx(360e6), 400e6)
+    assert target_objective(latency="15ms").reject_outside == Objective(15, "ms").reject_outside
