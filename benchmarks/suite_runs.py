@@ -48,6 +48,12 @@ def _tree(work: Path) -> tuple[Path, str]:
     return tree, stamp.read_text()
 
 
+def _runs(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 100):
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 100, got {text!r}")
+    return int(text)
+
+
 def counts(summary: str) -> dict[str, int]:
     """pytest's last line (``812 passed, 8 skipped in 745.2s``) as counts."""
     found = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
@@ -58,7 +64,7 @@ def counts(summary: str) -> dict[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=_runs, default=3, help="runs in a row, 1 to 100")
     parser.add_argument("--work", type=Path, default=ROOT / "runs/suite-runs")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/suite_runs.json")
     args = parser.parse_args()

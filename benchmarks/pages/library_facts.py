@@ -10,15 +10,12 @@ from scalesearch.arch.scaling import Coefficients, scale
 from scalesearch.measure.flops import analytic_count
 
 
-def _b0_macs() -> int:
-    return analytic_count(resolve_spec("efficientnet-b0")).macs
-
-
 def units() -> str:
     """The units paragraph of README, the home page and the MACs page."""
+    macs = analytic_count(resolve_spec("efficientnet-b0")).macs
     return (f"**Units.** \"FLOPs\" in scalesearch means multiply-adds (MACs), as EfficientNet counts them: one fused "
-            f"multiply-add counts once. EfficientNet-B0 is {_b0_macs() / 1e9:.3f} G MACs "
-            f"({_b0_macs() / 1e6:,.1f} M), the paper's \"0.39B FLOPs\". Every output names its unit.")
+            f"multiply-add counts once. EfficientNet-B0 is {macs / 1e9:.3f} G MACs "
+            f"({macs / 1e6:,.1f} M), the paper's \"0.39B FLOPs\". Every output names its unit.")
 
 
 def bases() -> str:
