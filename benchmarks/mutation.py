@@ -24,8 +24,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
+import math
+import random
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,6 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from mutation_map import digest  # noqa: E402
 
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.resumable import ResultsFile  # noqa: E402
@@ -70,14 +76,29 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
        for occurrence in (0, 1)},
     ("scalesearch/quantities.py", "core/ReplaceComparisonOperator_LtE_Eq", 0):
         "parse_latency: `value <= 0` as `value == 0`: its pattern admits no sign, so no value is below 0",
+    ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_Eq_GtE", 0):
+        "exponent: the constraint is 'soft' or 'hard' (validated), and 'hard' >= 'soft' is False",
+    ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_LtE_Lt", 1):
+        "exponent: the two differ only at value == target, where the ratio is 1.0 and any power of it 1.0",
+    ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_Eq_LtE", 1):
+        "window: the constraint is 'soft' or 'hard' (validated), and 'soft' <= 'hard' is False",
+    ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_Eq_Is", 2):
+        "target_objective: both sides are bools, which are singletons: `is` is `==`",
+    ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_Eq_LtE", 3):
+        "_fmt: the unit is 'MACs' or 'ms' (validated), and 'ms' <= 'MACs' is False",
 }
+
+#: The parts of the package the goal is judged in, as the issue lists them (a folder: its modules).
+AREAS = ["scalesearch/arch/", "scalesearch/nn/", "scalesearch/measure/", "scalesearch/search/",
+         "scalesearch/train/", "scalesearch/resumable.py", "scalesearch/files.py", "scalesearch/signals.py",
+         "scalesearch/pipeline.py"]
 
 GOAL = 0.85
 #: The tool, from the environment this script runs in (`pip install -e '.[mutation]'`).
 COSMIC_RAY = str(Path(sys.executable).parent / "cosmic-ray")
 
 
-def _copy_tree(tree: Path) -> None:
+def copy_tree(tree: Path) -> None:
     """A fresh copy of the last commit (HEAD: never an edit in progress) at ``tree``."""
     if tree.exists():
         shutil.rmtree(tree)
@@ -87,8 +108,12 @@ def _copy_tree(tree: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
 
 
-def _baseline(module: str, tree: Path) -> None:
-    """The module's tests must pass unmutated: otherwise every mutant would count as caught."""
+def _baseline(module: str, tree: Path, args) -> None:
+    """The module's tests must pass unmutated: otherwise every mutant would count as caught. (The
+    coverage map's run of the whole suite is the baseline of ``--by-coverage``.)"""
+    if args.by_coverage:
+        _check_map(args.work, tree, [module])
+        return
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                *(part.strip("'") for part in MODULES[module])]
     done = subprocess.run(command, cwd=tree, capture_output=True, text=True)
@@ -97,25 +122,81 @@ def _baseline(module: str, tree: Path) -> None:
                  f"{done.stdout[-3000:]}")
 
 
-def _config(module: str, timeout: float) -> str:
-    selection = " ".join(MODULES[module])
-    # `python -m pytest` from the copy: its `scalesearch` comes before the editable install's.
-    command = f"{sys.executable} -m pytest -x -q -p no:cacheprovider {selection}"
-    return (f'[cosmic-ray]\nmodule-path = "{module}"\ntimeout = {timeout}\nexcluded-modules = []\n'
-            f'test-command = "{command}"\n\n[cosmic-ray.distributor]\nname = "local"\n')
+def area_modules(area: str, tree: Path = ROOT) -> list[str]:
+    """The modules of ``area`` (a folder's, without its ``__init__``), relative to the root."""
+    if not area.endswith("/"):
+        return [area]
+    return sorted(str(p.relative_to(tree)) for p in (tree / area).glob("*.py") if p.name != "__init__.py")
 
 
-def _outcomes(module: str, session: Path, tree: Path) -> list[dict]:
-    """Every mutant of a session: operator, occurrence, line, outcome (None while pending), and
-    whether it only changes an annotation."""
+def _config(module_paths: list[str], command: str, timeout: float, urls: list[str]) -> str:
+    distributor = ('[cosmic-ray.distributor]\nname = "http"\n\n[cosmic-ray.distributor.http]\n'
+                   f"worker-urls = {json.dumps(urls)}\n" if urls else '[cosmic-ray.distributor]\nname = "local"\n')
+    return (f"[cosmic-ray]\nmodule-path = {json.dumps(module_paths)}\ntimeout = {timeout}\n"
+            f'excluded-modules = []\ntest-command = "{command}"\n\n{distributor}')
+
+
+def _module_command(module: str) -> str:
+    """An exhaustive session's test command: the module's selection of MODULES. (`python -m pytest`
+    from the copy: its `scalesearch` comes before the editable install's.)"""
+    return f"{sys.executable} -m pytest -x -q -p no:cacheprovider {' '.join(MODULES[module])}"
+
+
+def _sample_command(work: Path) -> str:
+    """A sampled session's test command: the tests the coverage map says run the mutant's line."""
+    return f"{sys.executable} {ROOT / 'benchmarks/mutation_tests.py'} {work / 'map.json'}"
+
+
+@contextlib.contextmanager
+def _workers(count: int, work: Path, log: Path):
+    """``count`` cosmic-ray http workers, each in its own copy of the last commit (a mutant changes
+    its copy's files): their URLs (none for one worker: the local distributor runs in ``work``/tree)."""
+    if count <= 1:
+        yield []
+        return
+    processes, urls = [], []
+    try:
+        for i in range(count):
+            tree = work / ("tree" if i == 0 else f"tree-{i}")
+            if i:
+                copy_tree(tree)
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            with log.open("a") as sink:
+                processes.append(subprocess.Popen([COSMIC_RAY, "http-worker", "--port", str(port)], cwd=tree,
+                                                  stdout=sink, stderr=sink))
+            urls.append(f"http://127.0.0.1:{port}")
+            for _ in range(100):
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+                time.sleep(0.2)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait()
+
+
+def _outcomes(session: Path, tree: Path) -> list[dict]:
+    """Every mutant of a session: module, operator, occurrence, line, outcome (None while pending;
+    "skipped": left out of a sample; "error": the test command could not pick the tests), and whether
+    it only changes an annotation."""
     with sqlite3.connect(session) as db:
         rows = db.execute(
-            "SELECT m.operator_name, m.occurrence, m.start_pos_row, m.start_pos_col, r.test_outcome, r.output "
+            "SELECT m.module_path, m.operator_name, m.occurrence, m.start_pos_row, m.start_pos_col, "
+            "r.worker_outcome, r.test_outcome, r.output "
             "FROM mutation_specs m LEFT JOIN work_results r ON m.job_id = r.job_id").fetchall()
-    spans = _annotations(tree / module)  # the lines of the commit the session mutates
-    return [{"operator": op, "occurrence": occ, "line": line, "outcome": (test or "").lower() or None,
-             "timeout": output == "timeout", "annotation": any(start <= (line, col) < end for start, end in spans)}
-            for op, occ, line, col, test, output in rows]
+    spans = {module: _annotations(tree / module) for module in {row[0] for row in rows}}  # the session's commit
+    outcomes = []
+    for module, op, occ, line, col, worker, test, output in rows:
+        outcome = ("skipped" if worker == "skipped" else
+                   "error" if output and "mutation_tests error:" in output else (test or "").lower() or None)
+        outcomes.append({"module": module, "operator": op, "occurrence": occ, "line": line, "outcome": outcome,
+                         "timeout": output == "timeout",
+                         "annotation": any(start <= (line, col) < end for start, end in spans[module])})
+    return outcomes
 
 
 def _annotations(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -137,26 +218,82 @@ def _annotations(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     return spans
 
 
-def _score(module: str, outcomes: list[dict]) -> dict:
+def _tally(outcomes: list[dict]) -> dict:
     """Caught: killed, or timed out (a hang the timeout caught). Incompetent mutants (code that does
-    not import) and equivalent ones do not count."""
-    done = [o for o in outcomes if o["outcome"] is not None]
+    not import), equivalent and skipped ones do not count."""
+    run = [o for o in outcomes if o["outcome"] != "skipped"]
+    done = [o for o in run if o["outcome"] is not None]
     killed = [o for o in done if o["outcome"] == "killed"]
     survived = [o for o in done if o["outcome"] == "survived"]
-    equivalent = [o for o in survived if o["annotation"] or (module, o["operator"], o["occurrence"]) in EQUIVALENT]
+    equivalent = [o for o in survived if o["annotation"] or (o["module"], o["operator"], o["occurrence"]) in EQUIVALENT]
     real = [o for o in survived if o not in equivalent]
     counted = len(killed) + len(real)
     score = len(killed) / counted if counted else None
-    return {"mutants": len(outcomes), "done": len(done), "killed": len(killed),
+    return {"mutants": len(run), "done": len(done), "killed": len(killed),
             "timeouts": sum(o["timeout"] for o in killed), "survived": len(real), "equivalent": len(equivalent),
             "incompetent": sum(o["outcome"] == "incompetent" for o in done),
+            "errors": sum(o["outcome"] == "error" for o in done),
             "score": None if score is None else round(score, 4),
-            "meets_goal": None if score is None or len(done) < len(outcomes) else score >= GOAL,
-            "surviving": [{"line": o["line"], "operator": o["operator"], "occurrence": o["occurrence"]}
-                          for o in sorted(real, key=lambda o: o["line"])],
-            "tests": " ".join(MODULES[module])}
+            "meets_goal": None if score is None or len(done) < len(run) else score >= GOAL,
+            "surviving": [{"module": o["module"], "line": o["line"], "operator": o["operator"],
+                           "occurrence": o["occurrence"]}
+                          for o in sorted(real, key=lambda o: (o["module"], o["line"]))]}
 
 
+def _score(outcomes: list[dict], tests: str) -> dict:
+    """An exhaustive session's row: every mutant of its module, which ran ``tests``."""
+    row = _tally(outcomes)
+    for survivor in row["surviving"]:
+        del survivor["module"]
+    return {**row, "tests": tests}
+
+
+def wilson(caught: int, counted: int, z: float = 1.96) -> list[float] | None:
+    """The 95% Wilson score interval of a proportion ``caught`` / ``counted`` (None for no trials)."""
+    if not counted:
+        return None
+    p = caught / counted
+    centre = (p + z * z / (2 * counted)) / (1 + z * z / counted)
+    half = z * math.sqrt(p * (1 - p) / counted + z * z / (4 * counted * counted)) / (1 + z * z / counted)
+    return [round(centre - half, 4), round(centre + half, 4)]
+
+
+def draw_sample(mutants: list[tuple], per_area: int) -> set[tuple]:
+    """A seeded sample of ``per_area`` mutants from each area of AREAS, spread over its modules in
+    proportion to their mutants (largest remainders): every mutant of an area is equally likely.
+    ``mutants``: (module, line, operator, occurrence) of every mutant outside annotations."""
+    chosen: set[tuple] = set()
+    for area in AREAS:
+        by_module: dict[str, list[tuple]] = {}
+        for mutant in sorted(mutants):
+            if mutant[0] in area_modules(area):
+                by_module.setdefault(mutant[0], []).append(mutant)
+        total = sum(map(len, by_module.values()))
+        size = min(per_area, total)
+        shares = {m: size * len(ms) / total for m, ms in by_module.items()}
+        counts = {m: math.floor(share) for m, share in shares.items()}
+        for m in sorted(shares, key=lambda m: counts[m] - shares[m])[:size - sum(counts.values())]:
+            counts[m] += 1
+        for module, members in by_module.items():
+            chosen.update(random.Random(module).sample(members, counts[module]))
+    return chosen
+
+
+def _score_sample(outcomes: list[dict], per_area: int) -> dict[str, dict]:
+    """A sampled session's rows, one per area of AREAS: the sample's tally, its 95% interval, and
+    each module's share."""
+    rows = {}
+    for area in AREAS:
+        mine = [o for o in outcomes if o["module"] in area_modules(area)]
+        row = _tally(mine)
+        row["eligible"] = sum(not o["annotation"] for o in mine)
+        row["sample_size"] = per_area
+        row["interval"] = wilson(row["killed"], row["killed"] + row["survived"])
+        row["modules"] = {m: {k: v for k, v in _tally([o for o in mine if o["module"] == m]).items()
+                              if k in ("mutants", "done", "killed", "survived", "equivalent")}
+                          for m in sorted({o["module"] for o in mine})}
+        rows[f"sample {area}"] = row
+    return rows
 
 
 def render(document: dict | None = None) -> str:
@@ -167,7 +304,8 @@ def render(document: dict | None = None) -> str:
         document = json.loads(path.read_text()) if path.exists() else {"rows": {}}
     lines = ["| module | mutants | caught | survived | equivalent | score | goal >= 85% |",
              "|---|---|---|---|---|---|---|"]
-    for module in MODULES:
+    others = sorted(key for key in document["rows"] if key not in MODULES and not key.startswith("sample "))
+    for module in [*MODULES, *others]:
         row = document["rows"].get(module)
         if row is None:
             lines.append(f"| `{module}` | - | - | - | - | - | not measured |")
@@ -178,6 +316,136 @@ def render(document: dict | None = None) -> str:
         lines.append(f"| `{module}` | {row['done']} of {row['mutants']} run | {row['killed']} | {row['survived']} | "
                      f"{row['equivalent']} | {score} | {goal} |")
     return "\n".join(lines)
+
+
+def render_sample(document: dict) -> str:
+    """The sampled table: per area of AREAS, the sample's estimate and its 95% interval."""
+    lines = ["| area | sampled of eligible | run | caught (timeouts) | survived | equivalent | estimate | 95% interval "
+             "| goal >= 85% |", "|---|---|---|---|---|---|---|---|---|"]
+    for area in AREAS:
+        row = document["rows"].get(f"sample {area}")
+        if row is None:
+            lines.append(f"| `{area}` | - | - | - | - | - | - | - | not sampled |")
+            continue
+        estimate = "-" if row["score"] is None else f"{row['score']:.0%}"
+        interval = "-" if row["interval"] is None else f"{row['interval'][0]:.0%}-{row['interval'][1]:.0%}"
+        goal = ("not finished" if row["meets_goal"] is None else
+                "**met** (estimate)" if row["meets_goal"] else "**not met** (estimate)")
+        lines.append(f"| `{area}` | {row['mutants']} of {row['eligible']} | {row['done']} | {row['killed']} "
+                     f"({row['timeouts']}) | {row['survived']} | {row['equivalent']} | {estimate} | {interval} "
+                     f"| {goal} |")
+    return "\n".join(lines)
+
+
+def _exec(config: Path, session: Path, tree: Path, command: str, module_paths: list[str], args,
+          rescore) -> float:
+    """Run a session's pending mutants (``args.workers`` at a time), rescoring every few minutes and at
+    the end, even when stopped: the seconds it ran."""
+    started = time.perf_counter()
+    with _workers(args.workers, args.work, args.work / "workers.log") as urls:
+        exec_config = config.with_suffix(".exec.toml")
+        exec_config.write_text(_config(module_paths, command, args.timeout, urls))
+        job = subprocess.Popen([COSMIC_RAY, "exec", str(exec_config), str(session)], cwd=tree)
+        try:
+            while job.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    job.wait(timeout=300)
+                rescore(time.perf_counter() - started)
+        finally:
+            if job.poll() is None:
+                job.terminate()
+                job.wait()
+    if job.returncode:
+        sys.exit(f"error: cosmic-ray exec ended with exit {job.returncode}; run the same command to go on")
+    return time.perf_counter() - started
+
+
+def _check_map(work: Path, tree: Path, modules: list[str]) -> None:
+    """The coverage map must exist and be of the commit in ``tree``."""
+    map_path = work / "map.json"
+    if not map_path.exists():
+        sys.exit(f"error: no coverage map at {map_path}: run benchmarks/mutation_map.py first")
+    digests = json.loads(map_path.read_text())["modules"]
+    stale = [m for m in modules if digests.get(m, {}).get("digest") != digest(tree / m)]
+    if stale:
+        sys.exit(f"error: the coverage map is of another commit ({len(stale)} modules changed, e.g. {stale[0]}): "
+                 "run benchmarks/mutation_map.py again")
+
+
+def _run_module(module: str, args, results: ResultsFile) -> None:
+    """An exhaustive session: every mutant of ``module``, its tests the selection of MODULES (or, with
+    ``--by-coverage``, the tests the coverage map says run the mutant's line)."""
+    slug = module.replace("/", ".").removesuffix(".py")
+    command = _sample_command(args.work) if args.by_coverage else _module_command(module)
+    tree, session, config = args.work / "tree", args.work / f"{slug}.sqlite", args.work / f"{slug}.toml"
+    if args.no_run and not session.exists():
+        return
+    if args.survivors and session.exists():  # its killed mutants stand: tests were only added since
+        copy_tree(tree)
+        _baseline(module, tree, args)
+        with sqlite3.connect(session) as db:
+            db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+    elif args.fresh or not config.exists():  # a session is only ever resumed with the config it began with
+        session.unlink(missing_ok=True)
+    if not session.exists():
+        copy_tree(tree)
+        _baseline(module, tree, args)
+        config.write_text(_config([module], command, args.timeout, []))
+        subprocess.run([COSMIC_RAY, "init", str(config), str(session)], cwd=tree, check=True)
+    elif not tree.exists():
+        copy_tree(tree)
+    earlier = results.rows.get(module, {}).get("wall_s")  # None: a session's time not recorded (it was stopped)
+
+    def rescore(seconds: float | None) -> None:
+        row = _score(_outcomes(session, tree), "the tests that run the mutant's line (coverage map)"
+                     if args.by_coverage else " ".join(MODULES[module]))
+        row["wall_s"] = earlier if seconds is None else round(seconds + (earlier or 0), 1)
+        results.add(module, row)
+
+    if not args.no_run:
+        _exec(config, session, tree, command, [module], args, rescore)
+    rescore(None if args.no_run else 0.0)
+    row = results.rows[module]
+    print(f"{module}: {row['killed']}/{row['killed'] + row['survived']} caught "
+          f"(score {row['score']}), {row['survived']} surviving", flush=True)
+
+
+def _run_sample(args, results: ResultsFile) -> None:
+    """A sampled session: ``args.sample`` mutants per area of AREAS, each running the tests that run
+    its line (benchmarks/mutation_map.py's map, which must be of the last commit)."""
+    tree, session = args.work / "tree", args.work / f"sample-{args.sample}.sqlite"
+    config = session.with_suffix(".toml")
+    module_paths = [m for area in AREAS for m in area_modules(area)]
+    if not args.no_run:
+        copy_tree(tree)
+        _check_map(args.work, tree, module_paths)
+    command = _sample_command(args.work)
+    if not session.exists():
+        config.write_text(_config(module_paths, command, args.timeout, []))
+        subprocess.run([COSMIC_RAY, "init", str(config), str(session)], cwd=tree, check=True)
+        eligible = [(o["module"], o["line"], o["operator"], o["occurrence"])
+                    for o in _outcomes(session, tree) if not o["annotation"]]
+        chosen = draw_sample(eligible, args.sample)
+        with sqlite3.connect(session) as db:
+            specs = db.execute("SELECT job_id, module_path, start_pos_row, operator_name, occurrence "
+                               "FROM mutation_specs").fetchall()
+            db.executemany("INSERT INTO work_results (job_id, worker_outcome, output) VALUES (?, 'skipped', ?)",
+                           [(job, "not in the sample") for job, *key in specs if tuple(key) not in chosen])
+    earlier = results.rows.get(f"sample {AREAS[0]}", {}).get("wall_s")
+
+    def rescore(seconds: float | None) -> None:
+        for key, row in _score_sample(_outcomes(session, tree), args.sample).items():
+            row["wall_s"] = earlier if seconds is None else round(seconds + (earlier or 0), 1)
+            row["workers"] = args.workers
+            results.add(key, row)
+
+    if not args.no_run:
+        _exec(config, session, tree, command, module_paths, args, rescore)
+    rescore(None if args.no_run else 0.0)
+    for area in AREAS:
+        row = results.rows[f"sample {area}"]
+        print(f"{area}: {row['killed']}/{row['killed'] + row['survived']} caught of {row['done']} run "
+              f"(score {row['score']}, 95% {row['interval']})", flush=True)
 
 
 def main() -> None:
@@ -192,47 +460,33 @@ def main() -> None:
     parser.add_argument("--survivors", action="store_true",
                         help="run a finished session's surviving mutants again, against the last commit's tests "
                              "(after tests were added; killed mutants are not run again)")
+    parser.add_argument("--sample", type=int, default=0, metavar="N",
+                        help="instead of MODULES: N mutants drawn from each area of AREAS, their tests picked by "
+                             "the coverage map (benchmarks/mutation_map.py)")
+    parser.add_argument("--by-coverage", action="store_true",
+                        help="a module's mutants run the tests the coverage map says run their line, not its "
+                             "selection of MODULES")
+    parser.add_argument("--workers", type=int, default=1, help="mutants run at once (cosmic-ray http workers)")
     args = parser.parse_args()
     args.work = args.work.resolve()  # cosmic-ray runs in the tree: a relative path would point inside it
     if args.list:
         print("\n".join(MODULES))
         return
-    unknown = [m for m in args.modules if m not in MODULES]
+    every = [m for area in AREAS for m in area_modules(area)]
+    unknown = [m for m in args.modules if m not in MODULES and not (args.by_coverage and m in every)]
     if unknown:
         sys.exit(f"error: not in MODULES: {', '.join(unknown)} (see --list)")
+    if not 1 <= args.workers <= 64 or args.sample < 0:
+        sys.exit("error: --workers must be 1..64 and --sample at least 1")
     results = ResultsFile(args.out, {"tool": "cosmic-ray 8", "goal": GOAL},
                           header={"benchmark": "mutation"})
     results.update(machine=machine_info())
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.sample:
+        _run_sample(args, results)
+        return
     for module in args.modules or list(MODULES):
-        slug = module.replace("/", ".").removesuffix(".py")
-        tree, session, config = args.work / "tree", args.work / f"{slug}.sqlite", args.work / f"{slug}.toml"
-        if args.no_run and not session.exists():
-            continue
-        if args.survivors and session.exists():  # its killed mutants stand: tests were only added since
-            _copy_tree(tree)
-            _baseline(module, tree)
-            config.write_text(_config(module, args.timeout))
-            with sqlite3.connect(session) as db:
-                db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
-        elif args.fresh or not config.exists():  # a session is only ever resumed with the config it began with
-            session.unlink(missing_ok=True)
-        if not session.exists():
-            _copy_tree(tree)
-            _baseline(module, tree)
-            config.write_text(_config(module, args.timeout))
-            subprocess.run([COSMIC_RAY, "init", str(config), str(session)], cwd=tree, check=True)
-        elif not tree.exists():
-            _copy_tree(tree)
-        started = time.perf_counter()
-        if not args.no_run:
-            subprocess.run([COSMIC_RAY, "exec", str(config), str(session)], cwd=tree, check=True)
-        row = _score(module, _outcomes(module, session, tree))
-        earlier = results.rows.get(module, {}).get("wall_s")  # None: a session's time not recorded (it was stopped)
-        row["wall_s"] = earlier if args.no_run else round(time.perf_counter() - started + (earlier or 0), 1)
-        results.add(module, row)
-        print(f"{module}: {row['killed']}/{row['killed'] + row['survived']} caught "
-              f"(score {row['score']}), {row['survived']} surviving", flush=True)
+        _run_module(module, args, results)
 
 
 if __name__ == "__main__":

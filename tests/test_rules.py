@@ -164,3 +164,13 @@ def test_objective_edges_the_settings_and_strings_do_not_hide():
     hard = Objective(400e6, "MACs", "".join(["ha", "rd"]))
     assert hard.window() == (pytest.approx(360e6), 400e6)
     assert target_objective(latency="15ms").reject_outside == Objective(15, "ms").reject_outside
+
+
+def test_objective_window_reaches_eleven_times_the_target_and_prints_in_millions():
+    from scalesearch.search.objective import Objective
+
+    assert Objective(400e6, "MACs", reject_outside=10).window()[1] == 4400e6  # as documented: up to 11x
+    with pytest.raises(UsageError, match="at most 10"):
+        Objective(400e6, "MACs", reject_outside=10.5)
+    # The window's edges at an exact half: 0.75M and 1.25M round to even, in millions of MACs.
+    assert Objective(1e6, "MACs", reject_outside=0.25).rejects(2e6) == "MACs 2.0M outside the window [0.8M, 1.2M]"

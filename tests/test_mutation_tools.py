@@ -1,0 +1,96 @@
+"""benchmarks/mutation.py's sample and score, and mutation_tests.py's choice of a mutant's tests:
+the arithmetic a mutation figure stands on."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "benchmarks")]
+
+import mutation  # noqa: E402
+import mutation_tests  # noqa: E402
+
+
+def test_wilson_interval_matches_the_formula_and_brackets_the_estimate():
+    low, high = mutation.wilson(9, 10)
+    assert (low, high) == (pytest.approx(0.5958, abs=1e-4), pytest.approx(0.9821, abs=1e-4))
+    assert mutation.wilson(50, 50)[1] == pytest.approx(1.0) and mutation.wilson(50, 50)[0] > 0.92
+    assert mutation.wilson(0, 0) is None
+    # more trials at the same rate: a narrower interval
+    assert mutation.wilson(90, 100)[1] - mutation.wilson(90, 100)[0] < high - low
+
+
+def _mutants(module: str, count: int) -> list[tuple]:
+    return [(module, line, "core/NumberReplacer", 0) for line in range(count)]
+
+
+def test_sample_spreads_each_area_over_its_modules_in_proportion_and_is_seeded():
+    mutants = (_mutants("scalesearch/arch/spec.py", 30) + _mutants("scalesearch/arch/io.py", 10)
+               + _mutants("scalesearch/files.py", 3) + _mutants("scalesearch/cli.py", 50))
+    chosen = mutation.draw_sample(mutants, 8)
+    by_module = {m: sum(c[0] == m for c in chosen) for m in {c[0] for c in mutants}}
+    assert by_module == {"scalesearch/arch/spec.py": 6, "scalesearch/arch/io.py": 2,
+                         "scalesearch/files.py": 3,  # fewer than 8 in the area: all of them
+                         "scalesearch/cli.py": 0}  # in no area
+    assert mutation.draw_sample(list(reversed(mutants)), 8) == chosen
+
+
+def test_sample_gives_the_largest_remainders_the_spare_mutants():
+    mutants = _mutants("scalesearch/nn/blocks.py", 5) + _mutants("scalesearch/nn/vit.py", 4) + \
+        _mutants("scalesearch/nn/norms.py", 1)
+    chosen = mutation.draw_sample(mutants, 5)  # shares 2.5, 2.0, 0.5: the spare goes to a half
+    counts = sorted(sum(c[0] == m for c in chosen) for m in ("scalesearch/nn/blocks.py", "scalesearch/nn/vit.py",
+                                                              "scalesearch/nn/norms.py"))
+    assert len(chosen) == 5 and counts in ([1, 2, 2], [0, 2, 3])
+
+
+def _outcome(outcome, module="scalesearch/files.py", operator="core/AddNot", occurrence=0, annotation=False,
+             timeout=False):
+    return {"module": module, "operator": operator, "occurrence": occurrence, "line": 1, "outcome": outcome,
+            "timeout": timeout, "annotation": annotation}
+
+
+def test_tally_leaves_out_skipped_equivalent_and_errors(monkeypatch):
+    monkeypatch.setitem(mutation.EQUIVALENT, ("scalesearch/files.py", "core/AddNot", 7), "a reason")
+    outcomes = [_outcome("killed"), _outcome("killed", timeout=True), _outcome("survived"),
+                _outcome("survived", annotation=True), _outcome("survived", occurrence=7),
+                _outcome("skipped"), _outcome("error"), _outcome(None)]
+    row = mutation._tally(outcomes)
+    assert (row["mutants"], row["done"], row["killed"], row["timeouts"]) == (7, 6, 2, 1)
+    assert (row["survived"], row["equivalent"], row["errors"]) == (1, 2, 1)
+    assert row["score"] == pytest.approx(2 / 3, abs=1e-4)
+    assert row["meets_goal"] is None  # one still pending
+    assert [s["occurrence"] for s in row["surviving"]] == [0]
+
+
+SOURCE = '''import functools
+
+
+@functools.cache
+def f(x):
+    y = (x +
+         1)
+    if x > 2:
+        return y
+    return 0
+'''
+
+
+def test_a_mutant_maps_to_the_first_line_of_its_statement():
+    mutated = SOURCE.replace("         1)", "         2)")
+    lines = mutation_tests.changed_lines(SOURCE.splitlines(), mutated.splitlines())
+    assert lines == {7}
+    assert mutation_tests.statement_lines(SOURCE, lines) == {6}
+    assert mutation_tests.statement_lines(SOURCE, {4}) == {None}  # a decorator: outside every statement
+
+
+def test_selection_runs_the_lines_tests_quickest_first_and_the_modules_tests_for_an_import_line():
+    coverage_map = {"tests": ["t::slow", "t::quick", "t::other"], "seconds": [9.0, 0.5, 1.0],
+                    "modules": {"m.py": {"lines": {"1": [], "5": [], "6": [0, 1], "8": [2], "9": []}}}}
+    assert mutation_tests.selection(coverage_map, "m.py", SOURCE, {7}) == ["t::quick", "t::slow"]
+    assert mutation_tests.selection(coverage_map, "m.py", SOURCE, {4}) == ["t::quick", "t::other", "t::slow"]
+    assert mutation_tests.selection(coverage_map, "m.py", SOURCE, {10}) == []  # a line no test runs
