@@ -181,7 +181,8 @@ def _workers(count: int, work: Path, log: Path):
 
 def _outcomes(session: Path, tree: Path) -> list[dict]:
     """Every mutant of a session: module, operator, occurrence, line, outcome (None while pending;
-    "skipped": left out of a sample; "error": the test command could not pick the tests), and whether
+    "skipped": left out of a sample; "error": the test command could not pick the tests; "undecided":
+    its tests ran past their budget), and whether
     it only changes an annotation."""
     with sqlite3.connect(session) as db:
         rows = db.execute(
@@ -192,7 +193,8 @@ def _outcomes(session: Path, tree: Path) -> list[dict]:
     outcomes = []
     for module, op, occ, line, col, worker, test, output in rows:
         outcome = ("skipped" if worker == "skipped" else
-                   "error" if output and "mutation_tests error:" in output else (test or "").lower() or None)
+                   "error" if output and "mutation_tests error:" in output else
+                   "undecided" if output and "mutation_tests undecided:" in output else (test or "").lower() or None)
         outcomes.append({"module": module, "operator": op, "occurrence": occ, "line": line, "outcome": outcome,
                          "timeout": output == "timeout",
                          "annotation": any(start <= (line, col) < end for start, end in spans[module])})
@@ -220,7 +222,7 @@ def _annotations(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
 
 def _tally(outcomes: list[dict]) -> dict:
     """Caught: killed, or timed out (a hang the timeout caught). Incompetent mutants (code that does
-    not import), equivalent and skipped ones do not count."""
+    not import), equivalent, skipped and undecided ones (tests past their budget) and errors do not count."""
     run = [o for o in outcomes if o["outcome"] != "skipped"]
     done = [o for o in run if o["outcome"] is not None]
     killed = [o for o in done if o["outcome"] == "killed"]
@@ -233,6 +235,7 @@ def _tally(outcomes: list[dict]) -> dict:
             "timeouts": sum(o["timeout"] for o in killed), "survived": len(real), "equivalent": len(equivalent),
             "incompetent": sum(o["outcome"] == "incompetent" for o in done),
             "errors": sum(o["outcome"] == "error" for o in done),
+            "undecided": sum(o["outcome"] == "undecided" for o in done),
             "score": None if score is None else round(score, 4),
             "meets_goal": None if score is None or len(done) < len(run) else score >= GOAL,
             "surviving": [{"module": o["module"], "line": o["line"], "operator": o["operator"],
@@ -420,6 +423,9 @@ def _run_sample(args, results: ResultsFile) -> None:
         copy_tree(tree)
         _check_map(args.work, tree, module_paths)
     command = _sample_command(args.work)
+    if args.survivors and session.exists():  # after tests were added (and the map made again with them)
+        with sqlite3.connect(session) as db:
+            db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
     if not session.exists():
         config.write_text(_config(module_paths, command, args.timeout, []))
         subprocess.run([COSMIC_RAY, "init", str(config), str(session)], cwd=tree, check=True)
@@ -458,8 +464,8 @@ def main() -> None:
     parser.add_argument("--no-run", action="store_true", help="only score the sessions so far (none is run)")
     parser.add_argument("--fresh", action="store_true", help="start the modules' sessions again (tests changed)")
     parser.add_argument("--survivors", action="store_true",
-                        help="run a finished session's surviving mutants again, against the last commit's tests "
-                             "(after tests were added; killed mutants are not run again)")
+                        help="run a session's surviving mutants again, against the last commit's tests (after tests "
+                             "were added, and with --sample the map made again; killed mutants are not run again)")
     parser.add_argument("--sample", type=int, default=0, metavar="N",
                         help="instead of MODULES: N mutants drawn from each area of AREAS, their tests picked by "
                              "the coverage map (benchmarks/mutation_map.py)")

@@ -17,8 +17,15 @@ import difflib
 import hashlib
 import json
 import os
+import re
+import signal
+import subprocess
 import sys
 from pathlib import Path
+
+#: Seconds a mutant's tests may take: past it the mutant is undecided (neither caught nor surviving),
+#: as a long selection cannot be told from a mutant that hangs.
+BUDGET_S = 240
 
 
 def changed_lines(pristine: list[str], mutated: list[str]) -> set[int]:
@@ -30,27 +37,81 @@ def changed_lines(pristine: list[str], mutated: list[str]) -> set[int]:
     return lines
 
 
-def statement_lines(source: str, lines: set[int]) -> set[int | None]:
-    """The first line of the innermost statement holding each of ``lines`` (coverage records a statement
-    on its first line); None for a line outside every statement (a decorator of a module-level def)."""
-    statements = [(node.lineno, node.end_lineno) for node in ast.walk(ast.parse(source)) if isinstance(node, ast.stmt)]
-    firsts: set[int | None] = set()
-    for line in lines:
-        holding = [start for start, end in statements if start <= line <= end]
-        firsts.add(max(holding) if holding else None)
-    return firsts
+class Statements:
+    """Where each line of a module sits: its innermost statement, and whether that statement runs on
+    import (outside every function body: a constant, a class body, a decorator, a default)."""
+
+    def __init__(self, source: str) -> None:
+        self.tree = ast.parse(source)
+        self.spans: list[tuple[int, int, ast.stmt, bool]] = []  # (first, last, statement, runs on import)
+        self._walk(self.tree, in_function=False, owner=None)
+
+    def _walk(self, node: ast.AST, in_function: bool, owner: str | None) -> None:
+        inside = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                self.spans.append((child.lineno, child.end_lineno, child, not inside))
+                child.owner = owner  # the class whose body holds the statement, on import
+            named = isinstance(child, ast.ClassDef) and not inside
+            self._walk(child, inside, child.name if named else owner)
+
+    def innermost(self, line: int) -> tuple[ast.stmt, bool] | None:
+        """The innermost statement holding ``line`` and whether it runs on import; None outside every
+        statement (a decorator: it runs on import)."""
+        holding = [(first, statement, on_import) for first, last, statement, on_import in self.spans
+                   if first <= line <= last]
+        if not holding:
+            return None
+        _, statement, on_import = max(holding, key=lambda h: h[0])
+        return statement, on_import
+
+    def names(self, statement: ast.stmt | None, line: int) -> set[str]:
+        """The names an import-time mutant on ``line`` changes: what its statement binds, or its class
+        or def (a decorated def's own name, for a decorator outside every statement)."""
+        if statement is None:
+            decorated = [n for n in ast.walk(self.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                            ast.ClassDef))
+                         and any(d.lineno <= line <= d.end_lineno for d in n.decorator_list)]
+            return {n.name for n in decorated}
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return {statement.name}
+        bound = {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        owner = getattr(statement, "owner", None)
+        return bound | ({owner} if owner else set())
+
+    def readers(self, names: set[str]) -> set[int]:
+        """The first lines of the run-time statements that read any of ``names``."""
+        lines = set()
+        for first, _, statement, on_import in self.spans:
+            if on_import or isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            own = [n for n in ast.iter_child_nodes(statement) if not isinstance(n, ast.stmt)]
+            if any(isinstance(n, ast.Name) and n.id in names or isinstance(n, ast.Attribute) and n.attr in names
+                   for part in own for n in ast.walk(part)):
+                lines.add(first)
+        return lines
 
 
-def selection(coverage_map: dict, module: str, source: str, lines: set[int]) -> list[str]:
-    """The tests to run for a mutant of ``module`` on ``lines``, quickest first."""
+def selection(coverage_map: dict, module: str, source: str, lines: set[int],
+              test_texts: dict[str, str] | None = None) -> list[str]:
+    """The tests to run for a mutant of ``module`` on ``lines``, quickest first. A run-time line: the
+    tests that ran it. An import-time line: the tests that ran the module's statements reading the
+    names it binds, and those whose file names them (``test_texts``: test file -> its text)."""
     by_line = coverage_map["modules"].get(module, {}).get("lines", {})
-    firsts = statement_lines(source, lines)
-    ran = [by_line.get(str(line), []) for line in firsts if line is not None]
-    on_import = None in firsts or any(str(line) in by_line and not by_line[str(line)] for line in firsts)
-    if on_import:  # a line run only on import: whatever runs the module
-        ran = list(by_line.values())
-    ids = sorted({i for tests in ran for i in tests}, key=lambda i: coverage_map["seconds"][i])
-    return [coverage_map["tests"][i] for i in ids]
+    statements = Statements(source)
+    ids: set[int] = set()
+    for line in lines:
+        found = statements.innermost(line)
+        if found is not None and not found[1]:
+            ids.update(by_line.get(str(found[0].lineno), []))
+            continue
+        names = statements.names(found[0] if found else None, line)
+        for reader in statements.readers(names):
+            ids.update(by_line.get(str(reader), []))
+        named = {path for path, text in (test_texts or {}).items()
+                 if any(re.search(rf"\b{re.escape(name)}\b", text) for name in names)}
+        ids.update(i for i, nodeid in enumerate(coverage_map["tests"]) if nodeid.split("::")[0] in named)
+    return [coverage_map["tests"][i] for i in sorted(ids, key=lambda i: coverage_map["seconds"][i])]
 
 
 def mutated_module(coverage_map: dict) -> str:
@@ -69,13 +130,23 @@ def main() -> None:
     module = mutated_module(coverage_map)
     source = (Path(sys.argv[1]).parent / "map-tree" / module).read_text()  # the map's commit, unmutated
     lines = changed_lines(source.splitlines(), Path(module).read_text().splitlines())
-    tests = selection(coverage_map, module, source, lines)
+    test_texts = {str(p): p.read_text() for p in Path("tests").glob("test_*.py")}
+    tests = selection(coverage_map, module, source, lines, test_texts)
     if not tests:
         print(f"no test runs line(s) {sorted(lines)} of {module}: survived without a run")
         sys.exit(0)
-    os.environ["PYTHONPATH"] = os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])
-    os.execv(sys.executable, [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                              "-p", "no:randomly", *tests])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
+    job = subprocess.Popen([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output, _ = job.communicate(timeout=BUDGET_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.communicate()
+        print(f"mutation_tests undecided: {len(tests)} tests did not finish in {BUDGET_S} s")
+        sys.exit(1)
+    print(output[-4000:])
+    sys.exit(job.returncode)
 
 
 if __name__ == "__main__":

@@ -69,28 +69,54 @@ def test_tally_leaves_out_skipped_equivalent_and_errors(monkeypatch):
 
 SOURCE = '''import functools
 
+LIMIT = 3
+
 
 @functools.cache
 def f(x):
     y = (x +
          1)
-    if x > 2:
+    if x > LIMIT:
         return y
     return 0
+
+
+class Box:
+    size = 2
+
+    def area(self):
+        return self.size ** 2
 '''
 
 
-def test_a_mutant_maps_to_the_first_line_of_its_statement():
+def test_a_mutant_maps_to_the_first_line_of_its_statement_and_knows_import_time():
     mutated = SOURCE.replace("         1)", "         2)")
     lines = mutation_tests.changed_lines(SOURCE.splitlines(), mutated.splitlines())
-    assert lines == {7}
-    assert mutation_tests.statement_lines(SOURCE, lines) == {6}
-    assert mutation_tests.statement_lines(SOURCE, {4}) == {None}  # a decorator: outside every statement
+    assert lines == {9}
+    statements = mutation_tests.Statements(SOURCE)
+    statement, on_import = statements.innermost(9)
+    assert (statement.lineno, on_import) == (8, False)
+    assert statements.innermost(3)[1] and statements.innermost(16)[1]  # a constant, a class body
+    assert statements.innermost(6) is None  # a decorator: outside every statement
+    assert statements.names(None, 6) == {"f"}
+    assert statements.names(statements.innermost(16)[0], 16) == {"size", "Box"}
+    assert statements.readers({"LIMIT"}) == {10}
+    assert statements.readers({"size"}) == {19}
 
 
-def test_selection_runs_the_lines_tests_quickest_first_and_the_modules_tests_for_an_import_line():
-    coverage_map = {"tests": ["t::slow", "t::quick", "t::other"], "seconds": [9.0, 0.5, 1.0],
-                    "modules": {"m.py": {"lines": {"1": [], "5": [], "6": [0, 1], "8": [2], "9": []}}}}
-    assert mutation_tests.selection(coverage_map, "m.py", SOURCE, {7}) == ["t::quick", "t::slow"]
-    assert mutation_tests.selection(coverage_map, "m.py", SOURCE, {4}) == ["t::quick", "t::other", "t::slow"]
-    assert mutation_tests.selection(coverage_map, "m.py", SOURCE, {10}) == []  # a line no test runs
+MAP = {"tests": ["tests/test_a.py::slow", "tests/test_a.py::quick", "tests/test_b.py::other", "tests/test_c.py::c"],
+       "seconds": [9.0, 0.5, 1.0, 0.1],
+       "modules": {"m.py": {"lines": {"3": [0, 1, 2, 3], "8": [0, 1], "10": [2], "11": [], "19": [3]}}}}
+
+
+def test_selection_runs_a_lines_tests_quickest_first():
+    assert mutation_tests.selection(MAP, "m.py", SOURCE, {9}) == ["tests/test_a.py::quick", "tests/test_a.py::slow"]
+    assert mutation_tests.selection(MAP, "m.py", SOURCE, {12}) == []  # a line no test runs
+
+
+def test_selection_of_an_import_time_line_runs_its_readers_and_the_tests_that_name_it():
+    # LIMIT: read on line 10 (test_b), named by test_c's file; not every test that imported the module
+    texts = {"tests/test_c.py": "assert m.LIMIT == 3", "tests/test_a.py": "UNLIMITED"}
+    assert mutation_tests.selection(MAP, "m.py", SOURCE, {3}, texts) == ["tests/test_c.py::c",
+                                                                         "tests/test_b.py::other"]
+    assert mutation_tests.selection(MAP, "m.py", SOURCE, {16}) == ["tests/test_c.py::c"]  # Box.size: area()
