@@ -261,6 +261,16 @@ def wilson(caught: int, counted: int, z: float = 1.96) -> list[float] | None:
     return [round(centre - half, 4), round(centre + half, 4)]
 
 
+def verdict(interval: list[float] | None) -> str:
+    """The goal, judged on a sample: met when its 95% interval lies at or above GOAL, not met when
+    below it, and otherwise the sample cannot tell. (Exec order is random, so an unfinished sample is
+    itself a uniform sample of the mutants it ran.)"""
+    if interval is None:
+        return "not sampled yet"
+    return ("**met**" if interval[0] >= GOAL else "**not met**" if interval[1] < GOAL
+            else "cannot tell at this sample size")
+
+
 def draw_sample(mutants: list[tuple], per_area: int) -> set[tuple]:
     """A seeded sample of ``per_area`` mutants from each area of AREAS, spread over its modules in
     proportion to their mutants (largest remainders): every mutant of an area is equally likely.
@@ -332,8 +342,7 @@ def render_sample(document: dict) -> str:
             continue
         estimate = "-" if row["score"] is None else f"{row['score']:.0%}"
         interval = "-" if row["interval"] is None else f"{row['interval'][0]:.0%}-{row['interval'][1]:.0%}"
-        goal = ("not finished" if row["meets_goal"] is None else
-                "**met** (estimate)" if row["meets_goal"] else "**not met** (estimate)")
+        goal = verdict(row["interval"])
         lines.append(f"| `{area}` | {row['mutants']} of {row['eligible']} | {row['done']} | {row['killed']} "
                      f"({row['timeouts']}) | {row['survived']} | {row['equivalent']} | {estimate} | {interval} "
                      f"| {goal} |")

@@ -24,6 +24,14 @@ def test_wilson_interval_matches_the_formula_and_brackets_the_estimate():
     assert mutation.wilson(90, 100)[1] - mutation.wilson(90, 100)[0] < high - low
 
 
+def test_goal_is_judged_on_the_whole_interval():
+    assert mutation.verdict([0.86, 0.97]) == "**met**"
+    assert mutation.verdict([0.70, 0.84]) == "**not met**"
+    assert mutation.verdict([0.80, 0.95]) == "cannot tell at this sample size"
+    assert mutation.verdict([0.85, 0.90]) == "**met**"  # at the goal is enough
+    assert mutation.verdict(None) == "not sampled yet"
+
+
 def _mutants(module: str, count: int) -> list[tuple]:
     return [(module, line, "core/NumberReplacer", 0) for line in range(count)]
 

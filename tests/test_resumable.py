@@ -88,3 +88,13 @@ def test_a_results_file_of_the_wrong_shape_says_which_part(content, what, tmp_pa
     (tmp_path / "r.json").write_text(content)
     with pytest.raises(UsageError, match=f"not a results file \\({what}\\)"):
         ResultsFile(tmp_path / "r.json", {})
+
+
+def test_a_file_past_its_limit_is_refused_naming_the_limit_in_mib(tmp_path):
+    from scalesearch.files import read_regular
+
+    big = tmp_path / "big.json"
+    big.write_bytes(b"0" * (2 * 2**20 + 1))
+    with pytest.raises(UsageError, match=r"big.json: larger than 2 MiB, more than a results file can be$"):
+        read_regular(big, 2 * 2**20, "a results file")
+    assert read_regular(big, 2 * 2**20 + 1, "a results file") == b"0" * (2 * 2**20 + 1)  # at the limit: read

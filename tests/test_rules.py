@@ -164,6 +164,8 @@ def test_objective_edges_the_settings_and_strings_do_not_hide():
     hard = Objective(400e6, "MACs", "".join(["ha", "rd"]))
     assert hard.window() == (pytest.approx(360e6), 400e6)
     assert target_objective(latency="15ms").reject_outside == Objective(15, "ms").reject_outside
+    with pytest.raises(UsageError, match="`unit` must be one of MACs, ms"):
+        Objective(400e6, "GFLOPs")
 
 
 def test_objective_window_reaches_eleven_times_the_target_and_prints_in_millions():

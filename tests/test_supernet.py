@@ -290,3 +290,13 @@ def test_two_gloo_processes_train_one_supernet_reproducibly_and_rank_0_alone_wri
     assert second.returncode == 0, second.stderr[-2000:]
     a, b = (torch.load(tmp_path / run / CHECKPOINT, weights_only=True)["state_dict"] for run in ("first", "second"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_with_widths_that_vary_every_identity_layer_has_its_projection(tiny_space, tmp_path):
+    data = yaml.safe_load(tiny_space.read_text())
+    data["choices"].update(block=["mbconv", "identity"], width_mult=[0.5, 1.0])
+    (tmp_path / "varying.yaml").write_text(yaml.safe_dump({**data, "name": "varying"}))
+    assert sorted(Supernet(load_space(str(tmp_path / "varying.yaml"))).projections) == ["0_0", "0_1", "1_0", "1_1"]
+    data["choices"]["width_mult"] = [1.0]  # one width: only the layers that stride or widen project
+    (tmp_path / "fixed.yaml").write_text(yaml.safe_dump({**data, "name": "fixed"}))
+    assert sorted(Supernet(load_space(str(tmp_path / "fixed.yaml"))).projections) == ["0_0", "1_0"]

@@ -205,3 +205,11 @@ def test_zico_scores_a_vit():
     from scalesearch.train.zero_cost import zero_cost_score
 
     assert math.isfinite(zero_cost_score(_tiny(), "zico", batch_size=8))
+
+
+def test_patch_embedding_is_lecun_normal_over_its_fan_in():
+    torch.manual_seed(0)
+    model = build_model(_tiny())  # patch 8 over 3 channels: fan-in 192
+    weight = model.patch_embed.weight
+    assert weight.std().item() == pytest.approx(math.sqrt(1 / (3 * 8 ** 2)), rel=0.05)
+    assert weight.mean().abs().item() < 0.01 and not model.patch_embed.bias.any()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mutation as script  # benchmarks/mutation.py, whose results this page shows
+import mutation_tests  # benchmarks/mutation_tests.py: a sampled mutant's tests and their budget
 
 from pages.common import exists, load, source
 
@@ -44,8 +45,11 @@ def render() -> str:
         "out), spread over its modules in proportion to their mutants. Each sampled mutant runs only the tests "
         "that run its line, from a coverage map of the whole suite (`benchmarks/mutation_map.py`, each test its "
         "own coverage context, child processes included); a mutant on a line no test runs survives without a run. "
-        "The estimate is the sample's score, with its 95% Wilson interval: the goal is judged on the estimate, and "
-        "an interval reaching below 85% means the sample cannot tell.",
+        "The estimate is the sample's score, with its 95% Wilson interval: the goal is met when the whole interval "
+        "lies at or above 85%, not met when it lies below, and otherwise this sample cannot tell. Mutants run in a "
+        "random order, so a sample stopped part way is itself a uniform sample of what it ran. A mutant whose "
+        f"tests run past {mutation_tests.BUDGET_S} s is *undecided* (a long selection cannot be told from a hang) "
+        "and left out.",
         "",
         "```bash",
         "python benchmarks/mutation_map.py                      # the coverage map of the last commit",

@@ -18,6 +18,7 @@ from scalesearch.errors import UsageError
 from scalesearch.quantities import parse_latency, parse_macs
 
 CONSTRAINTS = ("soft", "hard")
+UNITS = ("MACs", "ms")
 DEFAULT_W = -0.07
 #: The widest window a search may take: candidates up to 11x the target (a wider one is no window).
 MAX_REJECT_OUTSIDE = 10.0
@@ -36,6 +37,8 @@ class Objective:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.target) and self.target > 0):
             raise UsageError(f"the target must be positive, got {self.target:g} {self.unit}")
+        if self.unit not in UNITS:
+            raise UsageError(f"`unit` must be one of {', '.join(UNITS)}, got {self.unit!r}")
         if self.constraint not in CONSTRAINTS:
             raise UsageError(f"`constraint` must be one of {', '.join(CONSTRAINTS)}, got {self.constraint!r}")
         if not self.w < 0:
