@@ -252,3 +252,24 @@ def test_a_pipeline_with_nothing_to_scale_is_refused(tmp_path):
     assert result.stderr == ("error: --phi 0 has no phi above the found base's own (0): nothing to scale; "
                              "e.g. --phi 0-3\n")
     assert not (tmp_path / "p").exists()
+
+
+def test_family_training_counts_its_progress_over_every_network_and_seed(tmp_path, tiny_base):
+    import dataclasses
+
+    import torch
+
+    from scalesearch.train.data import load_data
+    from scalesearch.train.family import members_of, open_results, train_members
+    from scalesearch.train.recipes import load_recipe
+
+    spec = load_spec(tiny_base)
+    members = members_of([spec, dataclasses.replace(spec, name="tiny-other")])
+    data = load_data("synthetic")
+    data = dataclasses.replace(data, train=data.train.subset(torch.arange(128)), val=data.val.subset(torch.arange(64)))
+    recipe = load_recipe("proxy").override(epochs=1, resolution=16, batch_size=64, warmup_epochs=0)
+    results = open_results(tmp_path / "family.json", members, data, recipe, [0])
+    seen: list[tuple[int, int]] = []
+    train_members(members[:1], data, recipe, [0], results, on_done=lambda done, total: seen.append((done, total)))
+    train_members(members, data, recipe, [0], results, on_done=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 1), (2, 2)]  # resumed: the finished network counts as done
