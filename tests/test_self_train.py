@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from scalesearch.arch.io import load_spec
 from scalesearch.cli import app
+from scalesearch.errors import UsageError
 from scalesearch.nn import build_model
 from scalesearch.train.augment import Normalize
 from scalesearch.train.data import Split, load_data
@@ -209,3 +210,22 @@ def test_an_unlabeled_folder_without_images_is_one_line(tmp_path, monkeypatch):
     assert (result.exit_code, result.stderr) == (2, f"error: {Path('empty')}: no readable image (of 1 files) to use "
                                                     f"as unlabelled data\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+@pytest.mark.parametrize("field, edges, past", [
+    ("threshold", (0.0, 1.0), (-0.01, 1.01)),
+    ("rounds", (1, 16), (0, 17)),
+    ("temperature", (0.01,), (0.0,)),
+    ("unlabeled_ratio", (0.01, 64.0), (0.0, 64.5)),
+    ("per_class", (0,), (-1,)),
+    ("dropout", (0.0, 0.99), (-0.01, 1.0)),
+    ("drop_path_rate", (0.0, 0.99), (-0.01, 1.0)),
+    ("randaugment_magnitude", (0, 30), (-1, 31)),
+    ("labeled_fraction", (0.01, 0.99), (0.0, 1.0)),
+])
+def test_each_self_training_setting_takes_its_edges_and_refuses_past_them(field, edges, past, tmp_path, tiny_base):
+    for value in edges:
+        assert getattr(_config("synthetic", tmp_path, tiny_base, **{field: value}), field) == value
+    for value in past:
+        with pytest.raises(UsageError, match=f"`{field}`"):
+            _config("synthetic", tmp_path, tiny_base, **{field: value})
