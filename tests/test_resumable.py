@@ -100,3 +100,10 @@ def test_a_file_past_its_limit_is_refused_naming_the_limit_in_mib(tmp_path):
     assert read_regular(big, 2 * 2**20 + 1, "a results file") == b"0" * (2 * 2**20 + 1)  # at the limit: read
     with pytest.raises(UsageError, match="larger than"):  # past an odd limit: refused, never cut
         read_regular(big, 2 * 2**20 - 1, "a results file")
+
+
+def test_a_run_lock_makes_its_nested_run_folder(tmp_path):
+    from scalesearch.files import RUN_LOCK, run_lock
+
+    with run_lock(tmp_path / "runs" / "first"):
+        assert (tmp_path / "runs" / "first" / RUN_LOCK).is_file()
