@@ -18,6 +18,18 @@ the surviving mutants again, after tests were added to kill them). Writes
 benchmarks/results/mutation.json after each module: per module, the mutants, killed (timeouts
 among them), survived (with the surviving mutations), equivalent, incompetent and the score,
 killed / (killed + survived - equivalent). Slow (minutes to hours per module on 2 cores): not in CI.
+
+The whole package is judged by sample (every mutant of it would take days here):
+
+      python benchmarks/mutation_map.py                       # which tests run each line
+      python benchmarks/mutation.py --sample 100 --workers 2  # N mutants from each area of AREAS
+
+draws a seeded sample of N mutants (annotations left out) from each area, spread over its modules in
+proportion to their mutants, into one session (`--work`/sample-N.sqlite) whose mutants run in a
+random order; each runs the tests the coverage map says run its line (benchmarks/mutation_tests.py).
+Rows "sample AREA" give the estimate and its 95% Wilson interval; `--by-coverage` runs a module of
+AREAS exhaustively the same way, and `--workers` runs mutants at once (cosmic-ray http workers, each
+in its own copy of the commit). The map must be of the last commit: make it again after a change.
 """
 
 from __future__ import annotations
@@ -76,6 +88,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
        for occurrence in (0, 1)},
     ("scalesearch/quantities.py", "core/ReplaceComparisonOperator_LtE_Eq", 0):
         "parse_latency: `value <= 0` as `value == 0`: its pattern admits no sign, so no value is below 0",
+    ("scalesearch/files.py", "core/NumberReplacer", 4):
+        "run_lock reads back the line it wrote, 'scalesearch pid N on HOST', under 200 bytes (a host name is at "
+        "most 64): reading 201 reads the same",
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_Eq_GtE", 0):
         "exponent: the constraint is 'soft' or 'hard' (validated), and 'hard' >= 'soft' is False",
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_LtE_Lt", 1):

@@ -331,3 +331,17 @@ def test_local_workers_take_the_given_gpus_in_turn():
     else:
         with pytest.raises(UsageError, match=r"there is no GPU 4096 here"):
             check_devices((0, 4096))
+
+
+def test_pareto_front_keeps_ties_and_drops_what_another_trial_beats_on_both():
+    from scalesearch.search.analysis import pareto_front
+
+    def trial(number: int, accuracy: float, macs: float) -> optuna.trial.FrozenTrial:
+        made = optuna.trial.create_trial(value=accuracy, user_attrs={"val_top1": accuracy, "macs": macs})
+        made.number = number
+        return made
+
+    trials = [trial(0, 0.80, 100.0), trial(1, 0.70, 100.0), trial(2, 0.90, 200.0), trial(3, 0.80, 100.0),
+              trial(4, 0.85, 250.0)]
+    # 1 loses to 0 on accuracy at equal cost; 4 loses to 2 on both; 0 and 3 tie, and neither beats the other
+    assert [t.number for t in pareto_front(trials)] == [0, 2, 3]

@@ -107,3 +107,18 @@ def test_a_run_lock_makes_its_nested_run_folder(tmp_path):
 
     with run_lock(tmp_path / "runs" / "first"):
         assert (tmp_path / "runs" / "first" / RUN_LOCK).is_file()
+
+
+def test_a_new_file_takes_the_umasks_mode_and_a_replaced_one_keeps_its_own(tmp_path):
+    import os
+
+    from scalesearch.files import write_atomic
+
+    before = os.umask(0o027)
+    try:
+        assert write_atomic(tmp_path / "new.txt", "a").stat().st_mode & 0o7777 == 0o640
+        (tmp_path / "kept.txt").write_text("old")
+        (tmp_path / "kept.txt").chmod(0o604)
+        assert write_atomic(tmp_path / "kept.txt", "b").stat().st_mode & 0o7777 == 0o604
+    finally:
+        os.umask(before)
