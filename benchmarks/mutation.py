@@ -348,19 +348,19 @@ def render(document: dict | None = None) -> str:
 
 def render_sample(document: dict) -> str:
     """The sampled table: per area of AREAS, the sample's estimate and its 95% interval."""
-    lines = ["| area | sampled of eligible | run | caught (timeouts) | survived | equivalent | estimate | 95% interval "
-             "| goal >= 85% |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| area | sampled of eligible | run | caught (timeouts) | survived | equivalent | undecided | estimate "
+             "| 95% interval | goal >= 85% |", "|---|---|---|---|---|---|---|---|---|---|"]
     for area in AREAS:
         row = document["rows"].get(f"sample {area}")
         if row is None:
-            lines.append(f"| `{area}` | - | - | - | - | - | - | - | not sampled |")
+            lines.append(f"| `{area}` | - | - | - | - | - | - | - | - | not sampled |")
             continue
         estimate = "-" if row["score"] is None else f"{row['score']:.0%}"
         interval = "-" if row["interval"] is None else f"{row['interval'][0]:.0%}-{row['interval'][1]:.0%}"
         goal = verdict(row["interval"])
         lines.append(f"| `{area}` | {row['mutants']} of {row['eligible']} | {row['done']} | {row['killed']} "
-                     f"({row['timeouts']}) | {row['survived']} | {row['equivalent']} | {estimate} | {interval} "
-                     f"| {goal} |")
+                     f"({row['timeouts']}) | {row['survived']} | {row['equivalent']} | {row['undecided']} | {estimate} "
+                     f"| {interval} | {goal} |")
     return "\n".join(lines)
 
 

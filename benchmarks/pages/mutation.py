@@ -78,9 +78,9 @@ def _pace(sampled: dict) -> str:
     if not done or not row["wall_s"]:
         return f"The areas hold {eligible:,} mutants outside annotations. "
     pace = row["wall_s"] / done
-    return (f"The areas hold {eligible:,} mutants outside annotations; at the sample's pace ({pace:.1f} s a "
-            f"mutant, {row['workers']} at once on this machine) all of them would take {eligible * pace / 3600:.0f} "
-            "hours. ")
+    return (f"The areas hold {eligible:,} mutants outside annotations; at the sample's pace on this machine (one "
+            f"mutant finished every {pace:.1f} s of wall time, {row['workers']} running at once) all of them would "
+            f"take {eligible * pace / 3600:.0f} hours. ")
 
 
 def headline() -> tuple[str, str, str]:
