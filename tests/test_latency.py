@@ -65,6 +65,19 @@ def test_interference_counts_cpu_time_of_other_processes():
     assert report["other_processes_cpu_s"] >= 0.8 and report["wall_s"] >= 1.0 and report["steal_s"] >= 0
 
 
+def test_warm_up_makes_at_least_its_calls_and_lasts_at_least_its_seconds():
+    import time
+
+    from scalesearch.measure.timing import _warm
+
+    calls = []
+    _warm(lambda: calls.append(1) or 0.0, seconds=0.0, calls=3)
+    assert len(calls) == 3
+    start = time.perf_counter()
+    _warm(lambda: calls.append(1) or 0.0, seconds=0.05, calls=1)
+    assert time.perf_counter() - start >= 0.05 and len(calls) > 4  # a lower bound: load only lengthens it
+
+
 def test_repeat_until_stable_stops_early_on_a_steady_signal_and_at_max_runs():
     calls = []
     steady = repeat_until_stable(lambda: calls.append(1) or 2.0, budget_s=10, warmup_s=0, max_runs=1000,
