@@ -337,3 +337,15 @@ def test_one_rule_tells_an_allocation_failure_from_other_errors():
         assert is_out_of_memory(err), err
     for err in (RuntimeError("size mismatch"), ValueError("out of memory"), OSError(12, "Cannot allocate memory")):
         assert not is_out_of_memory(err), err
+
+
+def test_one_seed_reports_test_accuracy_only_when_asked(tiny_base):
+    from scalesearch.train.loop import train_seed
+
+    data = load_data("synthetic")
+    data = dataclasses.replace(data, train=data.train.subset(torch.arange(128)), val=data.val.subset(torch.arange(64)),
+                               test=data.test.subset(torch.arange(64)))
+    recipe = QUICK.override(epochs=1)
+    normalize = Normalize.of(data.train, 3)
+    assert train_seed(load_spec(tiny_base), data, recipe, 0, normalize).test_top1 is None
+    assert train_seed(load_spec(tiny_base), data, recipe, 0, normalize, test=True).test_top1 is not None

@@ -52,7 +52,7 @@ class TimingStats:
 def repeat_until_stable(
     run_once: Callable[[], float],
     *,
-    budget_s: float = 3.0,
+    budget_s: float,
     warmup_s: float = 0.3,
     min_warmup: int = 3,
     chunk: int = 10,
