@@ -94,6 +94,8 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     ("scalesearch/files.py", "core/ReplaceBinaryOperator_BitOr_Sub", 3):
         "check_destination's W_OK | X_OK as W_OK - X_OK (X_OK alone): unseen as root, where os.access grants "
         "every write, and CI and this machine run as root (a permission test would have to run as another user)",
+    ("scalesearch/pipeline.py", "core/NumberReplacer", 25):
+        "PipelineConfig's phi message: phis[0] as phis[-1] on its branch of exactly one phi, the same element",
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_Eq_GtE", 0):
         "exponent: the constraint is 'soft' or 'hard' (validated), and 'hard' >= 'soft' is False",
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_LtE_Lt", 1):

@@ -46,14 +46,17 @@ class Statements:
         self.spans: list[tuple[int, int, ast.stmt, bool]] = []  # (first, last, statement, runs on import)
         self._walk(self.tree, in_function=False, owner=None)
 
-    def _walk(self, node: ast.AST, in_function: bool, owner: str | None) -> None:
+    def _walk(self, node: ast.AST, in_function: bool, owner: str | None, function: str | None = None) -> None:
         inside = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            function = node.name
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.stmt):
                 self.spans.append((child.lineno, child.end_lineno, child, not inside))
                 child.owner = owner  # the class whose body holds the statement, on import
+                child.function = function  # the def whose body holds it, at run time
             named = isinstance(child, ast.ClassDef) and not inside
-            self._walk(child, inside, child.name if named else owner)
+            self._walk(child, inside, child.name if named else owner, function)
 
     def innermost(self, line: int) -> tuple[ast.stmt, bool] | None:
         """The innermost statement holding ``line`` and whether it runs on import; None outside every
@@ -96,16 +99,23 @@ def selection(coverage_map: dict, module: str, source: str, lines: set[int],
               test_texts: dict[str, str] | None = None) -> list[str]:
     """The tests to run for a mutant of ``module`` on ``lines``, quickest first. A run-time line: the
     tests that ran it. An import-time line: the tests that ran the module's statements reading the
-    names it binds, and those whose file names them (``test_texts``: test file -> its text)."""
+    names it binds, and those whose file names them (``test_texts``: test file -> its text). A
+    run-time line run only outside every test (while tests were collected, or a cached function):
+    the same, for the function that holds it."""
     by_line = coverage_map["modules"].get(module, {}).get("lines", {})
     statements = Statements(source)
     ids: set[int] = set()
     for line in lines:
         found = statements.innermost(line)
         if found is not None and not found[1]:
-            ids.update(by_line.get(str(found[0].lineno), []))
-            continue
-        names = statements.names(found[0] if found else None, line)
+            ran = by_line.get(str(found[0].lineno))
+            if ran != []:
+                ids.update(ran or [])
+                continue
+            # run, but only outside every test (while tests were collected; a cached function): its def
+            names = {found[0].function}
+        else:
+            names = statements.names(found[0] if found else None, line)
         for reader in statements.readers(names):
             ids.update(by_line.get(str(reader), []))
         named = {path for path, text in (test_texts or {}).items()
@@ -150,4 +160,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Exception as err:  # never a kill: a failure of this script is no test's failure
+        print(f"mutation_tests error: {type(err).__name__}: {err}")
+        sys.exit(1)

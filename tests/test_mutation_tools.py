@@ -120,6 +120,9 @@ MAP = {"tests": ["tests/test_a.py::slow", "tests/test_a.py::quick", "tests/test_
 def test_selection_runs_a_lines_tests_quickest_first():
     assert mutation_tests.selection(MAP, "m.py", SOURCE, {9}) == ["tests/test_a.py::quick", "tests/test_a.py::slow"]
     assert mutation_tests.selection(MAP, "m.py", SOURCE, {12}) == []  # a line no test runs
+    # line 11 ran only while tests were collected: the tests that name its function, f
+    assert mutation_tests.selection(MAP, "m.py", SOURCE, {11}, {"tests/test_b.py": "m.f(3)"}) == [
+        "tests/test_b.py::other"]
 
 
 def test_selection_of_an_import_time_line_runs_its_readers_and_the_tests_that_name_it():

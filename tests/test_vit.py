@@ -213,3 +213,11 @@ def test_patch_embedding_is_lecun_normal_over_its_fan_in():
     weight = model.patch_embed.weight
     assert weight.std().item() == pytest.approx(math.sqrt(1 / (3 * 8 ** 2)), rel=0.05)
     assert weight.mean().abs().item() < 0.01 and not model.patch_embed.bias.any()
+
+
+@pytest.mark.parametrize("resolution", [True, 32.0, "32"])
+def test_a_vits_resolution_is_an_integer_never_a_bool_float_or_string(resolution):
+    from scalesearch.errors import SpecError
+
+    with pytest.raises(SpecError, match="resolution"):
+        _tiny(resolution=resolution)
