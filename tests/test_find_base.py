@@ -244,6 +244,24 @@ def test_a_freed_slot_goes_to_the_retry_even_once_a_worker_has_taken_it():
     study.tell(t, state=optuna.trial.TrialState.PRUNED)
     assert take_slot(retry, n_trials=2)
 
+
+def test_a_retry_that_already_holds_its_slot_leaves_the_free_one_to_a_later_trial():
+    study = optuna.create_study(direction="maximize")
+    done = study.ask()
+    done.set_user_attr("slot", True)
+    study.tell(done, 0.5)
+    killed = study.ask()
+    killed.set_user_attr("slot", True)
+    abandon(killed, {}, "interrupted")
+    study.tell(killed, state=optuna.trial.TrialState.FAIL)
+    retry = study.ask()
+    retry.set_user_attr("worker", worker_id())
+    assert take_slot(retry, n_trials=3)  # the retry, numbered first, claims a slot and runs
+    later = study.ask()
+    later.set_user_attr("worker", worker_id())
+    assert "retry_of" not in later.user_attrs and later.number > retry.number
+    assert take_slot(later, n_trials=3)  # 1 evaluated + 1 held by the running retry: one of 3 is free
+
 @pytest.mark.parametrize("args, code, message", [
     (["--flops", "0"], 2, "error: invalid MACs quantity '0': must be positive"),
     (["--flops", "abc"], 2, "error: invalid MACs quantity 'abc'"),
