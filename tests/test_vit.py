@@ -221,3 +221,16 @@ def test_a_vits_resolution_is_an_integer_never_a_bool_float_or_string(resolution
 
     with pytest.raises(SpecError, match="resolution"):
         _tiny(resolution=resolution)
+
+
+def test_learned_position_embeddings_resample_along_their_own_axes_at_another_resolution():
+    model = build_model(_tiny(posemb="learned"))  # 32 px, patch 8: a 4 x 4 grid
+    with torch.no_grad():
+        column = torch.arange(4.0).repeat(4)  # the value of each position is its column
+        model.pos_embedding.copy_(column[None, :, None].expand_as(model.pos_embedding))
+    assert torch.equal(model._position(4, 4), model.pos_embedding)  # its own grid: unchanged
+    grid = model._position(6, 8).reshape(6, 8, -1)  # 48 x 64 px
+    assert torch.equal(grid[0], grid[5])  # rows alike: nothing leaked from the column axis into the row axis
+    values = grid[0, :, 0]
+    assert (values.diff() >= 0).all() and values[0] == 0 and values[-1] == 3
+    assert model(torch.randn(2, 3, 48, 64)).shape == (2, 10)
