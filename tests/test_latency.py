@@ -65,6 +65,15 @@ def test_interference_counts_cpu_time_of_other_processes():
     assert report["other_processes_cpu_s"] >= 0.8 and report["wall_s"] >= 1.0 and report["steal_s"] >= 0
 
 
+def test_timing_stats_summarise_their_samples_and_stay_as_measured():
+    import dataclasses
+
+    stats = TimingStats.from_samples([4.0, 1.0, 3.0, 2.0, 5.0])
+    assert (stats.median_ms, stats.min_ms, stats.runs, stats.windows) == (3.0, 1.0, 5, 1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stats.median_ms = 0.0  # a measurement is never edited after the fact
+
+
 def test_warm_up_makes_at_least_its_calls_and_lasts_at_least_its_seconds():
     import time
 
