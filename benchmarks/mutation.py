@@ -444,6 +444,29 @@ def _run_module(module: str, args, results: ResultsFile) -> None:
           f"(score {row['score']}), {row['survived']} surviving", flush=True)
 
 
+def _rerun_survivors(config: Path, session: Path, tree: Path, command: str, module_paths: list[str], args) -> None:
+    """Run a sample's surviving mutants again, and only them (its mutants not yet run stay pending):
+    in a copy of the session holding just the survivors, whose new results then replace theirs."""
+    side = session.with_name(session.stem + "-survivors.sqlite")
+    shutil.copy(session, side)
+    with sqlite3.connect(side) as db:
+        survivors = {job for (job,) in db.execute("SELECT job_id FROM work_results WHERE test_outcome = 'SURVIVED'")}
+        others = [(job,) for (job,) in db.execute("SELECT job_id FROM work_items WHERE job_id NOT IN "
+                                                   "(SELECT job_id FROM work_results)")]
+        db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+        db.executemany("DELETE FROM mutation_specs WHERE job_id = ?", others)
+        db.executemany("DELETE FROM work_items WHERE job_id = ?", others)
+    _exec(config, side, tree, command, module_paths, args, lambda seconds: None)
+    with sqlite3.connect(side) as db:
+        rows = [row for row in db.execute("SELECT job_id, worker_outcome, output, test_outcome, diff FROM work_results")
+                if row[0] in survivors]
+    with sqlite3.connect(session) as db:
+        db.executemany("REPLACE INTO work_results (job_id, worker_outcome, output, test_outcome, diff) "
+                       "VALUES (?, ?, ?, ?, ?)", rows)
+    side.unlink()
+    print(f"{len(survivors)} survivors run again: {sum(row[3] == 'KILLED' for row in rows)} now killed")
+
+
 def _run_sample(args, results: ResultsFile) -> None:
     """A sampled session: ``args.sample`` mutants per area of AREAS, each running the tests that run
     its line (benchmarks/mutation_map.py's map, which must be of the last commit)."""
@@ -454,9 +477,6 @@ def _run_sample(args, results: ResultsFile) -> None:
         copy_tree(tree)
         _check_map(args.work, tree, module_paths)
     command = _sample_command(args.work)
-    if args.survivors and session.exists():  # after tests were added (and the map made again with them)
-        with sqlite3.connect(session) as db:
-            db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
     if not session.exists():
         config.write_text(_config(module_paths, command, args.timeout, []))
         subprocess.run([COSMIC_RAY, "init", str(config), str(session)], cwd=tree, check=True)
@@ -476,9 +496,11 @@ def _run_sample(args, results: ResultsFile) -> None:
             row["workers"] = args.workers
             results.add(key, row)
 
-    if not args.no_run:
+    if args.survivors:  # after tests were added and the map made again with them
+        _rerun_survivors(config, session, tree, command, module_paths, args)
+    elif not args.no_run:
         _exec(config, session, tree, command, module_paths, args, rescore)
-    rescore(None if args.no_run else 0.0)
+    rescore(None if args.no_run or args.survivors else 0.0)
     for area in AREAS:
         row = results.rows[f"sample {area}"]
         print(f"{area}: {row['killed']}/{row['killed'] + row['survived']} caught of {row['done']} run "
