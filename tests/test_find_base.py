@@ -267,6 +267,8 @@ def test_a_retry_that_already_holds_its_slot_leaves_the_free_one_to_a_later_tria
     (["--flops", "abc"], 2, "error: invalid MACs quantity 'abc'"),
     (["--flops", "10M"], 2, "error: target 10.0M MACs is below the smallest network space 'mnasnet' can express "
                             "(48.5M MACs)"),
+    (["--flops", "100G"], 2, "error: target 100000.0M MACs is above the largest network space 'mnasnet' can express "
+                             "("),
     (["--flops", "400M", "--workers", "0"], 2, "error: --workers must be in [1, 256], got 0"),
     (["--flops", "400M", "--storage", "redis://x"], 2, "error: --storage must be an RDB URL"),
     (["--flops", "400M", "--storage", "sqlite:////nonexistent-scalesearch-dir/x.db"], 2, "error: cannot open storage"),

@@ -80,6 +80,8 @@ def test_two_workers_never_train_the_same_point(tiny_base, tmp_path):
     (["--step", "1.5"], "error: --step must be in (0, 1], got 1.5"),
     (["--tolerance", "0.001"], "error: no grid point's phi = 1 network has a MACs ratio within 0.001 of 2 after "
                                "rounding"),
+    (["--tolerance", "1"], "error: --tolerance must be in (0, 1), got 1"),
+    (["--tolerance", "0"], "error: --tolerance must be in (0, 1), got 0"),
 ])
 def test_grid_bad_input(tiny_base, tmp_path, extra, message):
     args = grid_args(tiny_base, tmp_path / "run")

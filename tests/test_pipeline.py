@@ -209,6 +209,8 @@ def test_a_tiny_pipeline_runs_every_stage(tmp_path, space32):
     for part in ("## Found base", "## Compound coefficients", "grid/grid_heatmap.png", "## The family",
                  "family/accuracy_vs_macs.png", "## Wall time per stage"):
         assert part in report
+    grid = summary["coefficients"]
+    assert f"x gamma^2 = {grid['alpha'] * grid['beta'] ** 2 * grid['gamma'] ** 2:.2f} (" in report
     for r in summary["family"]:  # the family table: its units are millions of parameters and of MACs
         assert f"| {r['resolution']} | {r['params'] / 1e6:.2f} | {r['macs'] / 1e6:,.1f} |" in report
     # Another setting in the same folder is refused, and nothing there changes.
