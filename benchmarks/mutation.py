@@ -96,8 +96,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         "every write, and CI and this machine run as root (a permission test would have to run as another user)",
     ("scalesearch/pipeline.py", "core/NumberReplacer", 25):
         "PipelineConfig's phi message: phis[0] as phis[-1] on its branch of exactly one phi, the same element",
-    ("scalesearch/search/driver.py", "core/ReplaceBinaryOperator_Sub_RShift", 0):
-        "check_devices' message on a machine with GPUs: unseen without CUDA (CI and this machine have none)",
+    **{("scalesearch/search/driver.py", f"core/ReplaceBinaryOperator_Sub_{op}", 0):
+       "check_devices' message on a machine with GPUs: unseen without CUDA (CI and this machine have none)"
+       for op in ("Add", "Mul", "Div", "FloorDiv", "Mod", "Pow", "RShift", "LShift", "BitOr", "BitAnd", "BitXor")},
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_Eq_GtE", 0):
         "exponent: the constraint is 'soft' or 'hard' (validated), and 'hard' >= 'soft' is False",
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_LtE_Lt", 1):
