@@ -99,6 +99,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     **{("scalesearch/search/driver.py", f"core/ReplaceBinaryOperator_Sub_{op}", 0):
        "check_devices' message on a machine with GPUs: unseen without CUDA (CI and this machine have none)"
        for op in ("Add", "Mul", "Div", "FloorDiv", "Mod", "Pow", "RShift", "LShift", "BitOr", "BitAnd", "BitXor")},
+    **{("scalesearch/signals.py", f"core/ReplaceBinaryOperator_Add_{op}", 0):
+       "interrupted: 128 + SIGTERM (15) as 128 ^ 15 or 128 | 15: no bit in common, so all three are 143"
+       for op in ("BitXor", "BitOr")},
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_Eq_GtE", 0):
         "exponent: the constraint is 'soft' or 'hard' (validated), and 'hard' >= 'soft' is False",
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_LtE_Lt", 1):

@@ -302,3 +302,13 @@ def test_cuda_bench_cli():
     assert result.exit_code == 0, result.output
     (record,) = json.loads(result.stdout)
     assert record["device"] == "cuda" and record["environment"]["gpu"]
+
+
+def test_settled_jobs_count_their_progress_one_by_one():
+    from scalesearch.measure.latency import BenchConfig, time_modules
+
+    config = BenchConfig(backend="torch", budget_s=0.05, protocol="settle", threads=1)
+    jobs = [(torch.nn.Conv2d(3, 4, 3), (1, 3, 8, 8), config), (torch.nn.Identity(), (1, 3, 8, 8), config)]
+    seen: list[tuple[int, int]] = []
+    stats = time_modules(jobs, on_progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 2), (2, 2)] and all(s.runs >= 1 for s in stats)
