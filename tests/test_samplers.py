@@ -107,3 +107,15 @@ def test_multi_objective_with_training_completes_and_its_front_is_trained(tmp_pa
         assert trial.values[1] == trial.user_attrs["macs"]
     rows = {int(r["number"]): r for r in csv.DictReader((run / "trials.csv").open())}
     assert all(rows[n]["val_top1"] for n in summary["pareto_front"])
+
+
+@pytest.mark.parametrize("pruner, multi, epochs, expected", [
+    ("median", False, 10, 6), ("hyperband", False, 7, 4), ("median", False, 1, 1),  # past the first half
+    ("none", False, 10, 10), ("median", True, 10, 10),  # nothing prunes: only the last epoch is evaluated
+])
+def test_trials_are_pruned_only_after_the_first_half_of_their_schedule(pruner, multi, epochs, expected, tmp_path):
+    from scalesearch.search.config import prune_from
+
+    config = SearchConfig(objective=Objective(400e6, "MACs"), run_dir=tmp_path, study_name="p", pruner=pruner,
+                          multi_objective=multi, recipe_overrides={"epochs": epochs})
+    assert prune_from(config) == expected
