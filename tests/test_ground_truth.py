@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from conftest import journal_study
 from typer.testing import CliRunner
 
 from scalesearch.arch.io import resolve_spec
@@ -215,6 +216,9 @@ def test_a_tabular_search_is_reproducible_judges_finalists_on_the_mean_and_resum
     summary = json.loads(first.stdout)
     assert summary["evaluator"].startswith("table (NAS-Bench-Macro nas-bench-macro_cifar10.json, sha256 ")
     assert summary["n_trials"] == 12 and summary["best"]["macs"] <= 50e6
+    best = summary["best"]  # what its trial measured
+    trial = journal_study(tmp_path / "a", summary["study"]).trials[best["trial"]]
+    assert best["val_top1"] is not None and best["val_top1"] == trial.user_attrs["val_top1"]
     final = summary["finalists"]
     assert final["complete"] and len(final["rows"]) == 4  # 3 finalists and the base network
     document = json.loads(macro_table.read_text())
