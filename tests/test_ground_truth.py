@@ -284,6 +284,18 @@ def test_the_shipped_surrogate_loads_as_data_and_predicts_b0_as_recorded():
         surrogate.predict_spec(space, resolve_spec("mobilenet-v2"))
 
 
+def test_the_surrogate_evaluator_scores_a_candidate_as_a_fraction(tmp_path: Path):
+    from scalesearch.search.config import SearchConfig
+    from scalesearch.search.evaluators import make_evaluator
+    from scalesearch.search.objective import Objective
+
+    config = SearchConfig(objective=Objective(400e6, "MACs"), run_dir=tmp_path, study_name="s",
+                          space="accel-nasbench", evaluator="surrogate:accel-nasbench")
+    b0 = resolve_spec("efficientnet-b0")
+    percent = Surrogate.load("accel-nasbench").predict_spec(load_space("accel-nasbench"), b0)
+    assert make_evaluator(config)(b0) == pytest.approx(percent / 100)  # top-1 as Optuna sees it: 0..1
+
+
 def _model(tmp_path: Path, change) -> Path:
     document = {"space": "accel-nasbench", "target": "val_top1", "fit": {},
                 "model": {"format": "scalesearch-trees", "version": 1, "features": list(

@@ -234,3 +234,14 @@ def test_learned_position_embeddings_resample_along_their_own_axes_at_another_re
     values = grid[0, :, 0]
     assert (values.diff() >= 0).all() and values[0] == 0 and values[-1] == 3
     assert model(torch.randn(2, 3, 48, 64)).shape == (2, 10)
+
+
+def test_attention_is_torchs_scaled_dot_product_attention():
+    from scalesearch.nn.vit import Attention
+
+    torch.manual_seed(0)
+    attention, x = Attention(width=32, heads=4), torch.randn(2, 5, 32)
+    q, k, v = attention.qkv(x).reshape(2, 5, 3, 4, 8).permute(2, 0, 3, 1, 4)
+    attended = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    expected = attention.proj(attended.transpose(1, 2).reshape(2, 5, 32))
+    torch.testing.assert_close(attention(x), expected)
