@@ -275,3 +275,11 @@ def test_family_training_counts_its_progress_over_every_network_and_seed(tmp_pat
     train_members(members[:1], data, recipe, [0], results, on_done=lambda done, total: seen.append((done, total)))
     train_members(members, data, recipe, [0], results, on_done=lambda done, total: seen.append((done, total)))
     assert seen == [(1, 1), (2, 2)]  # resumed: the finished network counts as done
+
+
+def test_a_pipeline_config_without_a_phi_above_zero_names_its_whole_range(tmp_path):
+    from scalesearch.errors import UsageError
+    from scalesearch.pipeline import PipelineConfig
+
+    with pytest.raises(UsageError, match=r"^`phi` -2-0 has no phi above the found base's own \(0\)"):
+        PipelineConfig(target_macs=400e6, data="synthetic", phis=[-2, -1, 0], run_dir=tmp_path)
