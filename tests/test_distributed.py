@@ -96,3 +96,13 @@ def test_more_processes_than_training_images_is_refused(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["train", "efficientnet-b0", "--data", "synthetic", "--train-images", "3"])
     assert (result.exit_code, result.stderr) == (2, "error: 4 processes but only 3 training images: use at most 3\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_rank_and_epoch_draws_its_own_seed_that_torch_takes():
+    seeds = {(rank, epoch): Processes(rank=rank, world=256).seed(2**31, epoch)
+             for rank in (0, 1, 255) for epoch in (0, 1, 9999)}
+    assert seeds[0, 0] == 2**31  # rank 0 at epoch 0: the run's own seed
+    assert len(set(seeds.values())) == len(seeds)
+    for seed in seeds.values():
+        torch.manual_seed(seed)  # within the 64 bits torch takes
+        assert 0 <= seed < 2**63
