@@ -102,6 +102,8 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     **{("scalesearch/signals.py", f"core/ReplaceBinaryOperator_Add_{op}", 0):
        "interrupted: 128 + SIGTERM (15) as 128 ^ 15 or 128 | 15: no bit in common, so all three are 143"
        for op in ("BitXor", "BitOr")},
+    ("scalesearch/signals.py", "core/ReplaceComparisonOperator_Eq_GtE", 0):
+        "_exception: only SIGINT (2) and SIGTERM (15) are ever handled, and >= 15 tells them apart as == does",
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_Eq_GtE", 0):
         "exponent: the constraint is 'soft' or 'hard' (validated), and 'hard' >= 'soft' is False",
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_LtE_Lt", 1):
