@@ -349,3 +349,12 @@ def test_one_seed_reports_test_accuracy_only_when_asked(tiny_base):
     normalize = Normalize.of(data.train, 3)
     assert train_seed(load_spec(tiny_base), data, recipe, 0, normalize).test_top1 is None
     assert train_seed(load_spec(tiny_base), data, recipe, 0, normalize, test=True).test_top1 is not None
+
+
+def test_a_user_recipe_that_leaves_out_the_low_res_stem_keeps_it(tmp_path):
+    import yaml
+
+    recipe = yaml.safe_load((Path(__file__).resolve().parents[1] / "search_spaces/recipes/proxy.yaml").read_text())
+    del recipe["low_res_stem"]
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump({**recipe, "name": "mine"}))
+    assert load_recipe(str(tmp_path / "mine.yaml")).low_res_stem is True  # 32 px images keep their detail
