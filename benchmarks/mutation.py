@@ -279,6 +279,20 @@ def _score(outcomes: list[dict], tests: str) -> dict:
     return {**row, "tests": tests}
 
 
+def _reclassified(module: str, row: dict) -> dict:
+    """A stored row with the surviving mutants EQUIVALENT now explains moved to equivalent (nothing
+    is run: a survivor a new test kills stays until the module runs again)."""
+    explained = [s for s in row["surviving"] if (module, s["operator"], s["occurrence"]) in EQUIVALENT]
+    if not explained:
+        return row
+    surviving = [s for s in row["surviving"] if s not in explained]
+    counted = row["killed"] + len(surviving)
+    score = row["killed"] / counted if counted else None
+    return {**row, "survived": len(surviving), "equivalent": row["equivalent"] + len(explained),
+            "surviving": surviving, "score": None if score is None else round(score, 4),
+            "meets_goal": None if score is None or row["done"] < row["mutants"] else score >= GOAL}
+
+
 def wilson(caught: int, counted: int, z: float = 1.96) -> list[float] | None:
     """The 95% Wilson score interval of a proportion ``caught`` / ``counted`` (None for no trials)."""
     if not counted:
@@ -419,6 +433,8 @@ def _run_module(module: str, args, results: ResultsFile) -> None:
     command = _sample_command(args.work) if args.by_coverage else _module_command(module)
     tree, session, config = args.work / "tree", args.work / f"{slug}.sqlite", args.work / f"{slug}.toml"
     if args.no_run and not session.exists():
+        if module in results.rows:  # a session gone: its stored survivors judged again against EQUIVALENT
+            results.add(module, _reclassified(module, results.rows[module]))
         return
     if args.survivors and session.exists():  # its killed mutants stand: tests were only added since
         copy_tree(tree)

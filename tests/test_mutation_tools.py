@@ -131,3 +131,14 @@ def test_selection_of_an_import_time_line_runs_its_readers_and_the_tests_that_na
     assert mutation_tests.selection(MAP, "m.py", SOURCE, {3}, texts) == ["tests/test_c.py::c",
                                                                          "tests/test_b.py::other"]
     assert mutation_tests.selection(MAP, "m.py", SOURCE, {16}) == ["tests/test_c.py::c"]  # Box.size: area()
+
+
+def test_a_stored_row_moves_the_survivors_equivalent_now_explains(monkeypatch):
+    monkeypatch.setitem(mutation.EQUIVALENT, ("m.py", "core/AddNot", 1), "a reason")
+    row = {"mutants": 10, "done": 10, "killed": 6, "survived": 2, "equivalent": 2, "score": 0.75, "meets_goal": False,
+           "surviving": [{"line": 3, "operator": "core/AddNot", "occurrence": 1},
+                         {"line": 4, "operator": "core/AddNot", "occurrence": 2}]}
+    again = mutation._reclassified("m.py", row)
+    assert (again["survived"], again["equivalent"], again["score"]) == (1, 3, pytest.approx(6 / 7, abs=1e-4))
+    assert again["surviving"] == [{"line": 4, "operator": "core/AddNot", "occurrence": 2}] and not again["meets_goal"]
+    assert mutation._reclassified("m.py", again) == again  # once explained, never counted twice
