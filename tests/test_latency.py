@@ -312,3 +312,13 @@ def test_settled_jobs_count_their_progress_one_by_one():
     seen: list[tuple[int, int]] = []
     stats = time_modules(jobs, on_progress=lambda done, total: seen.append((done, total)))
     assert seen == [(1, 2), (2, 2)] and all(s.runs >= 1 for s in stats)
+
+
+def test_the_cache_defaults_to_the_users_cache_folder(monkeypatch, tmp_path):
+    from scalesearch.measure.predictor import default_cache_dir
+
+    monkeypatch.delenv("SCALESEARCH_CACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / ".cache" / "scalesearch"
+    monkeypatch.setenv("SCALESEARCH_CACHE_DIR", str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine"

@@ -358,3 +358,28 @@ def test_a_user_recipe_that_leaves_out_the_low_res_stem_keeps_it(tmp_path):
     del recipe["low_res_stem"]
     (tmp_path / "mine.yaml").write_text(yaml.safe_dump({**recipe, "name": "mine"}))
     assert load_recipe(str(tmp_path / "mine.yaml")).low_res_stem is True  # 32 px images keep their detail
+
+
+def test_the_schedule_warms_up_linearly_then_decays_to_zero_at_the_last_step():
+    from scalesearch.train.optim import make_schedule
+
+    recipe = QUICK.override(epochs=3, warmup_epochs=1, lr=0.1)
+    optimizer = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=recipe.lr)
+    schedule = make_schedule(optimizer, recipe, steps_per_epoch=4)  # 4 warm-up steps of 12
+    rates = []
+    for _ in range(12):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[:5] == pytest.approx([0.025, 0.05, 0.075, 0.1, 0.1])
+    assert rates[8] == pytest.approx(0.05)  # halfway through the decay: half the peak
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)  # after the last step
+
+
+def test_linear_layers_start_uniform_and_symmetric_within_one_over_root_fan_in(tiny_base):
+    torch.manual_seed(0)
+    model = build_model(dataclasses.replace(load_spec(tiny_base), num_classes=100))
+    linear = next(m for m in model.modules() if isinstance(m, nn.Linear))
+    bound = 1 / math.sqrt(linear.in_features)
+    assert linear.weight.abs().max() <= bound and linear.weight.min() < -0.9 * bound
+    assert abs(linear.weight.mean().item()) < 0.05 * bound and not linear.bias.any()
