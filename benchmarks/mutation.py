@@ -104,6 +104,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
        for op in ("BitXor", "BitOr")},
     ("scalesearch/signals.py", "core/ReplaceComparisonOperator_Eq_GtE", 0):
         "_exception: only SIGINT (2) and SIGTERM (15) are ever handled, and >= 15 tells them apart as == does",
+    ("scalesearch/files.py", "core/ReplaceBinaryOperator_Add_LShift", 0):
+        "read_regular reads max_bytes << 1 bytes, not max_bytes + 1: a file past the limit is still refused and "
+        "one within it read whole; only the read's memory bound changes",
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_Eq_GtE", 0):
         "exponent: the constraint is 'soft' or 'hard' (validated), and 'hard' >= 'soft' is False",
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_LtE_Lt", 1):

@@ -122,3 +122,23 @@ def test_a_new_file_takes_the_umasks_mode_and_a_replaced_one_keeps_its_own(tmp_p
         assert write_atomic(tmp_path / "kept.txt", "b").stat().st_mode & 0o7777 == 0o604
     finally:
         os.umask(before)
+
+
+def test_a_lock_that_cannot_be_opened_is_one_line_naming_the_cause(tmp_path):
+    import os
+    import resource
+
+    from scalesearch.files import run_lock
+
+    (tmp_path / "run").mkdir()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    fds = [os.open(os.devnull, os.O_RDONLY)]
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (fds[0] + 1, hard))  # no descriptor left for the lock
+        with pytest.raises(UsageError, match=r"^cannot use .*/run/\.lock: Too many open files$"):
+            with run_lock(tmp_path / "run"):
+                pass
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        for fd in fds:
+            os.close(fd)
