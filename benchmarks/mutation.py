@@ -513,19 +513,20 @@ def _run_sample(args, results: ResultsFile) -> None:
                                "FROM mutation_specs").fetchall()
             db.executemany("INSERT INTO work_results (job_id, worker_outcome, output) VALUES (?, 'skipped', ?)",
                            [(job, "not in the sample") for job, *key in specs if tuple(key) not in chosen])
-    earlier = results.rows.get(f"sample {AREAS[0]}", {}).get("wall_s")
+    earlier = results.rows.get(f"sample {AREAS[0]}", {})
 
-    def rescore(seconds: float | None) -> None:
+    def rescore(seconds: float | None) -> None:  # None: nothing ran (the time and workers stand)
         for key, row in _score_sample(_outcomes(session, tree), args.sample).items():
-            row["wall_s"] = earlier if seconds is None else round(seconds + (earlier or 0), 1)
-            row["workers"] = args.workers
+            ran = earlier.get("wall_s")
+            row["wall_s"] = ran if seconds is None else round(seconds + (ran or 0), 1)
+            row["workers"] = earlier.get("workers") if seconds is None else args.workers
             results.add(key, row)
 
     if args.survivors:  # after tests were added and the map made again with them
         _rerun_survivors(config, session, tree, command, module_paths, args)
     elif not args.no_run:
         _exec(config, session, tree, command, module_paths, args, rescore)
-    rescore(None if args.no_run or args.survivors else 0.0)
+    rescore(None if args.no_run else 0.0)  # survivors run again: no time added to the sample's
     for area in AREAS:
         row = results.rows[f"sample {area}"]
         print(f"{area}: {row['killed']}/{row['killed'] + row['survived']} caught of {row['done']} run "
