@@ -45,9 +45,13 @@ def render() -> str:
         "out), spread over its modules in proportion to their mutants. Each sampled mutant runs only the tests "
         "that run its line, from a coverage map of the whole suite (`benchmarks/mutation_map.py`, each test its "
         "own coverage context, child processes included); a mutant on a line no test runs survives without a run. "
-        "The estimate is the sample's score, with its 95% Wilson interval: the goal is met when the whole interval "
-        "lies at or above 85%, not met when it lies below, and otherwise this sample cannot tell. Mutants run in a "
-        "random order, so a sample stopped part way is itself a uniform sample of what it ran. A mutant whose "
+        "The estimate is the sample's first pass, with its 95% Wilson interval: the goal is met when the whole "
+        "interval lies at or above 85%, not met when it lies below, and otherwise this sample cannot tell. Mutants "
+        "run in a random order, so a sample stopped part way is itself a uniform sample of what it ran. Its "
+        "survivors then get tests and run again (`--survivors`, after the map is made again): the last columns "
+        "show where the sample stands after that, which says the survivors were dealt with but is no longer an "
+        "independent estimate (those tests were written for exactly these mutants); a new estimate needs a new "
+        "sample. A mutant whose "
         f"tests run past {mutation_tests.BUDGET_S} s is *undecided* (a long selection cannot be told from a hang) "
         "and left out.",
         "",
@@ -85,17 +89,18 @@ def _pace(sampled: dict) -> str:
 
 def headline() -> tuple[str, str, str]:
     rows = load("mutation")["rows"] if exists("mutation") else {}
-    areas = {key.removeprefix("sample "): row for key, row in rows.items()
+    areas = {key.removeprefix("sample "): row.get("first_pass", row) for key, row in rows.items()
              if key.startswith("sample ") and row["score"] is not None}
     finished = {m: r for m, r in rows.items() if r["done"] == r["mutants"] and r["score"] is not None
                 and not m.startswith("sample ")}
     figure = "not measured"
     if areas:
         area, worst = min(areas.items(), key=lambda item: item[1]["score"])
-        done = sum(r["done"] for r in areas.values())
-        figure = (f"estimated from {done} sampled mutants: {sum(r['score'] >= script.GOAL for r in areas.values())} "
-                  f"of {len(areas)} areas at {script.GOAL:.0%} or more; lowest {worst['score']:.0%} "
-                  f"(`{area}`, 95% {worst['interval'][0]:.0%}-{worst['interval'][1]:.0%})")
+        verdicts = [script.verdict(r["interval"]) for r in areas.values()]
+        figure = (f"sampled, {sum(r['done'] for r in areas.values())} mutants: {verdicts.count('**met**')} of "
+                  f"{len(areas)} areas meet {script.GOAL:.0%}, {verdicts.count('**not met**')} do not, the rest "
+                  f"cannot tell; lowest `{area}` {worst['score']:.0%} (95% {worst['interval'][0]:.0%}-"
+                  f"{worst['interval'][1]:.0%})")
     elif finished:
         module, worst = min(finished.items(), key=lambda item: item[1]["score"])
         figure = (f"{sum(bool(r['meets_goal']) for r in finished.values())} of {len(finished)} finished modules "
