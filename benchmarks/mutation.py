@@ -153,11 +153,11 @@ def _baseline(module: str, tree: Path, args) -> None:
                  f"{done.stdout[-3000:]}")
 
 
-def area_modules(area: str, tree: Path = ROOT) -> list[str]:
+def area_modules(area: str) -> list[str]:
     """The modules of ``area`` (a folder's, without its ``__init__``), relative to the root."""
     if not area.endswith("/"):
         return [area]
-    return sorted(str(p.relative_to(tree)) for p in (tree / area).glob("*.py") if p.name != "__init__.py")
+    return sorted(str(p.relative_to(ROOT)) for p in (ROOT / area).glob("*.py") if p.name != "__init__.py")
 
 
 def _config(module_paths: list[str], command: str, timeout: float, urls: list[str]) -> str:
@@ -323,8 +323,9 @@ def draw_sample(mutants: list[tuple], per_area: int) -> set[tuple]:
     chosen: set[tuple] = set()
     for area in AREAS:
         by_module: dict[str, list[tuple]] = {}
+        members = set(area_modules(area))
         for mutant in sorted(mutants):
-            if mutant[0] in area_modules(area):
+            if mutant[0] in members:
                 by_module.setdefault(mutant[0], []).append(mutant)
         total = sum(map(len, by_module.values()))
         size = min(per_area, total)
@@ -342,7 +343,8 @@ def _score_sample(outcomes: list[dict], per_area: int) -> dict[str, dict]:
     each module's share."""
     rows = {}
     for area in AREAS:
-        mine = [o for o in outcomes if o["module"] in area_modules(area)]
+        members = set(area_modules(area))
+        mine = [o for o in outcomes if o["module"] in members]
         row = _tally(mine)
         row["eligible"] = sum(not o["annotation"] for o in mine)
         row["sample_size"] = per_area
