@@ -51,7 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mutation_map import digest  # noqa: E402
+from mutation_tests import digest, usage_error  # noqa: E402
 
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.resumable import ResultsFile  # noqa: E402
@@ -213,8 +213,7 @@ def _workers(count: int, work: Path, log: Path):
 def _outcomes(session: Path, tree: Path) -> list[dict]:
     """Every mutant of a session: module, operator, occurrence, line, outcome (None while pending;
     "skipped": left out of a sample; "error": the test command could not pick the tests; "undecided":
-    its tests ran past their budget), and whether
-    it only changes an annotation."""
+    its tests ran past their budget), and whether it only changes an annotation."""
     with sqlite3.connect(session) as db:
         rows = db.execute(
             "SELECT m.module_path, m.operator_name, m.occurrence, m.start_pos_row, m.start_pos_col, "
@@ -251,6 +250,14 @@ def _annotations(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     return spans
 
 
+def _judged(killed: int, survived: int, finished: bool) -> dict:
+    """A row's score, caught / (caught + surviving), and whether it meets GOAL (None while unfinished)."""
+    counted = killed + survived
+    score = killed / counted if counted else None
+    return {"score": None if score is None else round(score, 4),
+            "meets_goal": None if score is None or not finished else score >= GOAL}
+
+
 def _tally(outcomes: list[dict]) -> dict:
     """Caught: killed, or timed out (a hang the timeout caught). Incompetent mutants (code that does
     not import), equivalent, skipped and undecided ones (tests past their budget) and errors do not count."""
@@ -260,15 +267,12 @@ def _tally(outcomes: list[dict]) -> dict:
     survived = [o for o in done if o["outcome"] == "survived"]
     equivalent = [o for o in survived if o["annotation"] or (o["module"], o["operator"], o["occurrence"]) in EQUIVALENT]
     real = [o for o in survived if o not in equivalent]
-    counted = len(killed) + len(real)
-    score = len(killed) / counted if counted else None
     return {"mutants": len(run), "done": len(done), "killed": len(killed),
             "timeouts": sum(o["timeout"] for o in killed), "survived": len(real), "equivalent": len(equivalent),
             "incompetent": sum(o["outcome"] == "incompetent" for o in done),
             "errors": sum(o["outcome"] == "error" for o in done),
             "undecided": sum(o["outcome"] == "undecided" for o in done),
-            "score": None if score is None else round(score, 4),
-            "meets_goal": None if score is None or len(done) < len(run) else score >= GOAL,
+            **_judged(len(killed), len(real), len(done) == len(run)),
             "surviving": [{"module": o["module"], "line": o["line"], "operator": o["operator"],
                            "occurrence": o["occurrence"]}
                           for o in sorted(real, key=lambda o: (o["module"], o["line"]))]}
@@ -289,11 +293,8 @@ def _reclassified(module: str, row: dict) -> dict:
     if not explained:
         return row
     surviving = [s for s in row["surviving"] if s not in explained]
-    counted = row["killed"] + len(surviving)
-    score = row["killed"] / counted if counted else None
     return {**row, "survived": len(surviving), "equivalent": row["equivalent"] + len(explained),
-            "surviving": surviving, "score": None if score is None else round(score, 4),
-            "meets_goal": None if score is None or row["done"] < row["mutants"] else score >= GOAL}
+            "surviving": surviving, **_judged(row["killed"], len(surviving), row["done"] == row["mutants"])}
 
 
 def wilson(caught: int, counted: int, z: float = 1.96) -> list[float] | None:
@@ -333,8 +334,8 @@ def draw_sample(mutants: list[tuple], per_area: int) -> set[tuple]:
         counts = {m: math.floor(share) for m, share in shares.items()}
         for m in sorted(shares, key=lambda m: counts[m] - shares[m])[:size - sum(counts.values())]:
             counts[m] += 1
-        for module, members in by_module.items():
-            chosen.update(random.Random(module).sample(members, counts[module]))
+        for module, its_mutants in by_module.items():
+            chosen.update(random.Random(module).sample(its_mutants, counts[module]))
     return chosen
 
 
@@ -401,9 +402,9 @@ def render_sample(document: dict) -> str:
 
 
 def _exec(config: Path, session: Path, tree: Path, command: str, module_paths: list[str], args,
-          rescore) -> float:
-    """Run a session's pending mutants (``args.workers`` at a time), rescoring every few minutes and at
-    the end, even when stopped: the seconds it ran."""
+          rescore) -> None:
+    """Run a session's pending mutants (``args.workers`` at a time), rescoring every few minutes with
+    the seconds run so far."""
     started = time.perf_counter()
     with _workers(args.workers, args.work, args.work / "workers.log") as urls:
         exec_config = config.with_suffix(".exec.toml")
@@ -420,7 +421,6 @@ def _exec(config: Path, session: Path, tree: Path, command: str, module_paths: l
                 job.wait()
     if job.returncode:
         sys.exit(f"error: cosmic-ray exec ended with exit {job.returncode}; run the same command to go on")
-    return time.perf_counter() - started
 
 
 def _check_map(work: Path, tree: Path, modules: list[str]) -> None:
@@ -548,6 +548,7 @@ def _run_sample(args, results: ResultsFile) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.error = usage_error  # one line, exit 2
     parser.add_argument("modules", nargs="*", help="modules of MODULES (default: all)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs/mutation")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant's test run")
@@ -572,10 +573,15 @@ def main() -> None:
         return
     every = [m for area in AREAS for m in area_modules(area)]
     unknown = [m for m in args.modules if m not in MODULES and not (args.by_coverage and m in every)]
-    if unknown:
-        sys.exit(f"error: not in MODULES: {', '.join(unknown)} (see --list)")
-    if not 1 <= args.workers <= 64 or args.sample < 0:
-        sys.exit("error: --workers must be 1..64 and --sample at least 1")
+    problem = (f"not in MODULES: {', '.join(unknown)} (see --list; --by-coverage takes any module of AREAS)"
+               if unknown else
+               f"--workers must be in [1, 64], got {args.workers}" if not 1 <= args.workers <= 64 else
+               f"--sample must be >= 0 (0: no sample), got {args.sample}" if args.sample < 0 else
+               f"--timeout must be positive, got {args.timeout:g}" if not args.timeout > 0 else
+               "--sample draws from every area: give no MODULE" if args.sample and args.modules else
+               "--no-run scores what ran: it runs no survivors again" if args.no_run and args.survivors else None)
+    if problem:
+        usage_error(problem)
     results = ResultsFile(args.out, {"tool": "cosmic-ray 8", "goal": GOAL},
                           header={"benchmark": "mutation"})
     results.update(machine=machine_info())

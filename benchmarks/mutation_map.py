@@ -16,7 +16,6 @@ Also the pytest plugin that sets each test's context (`-p mutation_map`, benchma
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import site
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import pytest
+from mutation_tests import digest, usage_error
 
 #: The environment variable that carries the running test's id into child processes.
 CONTEXT_VARIABLE = "SCALESEARCH_MUTATION_TEST"
@@ -61,10 +61,6 @@ def pytest_sessionfinish(session):
         Path(target).write_text(json.dumps({"seconds": _durations, "failed": _failed}))
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
 def build(tree: Path, work: Path, selection: list[str] | None = None) -> Path:
     """Run the suite (or a pytest ``selection`` of it, to try the map) in ``tree`` under coverage and
     write ``work``/map.json from what it saw."""
@@ -96,6 +92,9 @@ def write_map(tree: Path, work: Path) -> Path:
     from coverage.data import combine_parallel_data
 
     data_dir = work / "coverage"
+    if not (work / "durations.json").exists():
+        sys.exit(f"error: no test durations in {work}: the suite's run under coverage ended before its last test; "
+                 "run benchmarks/mutation_map.py again")
     run = json.loads((work / "durations.json").read_text())
     for nodeid in run["failed"]:
         print(f"warning: {nodeid} failed under coverage: left out of the map", file=sys.stderr)
@@ -120,6 +119,7 @@ def write_map(tree: Path, work: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.error = usage_error  # one line, exit 2
     parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parent.parent / "runs/mutation")
     parser.add_argument("selection", nargs="*", help="pytest arguments (default: the whole suite)")
     parser.add_argument("--from-data", action="store_true",

@@ -22,10 +22,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 #: Seconds a mutant's tests may take: past it the mutant is undecided (neither caught nor surviving),
 #: as a long selection cannot be told from a mutant that hangs.
 BUDGET_S = 240
+#: pytest's exit codes for a usage error (a test id not found) and for no test collected.
+PYTEST_COULD_NOT_RUN = (4, 5)
 
 
 def changed_lines(pristine: list[str], mutated: list[str]) -> set[int]:
@@ -124,10 +127,20 @@ def selection(coverage_map: dict, module: str, source: str, lines: set[int],
     return [coverage_map["tests"][i] for i in sorted(ids, key=lambda i: coverage_map["seconds"][i])]
 
 
+def usage_error(message: str) -> NoReturn:
+    """A bad command line: one line on stderr, exit 2 (the mutation scripts' argparse ``error``)."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def digest(path: Path) -> str:
+    """A module's text, as the map records it (a mutant changes it)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
 def mutated_module(coverage_map: dict) -> str:
     """The module of the current directory whose text is not the map's."""
-    changed = [module for module, entry in coverage_map["modules"].items()
-               if hashlib.sha256(Path(module).read_bytes()).hexdigest()[:16] != entry["digest"]]
+    changed = [module for module, entry in coverage_map["modules"].items() if digest(Path(module)) != entry["digest"]]
     if len(changed) != 1:
         print(f"mutation_tests error: {len(changed)} modules differ from the map's commit ({changed[:3]}); "
               "expected one mutant")
@@ -156,6 +169,10 @@ def main() -> None:
         print(f"mutation_tests undecided: {len(tests)} tests did not finish in {BUDGET_S} s")
         sys.exit(1)
     print(output[-4000:])
+    if job.returncode in PYTEST_COULD_NOT_RUN:
+        # a test of the map not found here: no test failed, so no kill
+        print(f"mutation_tests error: pytest could not run the map's tests (exit {job.returncode})")
+        sys.exit(1)
     sys.exit(job.returncode)
 
 

@@ -3,6 +3,7 @@ the arithmetic a mutation figure stands on."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -143,3 +144,39 @@ def test_a_stored_row_moves_the_survivors_equivalent_now_explains(monkeypatch):
     assert again["surviving"] == [{"line": 4, "operator": "core/AddNot", "occurrence": 2}]
     assert again["meets_goal"] is True  # 6 of 7: the goal, once the explained one is left out
     assert mutation._reclassified("m.py", again) == again  # once explained, never counted twice
+
+
+def _wrapper_run(tmp_path: Path, test_body: str | None) -> tuple[int, str]:
+    """mutation_tests.py on a one-line mutant of a one-module project, whose test is ``test_body``
+    (None: the map names a test that is not there)."""
+    import subprocess
+
+    work, tree = tmp_path / "work", tmp_path / "tree"
+    (work / "map-tree").mkdir(parents=True)
+    (tree / "tests").mkdir(parents=True)
+    (work / "map-tree" / "pkg.py").write_text("LIMIT = 1\n\n\ndef limit():\n    return LIMIT\n")
+    (tree / "pkg.py").write_text("LIMIT = 2\n\n\ndef limit():\n    return LIMIT\n")  # the mutant
+    if test_body is not None:
+        (tree / "tests" / "test_pkg.py").write_text(f"import pkg\n\n\ndef test_limit():\n    {test_body}\n")
+    coverage_map = {"tests": ["tests/test_pkg.py::test_limit"], "seconds": [0.1],
+                    "modules": {"pkg.py": {"digest": mutation_tests.digest(work / "map-tree" / "pkg.py"),
+                                           "lines": {"1": [], "4": [], "5": [0]}}}}
+    (work / "map.json").write_text(json.dumps(coverage_map))
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/mutation_tests.py"), str(work / "map.json")],
+                          cwd=tree, capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout
+
+
+def test_the_wrapper_kills_on_a_failing_test_and_never_on_a_test_it_cannot_find(tmp_path):
+    assert _wrapper_run(tmp_path / "a", "assert pkg.limit() == 1")[0] == 1  # caught
+    code, out = _wrapper_run(tmp_path / "b", "assert pkg.limit() > 0")
+    assert code == 0, out  # survived: the test passes on the mutant
+    code, out = _wrapper_run(tmp_path / "c", None)
+    assert code == 1 and "mutation_tests error: pytest could not run the map's tests (exit 4)" in out
+
+
+def test_a_row_at_exactly_the_goal_meets_it_and_an_unfinished_one_is_not_judged():
+    assert mutation._judged(17, 3, finished=True) == {"score": 0.85, "meets_goal": True}
+    assert mutation._judged(16, 4, finished=True)["meets_goal"] is False
+    assert mutation._judged(20, 0, finished=False)["meets_goal"] is None
+    assert mutation._judged(0, 0, finished=True) == {"score": None, "meets_goal": None}

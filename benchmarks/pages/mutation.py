@@ -46,10 +46,10 @@ def render() -> str:
         "that run its line, from a coverage map of the whole suite (`benchmarks/mutation_map.py`, each test its "
         "own coverage context, child processes included); a mutant on a line no test runs survives without a run. "
         "The estimate is the sample's first pass, with its 95% Wilson interval: the goal is met when the whole "
-        "interval lies at or above 85%, not met when it lies below, and otherwise this sample cannot tell. Mutants "
-        "run in a random order, so a sample stopped part way is itself a uniform sample of what it ran. Its "
-        "survivors then get tests and run again (`--survivors`, after the map is made again): the last columns "
-        "show where the sample stands after that, which says the survivors were dealt with but is no longer an "
+        f"interval lies at or above {script.GOAL:.0%}, not met when it lies below, and otherwise this sample cannot "
+        "tell. Mutants run in a random order, so a sample stopped part way is itself a uniform sample of what it "
+        "ran. Its survivors then get tests and run again (`--survivors`, after the map is made again): the last "
+        "columns show where the sample stands after that, which says the survivors were dealt with but is no longer an "
         "independent estimate (those tests were written for exactly these mutants); a new estimate needs a new "
         "sample. A mutant whose "
         f"tests run past {mutation_tests.BUDGET_S} s is *undecided* (a long selection cannot be told from a hang) "
@@ -75,7 +75,7 @@ def render() -> str:
 def _pace(sampled: dict) -> str:
     """What running every mutant of the areas would take, at the sample's pace."""
     if not sampled:
-        return "Every mutant of every area would take days on 2 cores. "
+        return "No sample has run yet. "
     eligible = sum(row["eligible"] for row in sampled.values())
     done = sum(row["done"] for row in sampled.values())
     row = next(iter(sampled.values()))
