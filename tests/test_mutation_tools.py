@@ -46,6 +46,24 @@ def test_sample_spreads_each_area_over_its_modules_in_proportion_and_is_seeded()
                          "scalesearch/files.py": 3,  # fewer than 8 in the area: all of them
                          "scalesearch/cli.py": 0}  # in no area
     assert mutation.draw_sample(list(reversed(mutants)), 8) == chosen
+    other = mutation.draw_sample(mutants, 8, seed=1)  # another seed: another sample, the same spread
+    assert other != chosen and other == mutation.draw_sample(mutants, 8, seed=1)
+    assert sorted(c[0] for c in other) == sorted(c[0] for c in chosen)
+
+
+def test_the_goal_is_judged_on_every_sample_first_pass_pooled():
+    def row(area, seed, killed, survived, undecided, after=None):
+        first = {"killed": killed, "survived": survived, "undecided": undecided}
+        return {"area": area, "seed": seed, **(after or first), **({"first_pass": first} if after else {})}
+
+    rows = {"a": row("scalesearch/files.py", 0, 20, 5, 4, after={"killed": 25, "survived": 0, "undecided": 4}),
+            "b": row("scalesearch/files.py", 1, 30, 1, 2), "c": row("scalesearch/nn/", 1, 3, 0, 0)}
+    judged = mutation.pooled(rows)
+    files = judged["scalesearch/files.py"]  # the first pass of seed 0, not its after-survivors 25 of 25
+    assert (files["samples"], files["killed"], files["counted"], files["undecided"]) == (2, 50, 56, 6)
+    assert files["interval"] == mutation.wilson(50, 56)
+    assert files["conservative"] == mutation.wilson(50, 62)  # the undecided counted as survivors
+    assert judged["scalesearch/nn/"]["killed"] == 3 and judged["scalesearch/arch/"]["interval"] is None
 
 
 def test_sample_gives_the_largest_remainders_the_spare_mutants():
