@@ -67,7 +67,6 @@ from scalesearch.search.config import (
     default_study_name,
     validate,
 )
-from scalesearch.search.driver import local_workers
 from scalesearch.search.find_base import open_study, search
 from scalesearch.search.grid import GridConfig, run_grid, save_coefficients
 from scalesearch.search.grid import default_study_name as default_grid_study
@@ -728,8 +727,7 @@ def grid_cmd(
     points = validate_grid(config)
     report.log(f"grid: {len(points)} feasible points for base {base_spec.name} ({start.base_source})")
     with report.progress((f"grid {name}", len(points)), enabled=not json_out) as (update,):
-        with local_workers(run_grid, [(config,)] * (workers - 1)):
-            finished = run_grid(config, on_trial=lambda done, _total: update(done))
+        finished = run_grid(config, on_trial=lambda done, _total: update(done))
     document = save_coefficients(finished, config)
     report.log(f"the points, each with its network: {dashboard_command(config.run_dir, storage)}")
     heatmap = report.write_grid_heatmap(config.run_dir / "grid_heatmap.png", document)

@@ -27,7 +27,6 @@ from scalesearch.resumable import ResultsFile
 from scalesearch.runs import RUNS
 from scalesearch.search.config import SearchConfig
 from scalesearch.search.config import validate as validate_search
-from scalesearch.search.driver import local_workers
 from scalesearch.search.find_base import search
 from scalesearch.search.grid import GridConfig, grid_points, run_grid, save_coefficients
 from scalesearch.search.grid import validate as validate_grid
@@ -206,8 +205,7 @@ def _evaluated(study: Any) -> int:
 def _grid(config: PipelineConfig, base: NetworkSpec, progress: Progress) -> dict[str, Any]:
     grid_config = config.grid_config(base)
     validate_grid(grid_config)
-    with local_workers(run_grid, [(grid_config,)] * (config.workers - 1)):
-        study = run_grid(grid_config, on_trial=lambda done, total: progress("grid", done, total))
+    study = run_grid(grid_config, on_trial=lambda done, total: progress("grid", done, total))
     document = save_coefficients(study, grid_config)
     plots.grid_heatmap(grid_config.run_dir / "grid_heatmap.png", document)
     return {k: document[k] for k in ("alpha", "beta", "gamma", "val_top1", "macs_ratio", "n_feasible")}

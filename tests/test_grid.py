@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import re
 from collections import Counter
 from pathlib import Path
@@ -12,10 +13,11 @@ import optuna
 import pytest
 from typer.testing import CliRunner
 
+from scalesearch.arch.io import load_spec
 from scalesearch.cli import app
 from scalesearch.errors import UsageError
 from scalesearch.runs import load_coefficients, read_grid_run
-from scalesearch.search.grid import grid_points
+from scalesearch.search.grid import GridConfig, grid_points, run_grid
 
 runner = CliRunner()
 
@@ -72,6 +74,19 @@ def test_two_workers_never_train_the_same_point(tiny_base, tmp_path):
     counts = Counter(t.params["point"] for t in done)
     assert counts and max(counts.values()) == 1
     assert len(counts) == json.loads((run / "coefficients.json").read_text())["n_feasible"]
+
+
+@pytest.mark.slow
+def test_a_grid_of_n_workers_starts_n_minus_one_beside_its_caller(tiny_base, tmp_path):
+    config = GridConfig(base=load_spec(tiny_base), data="synthetic", run_dir=tmp_path / "run", study_name="g",
+                        step=0.5, tolerance=0.25, recipe_overrides={"epochs": 1, "resolution": 16}, workers=2)
+    before = set(multiprocessing.active_children())
+    alongside = []  # the spawned workers alive after each of this process's trials (still importing at the first)
+    study = run_grid(config, on_trial=lambda done, total: alongside.append(
+        len(set(multiprocessing.active_children()) - before)))
+    assert alongside and alongside[0] == 1 and max(alongside) == 1
+    assert not set(multiprocessing.active_children()) - before  # waited for on the way out
+    assert len({t.user_attrs["worker"] for t in study.trials}) <= 2
 
 
 @pytest.mark.parametrize("extra, message", [

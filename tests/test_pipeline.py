@@ -247,6 +247,19 @@ def test_a_pipeline_killed_in_its_grid_stage_resumes_without_searching_again(tmp
     assert (run / "grid/coefficients.json").exists() and (run / "report.md").exists()
 
 
+@pytest.mark.slow
+def test_a_pipeline_whose_search_trains_nothing_stops_naming_the_search_report(tmp_path, space32):
+    recipe = yaml.safe_load((ROOT / "search_spaces/recipes/proxy.yaml").read_text())
+    recipe.update(name="explode", lr=1.0e30)  # every candidate's loss overflows
+    (tmp_path / "explode.yaml").write_text(yaml.safe_dump(recipe))
+    run = tmp_path / "pipe"
+    result = invoke(*pipeline_args(space32, run, "--recipe", str(tmp_path / "explode.yaml")))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (f"error: find-base evaluated no candidate to the end: nothing to scale; see "
+                             f"{run / 'find-base' / 'report.md'}\n")
+    assert (run / "find-base" / "report.md").exists() and not (run / "grid" / "coefficients.json").exists()
+
+
 def test_a_pipeline_with_nothing_to_scale_is_refused(tmp_path):
     result = invoke("pipeline", "--flops", "400M", "--data", "synthetic", "--phi", "0", "--run-dir",
                     str(tmp_path / "p"))

@@ -28,7 +28,7 @@ from scalesearch.files import write_json
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.runs import spec_digest
 from scalesearch.search.artifacts import artifact_store, attach
-from scalesearch.search.driver import check_workers, open_or_resume
+from scalesearch.search.driver import check_workers, local_workers, open_or_resume
 from scalesearch.search.storage import HEARTBEAT_S, check_heartbeat, open_storage, open_storage_url
 from scalesearch.search.trial_states import abandoned, claimed
 from scalesearch.search.workers import abandon, fail_stale_trials, share_cpu, worker_id
@@ -183,8 +183,14 @@ def _claimed_by_earlier(trial: optuna.Trial, label: str) -> int | None:
 
 
 def run_grid(config: GridConfig, on_trial: Callable[[int, int], None] | None = None) -> optuna.Study:
-    """Train every feasible point not yet trained (resuming the study); returns the study. Call
-    :func:`validate` first."""
+    """Train every feasible point not yet trained (resuming the study) with ``config.workers``
+    processes, this one among them; returns the study. Call :func:`validate` first."""
+    with local_workers(train_points, [(config,)] * (config.workers - 1)):
+        return train_points(config, on_trial)
+
+
+def train_points(config: GridConfig, on_trial: Callable[[int, int], None] | None = None) -> optuna.Study:
+    """One worker of :func:`run_grid`: train the feasible points no worker has claimed."""
     kept, _ = feasible(config)
     share_cpu(config.workers)
     labels = [p.label for p, _ in kept]
