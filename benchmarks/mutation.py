@@ -119,6 +119,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         "target_objective: both sides are bools, which are singletons: `is` is `==`",
     ("scalesearch/search/objective.py", "core/ReplaceComparisonOperator_Eq_LtE", 3):
         "_fmt: the unit is 'MACs' or 'ms' (validated), and 'ms' <= 'MACs' is False",
+    ("scalesearch/train/checkpoints.py", "core/NumberReplacer", 26):
+        "InitialWeights' classifier message: keys[1] is the classifier's bias, whose length is its weight's first "
+        "dimension (every classifier here is an nn.Linear with a bias), so both name the same number of classes",
 }
 
 #: The parts of the package the goal is judged in, as the issue lists them (a folder: its modules).

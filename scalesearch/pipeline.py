@@ -237,7 +237,7 @@ def write_report(config: PipelineConfig, summary: dict[str, Any], family_documen
                                                 title="The found family and the reference families")
     best, final, grid = summary["found"]["best"], summary["found"]["finalists"], summary["coefficients"]
     latency_keys = sorted({k for r in summary["family"] for k in r["latency_ms"]})
-    lines = [f"# Pipeline: {config.target_macs / 1e6:,.0f}M MACs on `{config.data}`", "",
+    lines = [f"# Pipeline: {config.target_macs / 1e6:,.1f}M MACs on `{config.data}`", "",
              "## Found base", "",
              f"`{best['name']}`: {best['macs'] / 1e6:,.1f}M MACs, {best['params'] / 1e6:.2f}M parameters "
              f"({summary['found']['n_trials']} trials, sampler {summary['found']['sampler']}).", ""]

@@ -80,6 +80,23 @@ def test_cifar_accepts_whichever_batches_are_present(tmp_path):
     assert any(torch.equal(row, torch.from_numpy(first[0])) for row in all_images)
 
 
+def test_cifar100_reads_its_train_and_test_files_and_fine_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    inner = tmp_path / "cifar-100-python"
+    inner.mkdir()
+    for name, n in (("train", 50), ("test", 10)):
+        with (inner / name).open("wb") as f:
+            pickle.dump({b"data": rng.integers(0, 255, (n, 3072), dtype=np.uint8), b"coarse_labels": [0] * n,
+                         b"fine_labels": [99 - i % 20 for i in range(n)]}, f)
+    data = load_data(f"cifar100:{tmp_path}")
+    assert len(data.train) + len(data.val) == 50 and len(data.test) == 10
+    assert int(torch.cat([data.train.labels, data.val.labels]).min()) == 80  # fine labels, up to 99
+    (inner / "train").unlink()
+    with pytest.raises(UsageError, match=r"cifar-100-python: no CIFAR-100 training batches \(expected the "
+                                         r"python-format files train and test\)"):
+        load_data(f"cifar100:{tmp_path}")
+
+
 @pytest.mark.skipif(not SHARED_CIFAR.is_dir(), reason="the shared CIFAR-10 subset is not beside this checkout")
 def test_shared_cifar10_subset():
     data = load_data(f"cifar10:{SHARED_CIFAR}")

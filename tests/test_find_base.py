@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import operator
 import os
 import signal
 import subprocess
@@ -21,11 +22,13 @@ from typer.testing import CliRunner
 from scalesearch.arch.io import load_spec, resolve_spec
 from scalesearch.cli import app
 from scalesearch.errors import UsageError
+from scalesearch.measure.environment import physical_cores
 from scalesearch.measure.flops import analytic_macs
 from scalesearch.search.config import SearchConfig
-from scalesearch.search.driver import check_devices, worker_device
+from scalesearch.search.driver import check_devices, run_jobs, worker_device
 from scalesearch.search.find_base import search
 from scalesearch.search.objective import Objective
+from scalesearch.search.space import load_space
 from scalesearch.search.trial_states import scored
 from scalesearch.search.workers import abandon, take_slot, worker_id
 
@@ -268,7 +271,7 @@ def test_a_retry_that_already_holds_its_slot_leaves_the_free_one_to_a_later_tria
     (["--flops", "10M"], 2, "error: target 10.0M MACs is below the smallest network space 'mnasnet' can express "
                             "(48.5M MACs)"),
     (["--flops", "100G"], 2, "error: target 100000.0M MACs is above the largest network space 'mnasnet' can express "
-                             "("),
+                             "(23091.2M MACs)"),
     (["--flops", "400M", "--workers", "0"], 2, "error: --workers must be in [1, 256], got 0"),
     (["--flops", "400M", "--storage", "redis://x"], 2, "error: --storage must be an RDB URL"),
     (["--flops", "400M", "--storage", "sqlite:////nonexistent-scalesearch-dir/x.db"], 2, "error: cannot open storage"),
@@ -311,7 +314,7 @@ def test_latency_target_uses_the_predictor_and_measures_finalists(tmp_path, tiny
 
 
 @pytest.mark.slow
-def test_prescreening_trains_the_best_zero_cost_candidate(tmp_path, tiny_search):
+def test_prescreening_trains_the_best_zero_cost_candidate(tmp_path, tiny_search, tiny_space):
     result = invoke(*tiny_search(2, "--prescreen", "4", "--finalists", "1", "--final-seeds", "1",
                                  "--run-dir", str(tmp_path / "run"), "--study", "pre", "--json", epochs=1))
     assert result.exit_code == 0, result.output
@@ -324,6 +327,12 @@ def test_prescreening_trains_the_best_zero_cost_candidate(tmp_path, tiny_search)
             assert screened["candidates"] == 4
             assert screened["scores"][screened["chosen"]] == max(screened["scores"])
             assert ("trained_params" in t.user_attrs) == (screened["chosen"] != 0)
+    swapped = [t for t in evaluated if "trained_params" in t.user_attrs]
+    assert swapped  # the trial records the network it trained, not the one its sampler suggested
+    space = load_space(str(tiny_space))
+    for t in swapped:
+        assert t.user_attrs["macs"] == analytic_macs(space.candidate(t.user_attrs["trained_params"]))
+        assert t.user_attrs["macs"] != analytic_macs(space.candidate(t.params))
     assert invoke("find-base", "--flops", "400M", "--prescreen", "0", "--run-dir",
                   str(tmp_path / "r2")).stderr.startswith("error: --prescreen must be >= 1, got 0")
 
@@ -339,6 +348,12 @@ def test_one_worker_keeps_the_threads_its_caller_set(tmp_path, tiny_space):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(previous)
+
+
+def test_parallel_jobs_share_the_physical_cores_equally_and_each_comes_back_once():
+    results = []  # each job asks its own process how many threads it has: (job, threads)
+    run_jobs(operator.call, [torch.get_num_threads] * 3, 2, lambda job, threads: results.append(threads))
+    assert results == [max(1, physical_cores() // 2)] * 3
 
 
 def test_local_workers_take_the_given_gpus_in_turn():

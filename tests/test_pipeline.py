@@ -206,6 +206,7 @@ def test_a_tiny_pipeline_runs_every_stage(tmp_path, space32):
     coefficients = json.loads((run / "grid/coefficients.json").read_text())
     assert summary["coefficients"]["alpha"] == coefficients["alpha"]
     report = (run / "report.md").read_text()
+    assert report.startswith("# Pipeline: 0.3M MACs on `synthetic`\n")  # the target, in millions
     for part in ("## Found base", "## Compound coefficients", "grid/grid_heatmap.png", "## The family",
                  "family/accuracy_vs_macs.png", "## Wall time per stage"):
         assert part in report

@@ -229,3 +229,16 @@ def test_each_self_training_setting_takes_its_edges_and_refuses_past_them(field,
     for value in past:
         with pytest.raises(UsageError, match=f"`{field}`"):
             _config("synthetic", tmp_path, tiny_base, **{field: value})
+
+
+def test_the_labelled_share_is_the_fraction_rounded_at_least_one_and_seeded():
+    images = torch.arange(40, dtype=torch.uint8).view(40, 1, 1, 1).expand(40, 3, 2, 2).contiguous()
+    split = Split(images, torch.arange(40) % 10)
+    cut = split_labeled(split, 0.25, seed=3)
+    assert (len(cut.labeled), len(cut.unlabeled)) == (10, 30)
+    seen = sorted(cut.labeled.images[:, 0, 0, 0].tolist() + cut.unlabeled.images[:, 0, 0, 0].tolist())
+    assert seen == list(range(40))  # every image once, on one side
+    assert torch.equal(cut.hidden_labels, cut.unlabeled.images[:, 0, 0, 0].long() % 10)
+    assert torch.equal(split_labeled(split, 0.25, seed=3).labeled.images, cut.labeled.images)
+    assert not torch.equal(split_labeled(split, 0.25, seed=4).labeled.images, cut.labeled.images)
+    assert (len(split_labeled(split, 0.3).labeled), len(split_labeled(split, 0.01).labeled)) == (12, 1)

@@ -19,12 +19,13 @@ def received(monkeypatch):
 
 def test_check_raises_the_last_signal_again_and_nothing_without_one(received):
     signals.check()  # none came: nothing to raise
-    for signum, raised in ((signal.SIGTERM, signals.Terminated), (signal.SIGINT, KeyboardInterrupt)):
+    for signum, raised in ((signal.SIGTERM, signals.Terminated), (signal.SIGTERM, signals.Terminated),
+                           (signal.SIGINT, KeyboardInterrupt)):
         with pytest.raises(raised):
             signals._handler(signum, None)
     with pytest.raises(KeyboardInterrupt) as caught:
         signals.check()
-    assert type(caught.value) is KeyboardInterrupt  # the last (SIGINT), not the first (SIGTERM)
+    assert type(caught.value) is KeyboardInterrupt  # the last (SIGINT), not the first or the second (SIGTERM)
     assert signals.received() and signals.interrupted() == ("terminated (SIGTERM)", 143)
 
 

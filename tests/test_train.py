@@ -383,3 +383,20 @@ def test_linear_layers_start_uniform_and_symmetric_within_one_over_root_fan_in(t
     bound = 1 / math.sqrt(linear.in_features)
     assert linear.weight.abs().max() <= bound and linear.weight.min() < -0.9 * bound
     assert abs(linear.weight.mean().item()) < 0.05 * bound and not linear.bias.any()
+
+
+def test_resumed_metrics_drop_only_the_rows_past_the_checkpoint_and_leave_a_whole_file_alone(tmp_path):
+    from scalesearch.train.metrics_file import EpochMetrics, append_epoch, keep_epochs
+
+    for seed in (0, 1):
+        for epoch in (1, 2, 3):
+            append_epoch(tmp_path, EpochMetrics(seed, epoch, 1.0 / epoch, None if epoch == 2 else 0.5, 100.0, 0.1))
+    path = tmp_path / "metrics.csv"
+    inode = path.stat().st_ino
+    assert [m.epoch for m in keep_epochs(tmp_path, 0, 3, rewrite=True)] == [1, 2, 3]
+    assert path.stat().st_ino == inode  # nothing to drop: the file is not written again
+    assert [m.epoch for m in keep_epochs(tmp_path, 1, 2, rewrite=False)] == [1, 2]
+    assert path.stat().st_ino == inode and len(list(csv.DictReader(path.open()))) == 6  # a reader never writes
+    assert [m.epoch for m in keep_epochs(tmp_path, 1, 2, rewrite=True)] == [1, 2]
+    rows = [(int(r["seed"]), int(r["epoch"])) for r in csv.DictReader(path.open())]
+    assert rows == [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2)]  # only seed 1's epoch past its checkpoint
