@@ -122,6 +122,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     ("scalesearch/train/checkpoints.py", "core/NumberReplacer", 26):
         "InitialWeights' classifier message: keys[1] is the classifier's bias, whose length is its weight's first "
         "dimension (every classifier here is an nn.Linear with a bias), so both name the same number of classes",
+    ("scalesearch/nn/vit.py", "core/ReplaceUnaryOperator_USub_UAdd", 1):
+        "Attention: k is (batch, heads, tokens, head width), four dimensions, so k.transpose(+2, -1) swaps the same "
+        "two as k.transpose(-2, -1)",
 }
 
 #: The parts of the package the goal is judged in, as the issue lists them (a folder: its modules).

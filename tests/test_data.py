@@ -177,3 +177,17 @@ def test_cifar_files_copied_from_shared_subset_load_like_official(tmp_path):
     shutil.copy(SHARED_CIFAR / "cifar-10-batches-py/data_batch_1", tmp_path / "data_batch_1")
     data = load_data(f"cifar10:{tmp_path}")
     assert data.test is None and len(data.train) == 9000
+
+
+def test_rgb_becomes_luma_for_a_one_channel_network_and_gray_is_repeated_for_three():
+    from scalesearch.train.augment import to_channels
+
+    pixels = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255], [10, 20, 30]]
+    rgb = torch.tensor(pixels, dtype=torch.uint8).T.reshape(1, 3, 1, 5)
+    luma = to_channels(rgb, 1)  # ITU-R BT.601: 0.299 R + 0.587 G + 0.114 B, rounded
+    assert luma.dtype == torch.uint8 and luma.flatten().tolist() == [76, 150, 29, 255, 18]
+    assert torch.allclose(to_channels(rgb.float() / 255, 1) * 255, luma.float(), atol=0.5)
+    gray = torch.arange(4, dtype=torch.uint8).view(1, 1, 2, 2)
+    assert torch.equal(to_channels(gray, 3), gray.repeat(1, 3, 1, 1)) and to_channels(gray, 1) is gray
+    with pytest.raises(UsageError, match="the network takes 3 input channels and the data has 2"):
+        to_channels(torch.zeros(1, 2, 2, 2), 3)

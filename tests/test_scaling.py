@@ -13,6 +13,8 @@ from scalesearch.arch.rounding import make_divisible
 from scalesearch.arch.scaling import (
     MAX_PHI,
     Coefficients,
+    Multipliers,
+    check_multipliers,
     compound_multipliers,
     scale,
     scale_repeats,
@@ -164,3 +166,11 @@ def test_coefficients_below_one_are_rejected(bad: dict):
 def test_multipliers_are_powers_of_the_coefficients():
     m = compound_multipliers(3, Coefficients())
     assert (m.depth, m.width, m.resolution) == pytest.approx((1.2**3, 1.1**3, 1.15**3))
+
+
+def test_a_refused_multiplier_is_written_out_in_full_from_a_thousand():
+    base = resolve_spec("efficientnet-b0")
+    for depth, shown in ((1000.0, "1,000"), (999.0, "999"), (65.5, "65.5"), (123456.0, "123,456")):
+        with pytest.raises(UsageError, match=f"these multipliers give efficientnet-b0 a depth multiplier of {shown}: "
+                                             "at most 64"):
+            check_multipliers(base, Multipliers(depth=depth, width=1.0, resolution=1.0), None)

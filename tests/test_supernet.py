@@ -107,6 +107,11 @@ def test_networks_and_spaces_it_cannot_share_are_refused_with_the_reason(tiny_sp
         supernet.extract(wider)
     with pytest.raises(UsageError, match="differ in their number of stages"):
         supernet.check(dataclasses.replace(spec, stages=spec.stages[:-1]))
+    for other in (dataclasses.replace(spec, resolution=spec.resolution // 2),  # below or above the space's own
+                  dataclasses.replace(spec, resolution=spec.resolution * 2),
+                  dataclasses.replace(spec, num_classes=spec.num_classes - 1)):
+        with pytest.raises(UsageError, match="differ in stem, head, resolution, classes, activation or norm"):
+            supernet.check(other)
     # A fused option without expansion that is wider than the largest fused block's first conv
     # (stage 0: 8 channels in, 2x expansion at most, up to 32 out).
     fused_wide = yaml.safe_load(tiny_space.read_text())
