@@ -322,3 +322,16 @@ def test_the_cache_defaults_to_the_users_cache_folder(monkeypatch, tmp_path):
     assert default_cache_dir() == tmp_path / ".cache" / "scalesearch"
     monkeypatch.setenv("SCALESEARCH_CACHE_DIR", str(tmp_path / "mine"))
     assert default_cache_dir() == tmp_path / "mine"
+
+
+def test_a_timed_network_has_seed_0s_weights_and_leaves_the_callers_random_state_alone():
+    from scalesearch.nn import build_model
+
+    spec = resolve_spec("nas-bench-macro")
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    timed = seeded_model(spec).state_dict()
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.manual_seed(0)
+    expected = build_model(spec).state_dict()
+    assert all(torch.equal(timed[k], expected[k]) for k in expected)
