@@ -350,6 +350,7 @@ def test_one_worker_keeps_the_threads_its_caller_set(tmp_path, tiny_space):
         torch.set_num_threads(previous)
 
 
+@pytest.mark.slow
 def test_parallel_jobs_share_the_physical_cores_equally_and_each_comes_back_once():
     results = []  # each job asks its own process how many threads it has: (job, threads)
     run_jobs(operator.call, [torch.get_num_threads] * 3, 2, lambda job, threads: results.append(threads))
