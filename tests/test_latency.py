@@ -19,7 +19,7 @@ from scalesearch.arch.spec import Head, MBConv, NetworkSpec, Stem
 from scalesearch.cli import app
 from scalesearch.errors import ExportError, UsageError
 from scalesearch.export import export_onnx
-from scalesearch.measure.environment import Interference
+from scalesearch.measure.environment import Interference, cpu_seconds
 from scalesearch.measure.latency import (
     WINDOWS,
     BenchConfig,
@@ -67,6 +67,12 @@ def test_interference_counts_cpu_time_of_other_processes():
     assert report["other_processes_cpu_s"] <= report["wall_s"] * os.cpu_count() + 0.5
 
 
+def test_busy_cpu_time_is_user_nice_system_and_interrupts_never_idle_iowait_or_steal():
+    # /proc/stat's first line: user nice system idle iowait irq softirq steal guest guest_nice, in ticks
+    assert cpu_seconds("cpu  100 20 30 1000 5 6 7 8 0 0", ticks=100) == pytest.approx((1.63, 0.08))
+    assert cpu_seconds("cpu  0 0 0 5000 70 0 0 0 0 0", ticks=250) == (0.0, 0.0)
+
+
 def test_timing_stats_summarise_their_samples_and_stay_as_measured():
     import dataclasses
 
@@ -95,8 +101,9 @@ def test_repeat_until_stable_stops_early_on_a_steady_signal_and_at_max_runs():
                                  min_time_fraction=0)
     assert steady.runs == 30 and steady.median_ms == 2.0 and steady.cv == 0  # 3 chunks of 10, then stable
     values = iter(range(1, 10**6))
-    drifting = repeat_until_stable(lambda: float(next(values)), budget_s=10, warmup_s=0, max_runs=100)
-    assert drifting.runs == 100
+    drifting = repeat_until_stable(lambda: float(next(values)), budget_s=10, warmup_s=0, max_runs=100,
+                                   min_time_fraction=0)
+    assert drifting.runs == 100  # its median moves by more than 1% each chunk: never stable
 
 
 

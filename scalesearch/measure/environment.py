@@ -60,6 +60,13 @@ def physical_cores() -> int:
     return os.cpu_count() or 1
 
 
+def cpu_seconds(stat_line: str, ticks: int) -> tuple[float, float]:
+    """The machine's busy CPU seconds (user, nice, system, irq and softirq; never idle, iowait or
+    steal) and its stolen seconds, from the first line of ``/proc/stat`` (counts of ``ticks`` a second)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in stat_line.split()[1:9])
+    return (user + nice + system + irq + softirq) / ticks, steal / ticks
+
+
 class Interference:
     """What else the machine did while a benchmark ran: CPU time used by processes other than this
     one and its finished children, and time the hypervisor stole, from /proc/stat (Linux only).
@@ -78,12 +85,10 @@ class Interference:
             return None
         import resource  # POSIX only, like /proc/stat
 
-        user, nice, system, _idle, _iowait, irq, softirq, steal = (
-            int(x) for x in stat.read_text().split("\n", 1)[0].split()[1:9])
-        ticks = os.sysconf("SC_CLK_TCK")
+        busy, steal = cpu_seconds(stat.read_text().split("\n", 1)[0], os.sysconf("SC_CLK_TCK"))
         own = sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
                   for field in ("ru_utime", "ru_stime"))
-        return time.monotonic(), (user + nice + system + irq + softirq) / ticks, steal / ticks, own
+        return time.monotonic(), busy, steal, own
 
     def report(self) -> dict[str, float] | None:
         end = self._sample()
