@@ -53,7 +53,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mutation_tests import digest, usage_error  # noqa: E402
+from mutation_tests import COLLECTION_ERROR, digest, usage_error  # noqa: E402
 
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.resumable import ResultsFile  # noqa: E402
@@ -228,10 +228,25 @@ def _workers(count: int, work: Path, log: Path):
             process.wait()
 
 
+def outcome_of(worker: str | None, test: str | None, output: str | None) -> str | None:
+    """A mutant's outcome from cosmic-ray's record of it: None while pending, "skipped" (left out
+    of a sample), "error" (the test command could not pick or find the tests), "undecided" (its tests
+    ran past their budget), else cosmic-ray's ("killed", "survived", "incompetent"). A test module
+    the mutant kept from importing is a kill, whatever the test command said (the earlier
+    mutation_tests.py counted it an error)."""
+    output = output or ""
+    if worker == "skipped":
+        return "skipped"
+    if "mutation_tests error:" in output:
+        return "killed" if COLLECTION_ERROR in output else "error"
+    if "mutation_tests undecided:" in output:
+        return "undecided"
+    return (test or "").lower() or None
+
+
 def _outcomes(session: Path, tree: Path) -> list[dict]:
-    """Every mutant of a session: module, operator, occurrence, line, outcome (None while pending;
-    "skipped": left out of a sample; "error": the test command could not pick the tests; "undecided":
-    its tests ran past their budget), and whether it only changes an annotation."""
+    """Every mutant of a session: module, operator, occurrence, line, outcome (:func:`outcome_of`),
+    and whether it only changes an annotation."""
     with sqlite3.connect(session) as db:
         rows = db.execute(
             "SELECT m.module_path, m.operator_name, m.occurrence, m.start_pos_row, m.start_pos_col, "
@@ -240,10 +255,8 @@ def _outcomes(session: Path, tree: Path) -> list[dict]:
     spans = {module: _annotations(tree / module) for module in {row[0] for row in rows}}  # the session's commit
     outcomes = []
     for module, op, occ, line, col, worker, test, output in rows:
-        outcome = ("skipped" if worker == "skipped" else
-                   "error" if output and "mutation_tests error:" in output else
-                   "undecided" if output and "mutation_tests undecided:" in output else (test or "").lower() or None)
-        outcomes.append({"module": module, "operator": op, "occurrence": occ, "line": line, "outcome": outcome,
+        outcomes.append({"module": module, "operator": op, "occurrence": occ, "line": line,
+                         "outcome": outcome_of(worker, test, output),
                          "timeout": output == "timeout",
                          "annotation": any(start <= (line, col) < end for start, end in spans[module])})
     return outcomes

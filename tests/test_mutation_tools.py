@@ -164,9 +164,9 @@ def test_a_stored_row_moves_the_survivors_equivalent_now_explains(monkeypatch):
     assert mutation._reclassified("m.py", again) == again  # once explained, never counted twice
 
 
-def _wrapper_run(tmp_path: Path, test_body: str | None) -> tuple[int, str]:
+def _wrapper_run(tmp_path: Path, test_body: str | None, on_import: str = "") -> tuple[int, str]:
     """mutation_tests.py on a one-line mutant of a one-module project, whose test is ``test_body``
-    (None: the map names a test that is not there)."""
+    (None: the map names a test that is not there), its module running ``on_import`` first."""
     import subprocess
 
     work, tree = tmp_path / "work", tmp_path / "tree"
@@ -175,7 +175,8 @@ def _wrapper_run(tmp_path: Path, test_body: str | None) -> tuple[int, str]:
     (work / "map-tree" / "pkg.py").write_text("LIMIT = 1\n\n\ndef limit():\n    return LIMIT\n")
     (tree / "pkg.py").write_text("LIMIT = 2\n\n\ndef limit():\n    return LIMIT\n")  # the mutant
     if test_body is not None:
-        (tree / "tests" / "test_pkg.py").write_text(f"import pkg\n\n\ndef test_limit():\n    {test_body}\n")
+        test = f"import pkg\n{on_import}\n\n\ndef test_limit():\n    {test_body}\n"
+        (tree / "tests" / "test_pkg.py").write_text(test)
     coverage_map = {"tests": ["tests/test_pkg.py::test_limit"], "seconds": [0.1],
                     "modules": {"pkg.py": {"digest": mutation_tests.digest(work / "map-tree" / "pkg.py"),
                                            "lines": {"1": [], "4": [], "5": [0]}}}}
@@ -185,12 +186,14 @@ def _wrapper_run(tmp_path: Path, test_body: str | None) -> tuple[int, str]:
     return done.returncode, done.stdout
 
 
-def test_the_wrapper_kills_on_a_failing_test_and_never_on_a_test_it_cannot_find(tmp_path):
+def test_the_wrapper_kills_on_a_failing_or_unimportable_test_and_never_on_a_test_it_cannot_find(tmp_path):
     assert _wrapper_run(tmp_path / "a", "assert pkg.limit() == 1")[0] == 1  # caught
     code, out = _wrapper_run(tmp_path / "b", "assert pkg.limit() > 0")
     assert code == 0, out  # survived: the test passes on the mutant
     code, out = _wrapper_run(tmp_path / "c", None)
     assert code == 1 and "mutation_tests error: pytest could not run the map's tests (exit 4)" in out
+    code, out = _wrapper_run(tmp_path / "d", "assert True", on_import="assert pkg.LIMIT == 1")
+    assert code != 0 and "mutation_tests error" not in out, out  # its test module cannot import: caught
 
 
 def test_a_row_at_exactly_the_goal_meets_it_and_an_unfinished_one_is_not_judged():
@@ -198,3 +201,14 @@ def test_a_row_at_exactly_the_goal_meets_it_and_an_unfinished_one_is_not_judged(
     assert mutation._judged(16, 4, finished=True)["meets_goal"] is False
     assert mutation._judged(20, 0, finished=False)["meets_goal"] is None
     assert mutation._judged(0, 0, finished=True) == {"score": None, "meets_goal": None}
+
+
+def test_an_outcome_is_cosmic_rays_unless_the_test_command_said_otherwise():
+    assert mutation.outcome_of(None, None, None) is None  # pending
+    assert mutation.outcome_of("skipped", None, "not in the sample") == "skipped"
+    assert mutation.outcome_of("normal", "KILLED", "1 failed") == "killed"
+    assert mutation.outcome_of("normal", "SURVIVED", "3 passed") == "survived"
+    assert mutation.outcome_of("normal", "KILLED", "mutation_tests undecided: 9 tests did not finish") == "undecided"
+    not_found = "ERROR: found no collectors for tests/test_a.py::t\nmutation_tests error: pytest could not run"
+    assert mutation.outcome_of("normal", "KILLED", not_found) == "error"
+    assert mutation.outcome_of("normal", "KILLED", "ERROR collecting tests/test_a.py\n" + not_found) == "killed"
