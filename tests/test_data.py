@@ -189,5 +189,6 @@ def test_rgb_becomes_luma_for_a_one_channel_network_and_gray_is_repeated_for_thr
     assert torch.allclose(to_channels(rgb.float() / 255, 1) * 255, luma.float(), atol=0.5)
     gray = torch.arange(4, dtype=torch.uint8).view(1, 1, 2, 2)
     assert torch.equal(to_channels(gray, 3), gray.repeat(1, 3, 1, 1)) and to_channels(gray, 1) is gray
-    with pytest.raises(UsageError, match="the network takes 3 input channels and the data has 2"):
-        to_channels(torch.zeros(1, 2, 2, 2), 3)
+    for have in (0, 2):
+        with pytest.raises(UsageError, match=f"the network takes 3 input channels and the data has {have}"):
+            to_channels(torch.zeros(1, have, 2, 2), 3)

@@ -242,9 +242,12 @@ def test_a_pipeline_killed_in_its_grid_stage_resumes_without_searching_again(tmp
         return [(t.number, t.state.name, t.value) for t in study.trials], study.user_attrs
 
     searched = search_trials()
+    before = json.loads((run / "pipeline.json").read_text())["rows"]["find-base"]["wall_s"]
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     assert search_trials() == searched  # nothing searched or re-evaluated
+    # a stage's wall time is summed over the runs that worked on it
+    assert json.loads((run / "pipeline.json").read_text())["rows"]["find-base"]["wall_s"] >= before > 0
     assert (run / "grid/coefficients.json").exists() and (run / "report.md").exists()
 
 

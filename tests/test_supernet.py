@@ -122,6 +122,18 @@ def test_networks_and_spaces_it_cannot_share_are_refused_with_the_reason(tiny_sp
         Supernet(load_space(str(tmp_path / "fused-wide.yaml")))
 
 
+def test_an_all_fused_space_whose_options_fit_makes_a_supernet_checking_each_stage_against_its_own(tiny_space,
+                                                                                                     tmp_path):
+    fused = yaml.safe_load(tiny_space.read_text())
+    fused["name"] = "fused"  # stage 1's widest expansion-free option (32 out) fits its own first conv, not stage 0's
+    fused["choices"].update(block=["fused_mbconv"], width_mult=[0.75, 1.25])
+    (tmp_path / "fused.yaml").write_text(yaml.safe_dump(fused))
+    space = load_space(str(tmp_path / "fused.yaml"))
+    supernet = Supernet(space)
+    spec = space.sample(random.Random(0))[1]
+    assert supernet.extract(spec)(torch.zeros(1, 3, 16, 16)).shape == (1, spec.num_classes)
+
+
 def test_mnasnet_blocks_share_by_kind_and_width():
     """Each layer of the MnasNet space holds a largest MBConv and a largest fused MBConv (a full conv
     shares nothing with a depthwise one); a narrower, fused, expansion-free, SE-free or shortcut-free
