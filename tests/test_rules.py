@@ -176,3 +176,14 @@ def test_objective_window_reaches_eleven_times_the_target_and_prints_in_millions
         Objective(400e6, "MACs", reject_outside=10.5)
     # The window's edges at an exact half: 0.75M and 1.25M round to even, in millions of MACs.
     assert Objective(1e6, "MACs", reject_outside=0.25).rejects(2e6) == "MACs 2.0M outside the window [0.8M, 1.2M]"
+
+
+def test_a_stepped_cost_is_matched_by_the_nearer_of_its_two_steps_around_the_target():
+    from scalesearch.search.compare import _solve
+
+    def step(x: float) -> float:  # the MACs ratio jumps from 1.0 to 2.05 at x = 0.5 (a whole channel or layer)
+        return 1.0 if x < 0.5 else 2.05
+
+    assert step(_solve(step, 2.0, 0.0, 1.0)) == 2.05  # above the target, but nearer than 1.0
+    assert step(_solve(step, 1.4, 0.0, 1.0)) == 1.0  # below it, and nearer than 2.05
+    assert _solve(step, 3.0, 0.0, 1.0) == 1.0  # out of reach: the largest
