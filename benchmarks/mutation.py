@@ -144,6 +144,11 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     ("scalesearch/files.py", "core/ReplaceComparisonOperator_NotEq_IsNot", 0):
         "check_destination walks up to a folder that exists, and every walk ends at one: '/' or '.' (which stat "
         "finds even after the working folder is removed), so `is not` (always true) never runs past it",
+    ("scalesearch/train/imagefolder.py", "core/ReplaceTrueWithFalse", 2):
+        "ImageFolderSplit.batches: non_blocking=False only stops a pinned copy to a GPU overlapping the CPU; what "
+        "arrives is the same (and on the CPU nothing changes)",
+    ("scalesearch/search/artifacts.py", "core/NumberReplacer", 3):
+        "attach: latency.json indented by 1 space, not 2: the same JSON document, read back by json",
 }
 
 #: The parts of the package the goal is judged in, as the issue lists them (a folder: its modules).
