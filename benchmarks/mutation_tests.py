@@ -87,17 +87,37 @@ class Statements:
         owner = getattr(statement, "owner", None)
         return bound | ({owner} if owner else set())
 
-    def readers(self, names: set[str]) -> set[int]:
-        """The first lines of the run-time statements that read any of ``names``."""
-        lines = set()
-        for first, _, statement, on_import in self.spans:
-            if on_import or isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                continue
-            own = [n for n in ast.iter_child_nodes(statement) if not isinstance(n, ast.stmt)]
-            if any(isinstance(n, ast.Name) and n.id in names or isinstance(n, ast.Attribute) and n.attr in names
-                   for part in own for n in ast.walk(part)):
-                lines.add(first)
-        return lines
+    def reach(self, names: set[str]) -> tuple[set[str], set[int]]:
+        """``names`` and every name an import-time statement binds from them (a subclass of a class, a
+        constant built of one, and so on), and the first lines of the run-time statements that read
+        any of those: a base class that only its subclasses read is reached through them."""
+        names, lines, grew = set(names), set(), True
+        while grew:
+            grew = False
+            for first, _, statement, on_import in self.spans:
+                if not _reads(statement, names):
+                    continue
+                if on_import:
+                    bound = self.names(statement, first)
+                    grew = grew or not bound <= names
+                    names |= bound
+                elif not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    lines.add(first)
+        return names, lines
+
+
+def _reads(statement: ast.stmt, names: set[str]) -> bool:
+    """Whether ``statement`` itself (not the statements it holds, and never an annotation: none is
+    evaluated) reads any of ``names``."""
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        parts = [*statement.decorator_list, *statement.args.defaults, *filter(None, statement.args.kw_defaults)]
+    elif isinstance(statement, ast.ClassDef):
+        parts = [*statement.decorator_list, *statement.bases, *statement.keywords]
+    else:
+        parts = [n for n in ast.iter_child_nodes(statement)
+                 if not isinstance(n, ast.stmt) and n is not getattr(statement, "annotation", None)]
+    return any(isinstance(n, ast.Name) and n.id in names and isinstance(n.ctx, ast.Load)
+               or isinstance(n, ast.Attribute) and n.attr in names for part in parts for n in ast.walk(part))
 
 
 def selection(coverage_map: dict, module: str, source: str, lines: set[int],
@@ -121,7 +141,8 @@ def selection(coverage_map: dict, module: str, source: str, lines: set[int],
             names = {found[0].function}
         else:
             names = statements.names(found[0] if found else None, line)
-        for reader in statements.readers(names):
+        names, readers = statements.reach(names)
+        for reader in readers:
             ids.update(by_line.get(str(reader), []))
         named = {path for path, text in (test_texts or {}).items()
                  if any(re.search(rf"\b{re.escape(name)}\b", text) for name in names)}

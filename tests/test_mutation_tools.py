@@ -127,8 +127,38 @@ def test_a_mutant_maps_to_the_first_line_of_its_statement_and_knows_import_time(
     assert statements.innermost(6) is None  # a decorator: outside every statement
     assert statements.names(None, 6) == {"f"}
     assert statements.names(statements.innermost(16)[0], 16) == {"size", "Box"}
-    assert statements.readers({"LIMIT"}) == {10}
-    assert statements.readers({"size"}) == {19}
+    assert statements.reach({"LIMIT"}) == ({"LIMIT"}, {10})
+    assert statements.reach({"size"}) == ({"size"}, {19})
+
+
+BASES = '''from dataclasses import dataclass
+
+
+@dataclass
+class Base:
+    x: int
+
+
+class Child(Base):
+    pass
+
+
+def make(n: Base = None):
+    return Child(1)
+'''
+
+
+def test_an_import_time_name_read_only_at_import_reaches_the_readers_of_what_it_builds():
+    statements = mutation_tests.Statements(BASES)
+    assert statements.innermost(4) is None and statements.names(None, 4) == {"Base"}  # @dataclass on Base
+    # make() builds a Child, a subclass (the annotation is never read)
+    assert statements.reach({"Base"}) == ({"Base", "Child"}, {14})
+    assert statements.reach({"dataclass"}) == ({"dataclass", "Base", "Child"}, {14})
+    coverage_map = {"tests": ["tests/test_a.py::a", "tests/test_b.py::b"], "seconds": [1.0, 2.0],
+                    "modules": {"m.py": {"lines": {"14": [0]}}}}
+    texts = {"tests/test_b.py": "m.Child(2)"}  # named by its subclass only
+    assert mutation_tests.selection(coverage_map, "m.py", BASES, {4}, texts) == ["tests/test_a.py::a",
+                                                                                 "tests/test_b.py::b"]
 
 
 MAP = {"tests": ["tests/test_a.py::slow", "tests/test_a.py::quick", "tests/test_b.py::other", "tests/test_c.py::c"],
