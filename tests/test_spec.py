@@ -10,7 +10,7 @@ import yaml
 
 from scalesearch.arch.io import builtin_bases, load_spec, resolve_spec, save_spec, spec_from_dict, spec_to_dict
 from scalesearch.arch.scaling import scale
-from scalesearch.arch.spec import MBConv, NetworkSpec, Stem
+from scalesearch.arch.spec import Identity, MBConv, NetworkSpec, Stem
 from scalesearch.errors import SpecError, UsageError
 
 EXPECTED_BASES = {"efficientnet-b0", "mnasnet-a1", "mobilenet-v1", "mobilenet-v2", "resnet18", "resnet34", "resnet50",
@@ -119,3 +119,9 @@ def test_unknown_base_lists_the_known_ones():
 def test_missing_spec_file_is_named(tmp_path: Path):
     with pytest.raises(UsageError, match="spec file not found"):
         resolve_spec(str(tmp_path / "nope.yaml"))
+
+
+def test_an_identity_layer_projects_only_where_the_stride_or_the_width_changes():
+    wide = Identity(out_channels=int("1280"), repeats=1, stride=1)  # equal widths, never the same int object
+    assert not wide.projects(int("1280"), 1)
+    assert wide.projects(int("1280"), 2) and wide.projects(640, 1)
