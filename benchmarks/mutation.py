@@ -158,6 +158,13 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     ("scalesearch/pipeline.py", "core/NumberReplacer", 34):
         "the report's title divides by 1000001, not 1e6: one part in a million, below its 0.1M MACs unless the "
         "target passes 50G MACs, past the largest network of every space here (mnasnet's is 23G)",
+    ("scalesearch/files.py", "core/ReplaceBinaryOperator_BitOr_BitXor", 5):
+        "read_regular opens with O_RDONLY ^ O_NONBLOCK: O_RDONLY is 0, so ^ and | give the same flags",
+    ("scalesearch/search/grid.py", "core/NumberReplacer", 5):
+        "CLAIM_WAIT_S 29 s, not 30: how long a worker waits for an earlier trial to declare its point; any bound "
+        "above a declaration's few milliseconds gives the same claims",
+    ("scalesearch/nn/norms.py", "core/ReplaceComparisonOperator_Eq_LtE", 0):
+        "group_count: channels % g is never negative for positive ints, so `<= 0` is `== 0`",
 }
 
 #: The parts of the package the goal is judged in, as the issue lists them (a folder: its modules).

@@ -203,6 +203,8 @@ def test_a_tiny_pipeline_runs_every_stage(tmp_path, space32):
     assert [r["phi"] for r in summary["family"]] == [0, 1] and all(r["val_top1"] is not None for r in summary["family"])
     best = load_spec(run / "find-base/best_base.yaml")
     assert summary["family"][0]["name"] == f"{best.name}-phi0"
+    saved = sorted(load_spec(p).name for p in (run / "scale").iterdir())  # each member's spec, for reuse
+    assert saved == sorted(r["name"] for r in summary["family"])
     coefficients = json.loads((run / "grid/coefficients.json").read_text())
     assert summary["coefficients"]["alpha"] == coefficients["alpha"]
     report = (run / "report.md").read_text()

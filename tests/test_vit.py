@@ -245,3 +245,10 @@ def test_attention_is_torchs_scaled_dot_product_attention():
     attended = torch.nn.functional.scaled_dot_product_attention(q, k, v)
     expected = attention.proj(attended.transpose(1, 2).reshape(2, 5, 32))
     torch.testing.assert_close(attention(x), expected)
+
+
+def test_a_class_token_adds_one_token_to_any_grid_of_patches():
+    s16 = resolve_spec("vit-s16")
+    for resolution, patches in ((224, 196), (112, 49), (96, 36)):  # an odd grid, 7 x 7, among them
+        gap = dataclasses.replace(s16, resolution=resolution, pool="gap")
+        assert (gap.tokens, dataclasses.replace(gap, pool="token").tokens) == (patches, patches + 1)
