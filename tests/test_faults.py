@@ -261,7 +261,7 @@ IDX_CASES = [
     ("bad-magic", idx_bytes((20, 28, 28))[:2] + b"\x09\x03" + idx_bytes((20, 28, 28))[4:], idx_bytes((20,)),
      "train-images-idx3-ubyte.gz: not an IDX file of unsigned bytes"),
     ("truncated-images", idx_bytes((20, 28, 28))[:1000], idx_bytes((20,)),
-     "train-images-idx3-ubyte.gz: the header says 20 x 28 x 28 bytes of data, but the file holds"),
+     "train-images-idx3-ubyte.gz: the header says 20 x 28 x 28 bytes of data, but the file holds 984 (cut short"),
     ("padded-images", idx_bytes((20, 28, 28)) + b"extra", idx_bytes((20,)), "train-images-idx3-ubyte.gz: the header"),
     ("wrong-ndim", idx_bytes((20, 784)), idx_bytes((20,)),
      "train-images-idx3-ubyte.gz: expected 3 dimensions in the IDX header, got 2"),
@@ -1158,3 +1158,24 @@ def test_sigterm_to_the_process_group_while_dataloader_workers_read_images_exits
     assert done.returncode == 0, done.stderr[-2000:]
     epochs = [line.split(",")[1] for line in (run / "metrics.csv").read_text().splitlines()[1:]]
     assert epochs == [str(e) for e in range(1, 13)]  # every epoch once: what finished before SIGTERM was kept
+
+
+def test_only_an_old_journal_lock_that_leads_nowhere_is_broken(tmp_path):
+    from scalesearch.search.storage import STALE_LOCK_S, break_dangling_lock
+
+    journal = tmp_path / "study.journal"
+    lock = Path(f"{journal}.lock")  # Optuna's lock: a link named after the journal
+    old = time.time() - STALE_LOCK_S - 60
+    assert not break_dangling_lock(journal)  # no lock
+    lock.symlink_to(tmp_path / "gone")
+    assert not break_dangling_lock(journal) and lock.is_symlink()  # leads nowhere, but fresh: kept
+    os.utime(lock, (old, old), follow_symlinks=False)
+    assert break_dangling_lock(journal) and not lock.is_symlink()  # leads nowhere and old: broken
+    (tmp_path / "there").write_text("")
+    lock.symlink_to(tmp_path / "there")
+    os.utime(lock, (old, old), follow_symlinks=False)
+    assert not break_dangling_lock(journal) and lock.is_symlink()  # leads somewhere: a writer holds it
+    lock.unlink()
+    lock.write_text("")
+    os.utime(lock, (old, old))
+    assert not break_dangling_lock(journal) and lock.exists()  # not a link: not Optuna's lock

@@ -75,7 +75,8 @@ def test_candidate_rejects_values_outside_the_space():
     (lambda d: d["choices"].update(op=[{"block": "identity", "kernel": 3}]),
      "choices.op[0].block: must not be identity in an option that sets other fields"),
     (lambda d: d["choices"].update(op=[{"kernel": 5}]), "choices.kernel: must be left out when an `op` option sets it"),
-    (lambda d: d.update(stages=[{"stage": 9, "kernel": [3]}]), "stages: stage 9 is not a stage of base"),
+    (lambda d: d.update(stages=[{"stage": 9, "kernel": [3]}]),
+     "stages: stage 9 is not a stage of base 'efficientnet-b0' (it has 7: 0-6)"),
     (lambda d: d.update(stages=[{"stage": 1, "kernel": [3]}, {"stage": 1, "kernel": [5]}]), "stages: must name "
                                                                                           "each stage once"),
     (lambda d: d.update(per_layer=True), "per_layer: must be false when repeats or repeats_delta is chosen"),

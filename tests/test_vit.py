@@ -252,3 +252,10 @@ def test_a_class_token_adds_one_token_to_any_grid_of_patches():
     for resolution, patches in ((224, 196), (112, 49), (96, 36)):  # an odd grid, 7 x 7, among them
         gap = dataclasses.replace(s16, resolution=resolution, pool="gap")
         assert (gap.tokens, dataclasses.replace(gap, pool="token").tokens) == (patches, patches + 1)
+
+
+def test_learned_position_embeddings_start_normal_at_one_over_root_width():
+    torch.manual_seed(0)
+    spec = dataclasses.replace(resolve_spec("vit-s16"), posemb="learned", pool="token")
+    table = build_model(spec).pos_embedding.detach()  # 197 tokens x 384: about 76,000 draws
+    assert abs(float(table.mean())) < 0.01 and float(table.std()) == pytest.approx(384 ** -0.5, rel=0.02)
