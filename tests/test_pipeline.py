@@ -209,6 +209,8 @@ def test_a_tiny_pipeline_runs_every_stage(tmp_path, space32):
     assert summary["coefficients"]["alpha"] == coefficients["alpha"]
     report = (run / "report.md").read_text()
     assert report.startswith("# Pipeline: 0.3M MACs on `synthetic`\n")  # the target, in millions
+    found = summary["found"]["best"]  # the base: its MACs and parameters, in millions
+    assert f"`{found['name']}`: {found['macs'] / 1e6:,.1f}M MACs, {found['params'] / 1e6:.2f}M parameters" in report
     for part in ("## Found base", "## Compound coefficients", "grid/grid_heatmap.png", "## The family",
                  "family/accuracy_vs_macs.png", "## Wall time per stage"):
         assert part in report
