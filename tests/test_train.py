@@ -400,3 +400,17 @@ def test_resumed_metrics_drop_only_the_rows_past_the_checkpoint_and_leave_a_whol
     assert [m.epoch for m in keep_epochs(tmp_path, 1, 2, rewrite=True)] == [1, 2]
     rows = [(int(r["seed"]), int(r["epoch"])) for r in csv.DictReader(path.open())]
     assert rows == [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2)]  # only seed 1's epoch past its checkpoint
+
+
+def test_an_out_of_memory_error_names_the_failed_allocation():
+    from scalesearch.train.failures import out_of_memory_ends_the_run
+
+    for error, amount in ((RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                                        "822083584 bytes. Error code 12 (Cannot allocate memory)"), "784 MiB"),
+                          (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a "
+                                                  "total capacity of 79.1 GiB"), "2.00 GiB")):
+        with pytest.raises(TrainingError) as caught:
+            with out_of_memory_ends_the_run(torch.device("cpu"), 64):
+                raise error
+        assert str(caught.value) == (f"out of memory on cpu at batch size 64 (an allocation of {amount} failed; "
+                                     "try a smaller `batch_size`)")
