@@ -182,6 +182,9 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     ("scalesearch/files.py", "core/NumberReplacer", 24):
         "read_json's message keeps 121 characters of json's error line, not 120: json's first lines ('Expecting "
         "value: line L column C (char N)') are far shorter",
+    ("scalesearch/nn/supernet.py", "core/ReplaceUnaryOperator_USub_Invert", 6):
+        "the supernet's sliced conv pads by weight.shape[~1] // 2 (shape[-2]) for shape[-1] // 2: every kernel "
+        "here is square",
 }
 
 #: The parts of the package the goal is judged in, as the issue lists them (a folder: its modules).
