@@ -185,6 +185,8 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     ("scalesearch/nn/supernet.py", "core/ReplaceUnaryOperator_USub_Invert", 6):
         "the supernet's sliced conv pads by weight.shape[~1] // 2 (shape[-2]) for shape[-1] // 2: every kernel "
         "here is square",
+    ("scalesearch/train/supernet.py", "core/ReplaceComparisonOperator_Gt_NotEq", 0):
+        "train_supernet: a process's rank is never negative, so `rank != 0` is `rank > 0`",
 }
 
 #: The parts of the package the goal is judged in, as the issue lists them (a folder: its modules).

@@ -75,3 +75,11 @@ def test_a_batched_translation_is_the_per_image_padded_crop():
     padded = torch.nn.functional.pad(images, [2] * 4)
     theirs = torch.stack([p[:, i:i + 12, j:j + 12] for p, (i, j) in zip(padded, offsets.tolist())])
     assert torch.equal(ours, theirs)
+
+
+def test_crops_keep_black_black_and_white_white():
+    images = torch.zeros(2, 3, 16, 16, dtype=torch.uint8)
+    images[1] = 255
+    boxes = torch.tensor([[2.0, 3.0, 9.0, 7.0], [0.0, 0.0, 16.0, 16.0]])
+    crops = roi_align_crops(images, boxes, 8)
+    assert crops.dtype == torch.uint8 and int(crops[0].max()) == 0 and int(crops[1].min()) == 255
