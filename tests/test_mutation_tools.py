@@ -242,3 +242,17 @@ def test_an_outcome_is_cosmic_rays_unless_the_test_command_said_otherwise():
     not_found = "ERROR: found no collectors for tests/test_a.py::t\nmutation_tests error: pytest could not run"
     assert mutation.outcome_of("normal", "KILLED", not_found) == "error"
     assert mutation.outcome_of("normal", "KILLED", "ERROR collecting tests/test_a.py\n" + not_found) == "killed"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sample", "5", "--seed", "-1"], "--seed must be >= 0, got -1"),
+    (["--seed", "2"], "--seed picks a sample: give --sample N too"),
+    (["--workers", "0"], "--workers must be in [1, 64], got 0"),
+])
+def test_a_bad_option_is_one_line_and_exit_2_before_any_work(args, message, tmp_path):
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/mutation.py"), *args, "--work", str(tmp_path / "w"),
+                           "--out", str(tmp_path / "m.json")], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr, done.stdout) == (2, f"error: {message}\n", "")
+    assert not (tmp_path / "w").exists() and not (tmp_path / "m.json").exists()
