@@ -93,9 +93,11 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     ("scalesearch/files.py", "core/NumberReplacer", 4):
         "run_lock reads back the line it wrote, 'scalesearch pid N on HOST', under 200 bytes (a host name is at "
         "most 64): reading 201 reads the same",
-    ("scalesearch/files.py", "core/ReplaceBinaryOperator_BitOr_Sub", 3):
-        "check_destination's W_OK | X_OK as W_OK - X_OK (X_OK alone): unseen as root, where os.access grants "
-        "every write, and CI and this machine run as root (a permission test would have to run as another user)",
+    **{("scalesearch/files.py", f"core/ReplaceBinaryOperator_BitOr_{op}", 3):
+       "check_destination's W_OK | X_OK as W_OK - X_OK, >> X_OK (X_OK alone), // X_OK (W_OK alone) or << X_OK "
+       "(R_OK): unseen as root, where os.access grants every write, and CI and this machine run as root (a "
+       "permission test would have to run as another user)"
+       for op in ("Sub", "RShift", "FloorDiv", "LShift")},
     ("scalesearch/pipeline.py", "core/NumberReplacer", 25):
         "PipelineConfig's phi message: phis[0] as phis[-1] on its branch of exactly one phi, the same element",
     **{("scalesearch/search/driver.py", f"core/ReplaceBinaryOperator_Sub_{op}", 0):
@@ -132,12 +134,6 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
         "check_destination: a file path that is a folder is refused before (_refuse_special); only a link to a "
         "folder reaches `folder or path.is_dir()`, where os.access then checks the link's folder for its parent: "
         "unseen as root, where os.access grants every write",
-    ("scalesearch/files.py", "core/ReplaceBinaryOperator_BitOr_RShift", 3):
-        "check_destination's W_OK | X_OK as W_OK >> X_OK (X_OK alone): unseen as root, where os.access grants "
-        "every write (as its `-` twin above)",
-    ("scalesearch/files.py", "core/ReplaceBinaryOperator_BitOr_FloorDiv", 3):
-        "check_destination's W_OK | X_OK as W_OK // X_OK (W_OK alone): unseen as root, where os.access grants "
-        "every write (as its `-` twin above)",
     ("scalesearch/measure/latency.py", "core/ReplaceComparisonOperator_Eq_GtE", 4):
         "_torch_cuda_run's CUDA-graph branch: unseen without CUDA (CI and this machine have none; the GPU tests "
         "that run it skip here)",
@@ -176,9 +172,6 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
     ("scalesearch/nn/vit.py", "core/ReplaceBinaryOperator_Mul_BitAnd", 7):
         "ViT._position: a table already of the grid's size resampled to that size is the same table (bilinear "
         "interpolation to its own size is exact), so skipping the resample or not gives the same embeddings",
-    ("scalesearch/files.py", "core/ReplaceBinaryOperator_BitOr_LShift", 3):
-        "check_destination's W_OK | X_OK as W_OK << X_OK (R_OK): unseen as root, where os.access grants every "
-        "write (as its `-` twin above)",
     ("scalesearch/files.py", "core/NumberReplacer", 24):
         "read_json's message keeps 121 characters of json's error line, not 120: json's first lines ('Expecting "
         "value: line L column C (char N)') are far shorter",
@@ -470,7 +463,8 @@ def render(document: dict | None = None) -> str:
 
 
 def pooled(rows: dict[str, dict]) -> dict[str, dict]:
-    """Per area of AREAS, the first passes of every sample pooled: what the goal is judged on.
+    """Per area of AREAS, the first passes of every sample among ``rows`` (a results file's rows; only
+    a sample's carry its area) pooled: what the goal is judged on.
     Tests are only ever added between samples, so an earlier sample's first pass is a lower estimate of
     the suite as it stands, and the pooled one too. ``conservative`` counts the undecided mutants
     (tests past their budget) as survivors."""
@@ -512,7 +506,7 @@ def render_sample(document: dict) -> str:
     lines += ["**The goal, judged on every sample's first pass pooled**", "",
               f"| area | caught | estimate | 95% interval | goal >= {GOAL:.0%} | undecided | 95% interval, undecided "
               "counted as survived | goal, so counted |", "|---|---|---|---|---|---|---|---|"]
-    for area, row in pooled({key: row for key, row in document["rows"].items() if "seed" in row}).items():
+    for area, row in pooled(document["rows"]).items():
         lines.append(f"| `{area}` | {row['killed']} of {row['counted']} | {_percent(row['score'])} "
                      f"| {_span(row['interval'])} | {verdict(row['interval'])} | {row['undecided']} "
                      f"| {_span(row['conservative'])} | {verdict(row['conservative'])} |")

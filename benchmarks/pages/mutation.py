@@ -97,7 +97,7 @@ def _pace(sampled: dict) -> str:
 
 def headline() -> tuple[str, str, str]:
     rows = load("mutation")["rows"] if exists("mutation") else {}
-    areas = {area: row for area, row in script.pooled({k: r for k, r in rows.items() if "seed" in r}).items()
+    areas = {area: row for area, row in script.pooled(rows).items()
              if row["score"] is not None}
     finished = {m: r for m, r in rows.items() if r["done"] == r["mutants"] and r["score"] is not None
                 and not m.startswith("sample ")}
