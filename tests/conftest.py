@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 from pathlib import Path
 
 import optuna
@@ -100,6 +101,15 @@ def random_spec(rng: random.Random) -> NetworkSpec:
         dropout=rng.choice([0.0, 0.2]),
         drop_path_rate=rng.choice([0.0, 0.1]),
     )
+
+
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt in this process for the test's length, as at a terminal: a
+    shell that runs pytest in the background has it ignored."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(scope="session")

@@ -128,15 +128,17 @@ def test_sigint_stops_cleanly_and_the_same_command_resumes(tmp_path, tiny_search
     process = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    def evaluating(trials) -> bool:  # a trial claimed an evaluation and has no result yet
+        return any(t.state.name == "RUNNING" and t.user_attrs.get("slot") and "val_top1" not in t.user_attrs
+                   for t in trials)
     deadline = time.time() + 240
     while time.time() < deadline:
         time.sleep(0.3)
         trials = journal_trials(run, "int")
         done = [t for t in trials if t.state.name == "COMPLETE" and "rejected" not in t.user_attrs]
-        if len(done) >= 2 and any(t.state.name == "RUNNING" and t.user_attrs.get("slot") for t in trials):
+        if len(done) >= 2 and evaluating(trials):
             process.send_signal(signal.SIGSTOP)  # then make sure that trial had not ended meanwhile
-            now = journal_study(run, "int").trials
-            if any(t.state.name == "RUNNING" and t.user_attrs.get("slot") for t in now):
+            if evaluating(journal_study(run, "int").trials):
                 break
             process.send_signal(signal.SIGCONT)
     process.send_signal(signal.SIGINT)  # lands mid-evaluation

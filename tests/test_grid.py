@@ -6,6 +6,7 @@ import json
 import math
 import multiprocessing
 import re
+import signal
 from collections import Counter
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from scalesearch.cli import app
 from scalesearch.errors import UsageError
 from scalesearch.runs import load_coefficients, read_grid_run
 from scalesearch.search.grid import GridConfig, grid_points, run_grid
+from scalesearch.train.recipes import Recipe
 
 runner = CliRunner()
 
@@ -87,6 +89,26 @@ def test_a_grid_of_n_workers_starts_n_minus_one_beside_its_caller(tiny_base, tmp
     assert alongside and alongside[0] == 1 and max(alongside) == 1
     assert not set(multiprocessing.active_children()) - before  # waited for on the way out
     assert len({t.user_attrs["worker"] for t in study.trials}) <= 2
+
+
+def test_an_interrupt_just_after_a_point_is_claimed_queues_it_again(tiny_base, tmp_path, monkeypatch, ctrl_c_raises):
+    from scalesearch.search import grid
+    from scalesearch.search.trial_states import abandoned
+
+    scaled = Recipe.scaled_resolution
+
+    def interrupted_while_sizing(recipe, spec, multiplier):  # Ctrl-C (a real SIGINT) as the claimed point is sized
+        signal.raise_signal(signal.SIGINT)
+        return scaled(recipe, spec, multiplier)
+    monkeypatch.setattr(Recipe, "scaled_resolution", interrupted_while_sizing)
+    config = GridConfig(base=load_spec(tiny_base), data="synthetic", run_dir=tmp_path / "run", study_name="g",
+                        step=0.5, tolerance=0.25, recipe_overrides={"epochs": 1, "resolution": 16})
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(config)
+    study = grid.open_grid(config, [])
+    cut, retry = study.trials
+    assert cut.state.name == "FAIL" and "slot" in cut.user_attrs and not grid.trained(study)
+    assert abandoned([cut, retry]) == {0: "interrupted (Ctrl-C)"} and retry.state.name == "WAITING"
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -8,6 +8,7 @@ import json
 import os
 import pickle
 import random
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -409,6 +410,34 @@ def test_a_network_evaluated_before_is_not_evaluated_again_nor_counted(tmp_path:
     assert [t.number for t in evaluated(study.trials)] == [0, 2] == [t.number for t in scored(study.trials)]
     rows = trial_rows(study, config)
     assert (rows[1]["state"], rows[1]["reason"]) == ("repeat", "repeat of trial 0")
+
+
+class _InterruptedWhileScoring(Objective):
+    """The study's objective, with Ctrl-C arriving (a real SIGINT to this process) just as a trial
+    scores the network it has evaluated."""
+
+    def score(self, accuracy: float, value: float) -> float:
+        signal.raise_signal(signal.SIGINT)
+        return super().score(accuracy, value)
+
+
+def test_an_interrupt_after_the_evaluation_queues_the_trial_again(tmp_path: Path, macro_table: Path, ctrl_c_raises):
+    from scalesearch.search.trial import TrialObjective
+    from scalesearch.search.trial_states import abandoned
+
+    config = SearchConfig(objective=_InterruptedWhileScoring(50e6, "MACs", "hard"), run_dir=tmp_path, study_name="i",
+                          n_trials=2, space="nas-bench-macro", evaluator=f"table:{macro_table}", seed_with_base=False)
+    space = load_space("nas-bench-macro")
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({d: int(c) for d, c in zip(space.dimensions(), "21210200")})  # 49.8M MACs
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(TrialObjective(config), n_trials=1)
+    cut, retry = study.get_trials(deepcopy=False)
+    # It claimed an evaluation and had its accuracy, but had not finished: it does not count, and
+    # its network is queued again, first in line.
+    assert cut.state.name == "FAIL" and "slot" in cut.user_attrs and "val_top1" in cut.user_attrs
+    assert abandoned(study.trials) == {0: "interrupted (Ctrl-C)"} and evaluated(study.trials) == []
+    assert retry.state.name == "WAITING" and retry.user_attrs["retry_of"] == 0
 
 
 def test_the_seed_to_seed_ceiling_averages_every_pair_of_seeds():

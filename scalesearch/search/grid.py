@@ -209,23 +209,23 @@ def train_points(config: GridConfig, on_trial: Callable[[int, int], None] | None
             trial.set_user_attr("duplicate_of", holder)
             raise optuna.TrialPruned(f"grid point {label} is trial {holder}'s")
         trial.set_user_attr("slot", True)
-        point = GridPoint.parse(label)
-        spec = phi_one(config.base, point)
-        trial.set_user_attr("macs", analytic_macs(spec))
-        trial.set_user_attr("macs_ratio", ratios[label])
-        trained_at = recipe.scaled_resolution(spec, point.gamma)
-        trial.set_user_attr("resolution", trained_at)
-        try:
+        try:  # from the claim to the result: a signal anywhere in it queues the point again
+            point = GridPoint.parse(label)
+            spec = phi_one(config.base, point)
+            trial.set_user_attr("macs", analytic_macs(spec))
+            trial.set_user_attr("macs_ratio", ratios[label])
+            trained_at = recipe.scaled_resolution(spec, point.gamma)
+            trial.set_user_attr("resolution", trained_at)
             attach(trial, store, spec)
             result = train(spec, data, recipe.override(resolution=trained_at), list(range(config.seeds)),
                            device=config.device)
+            trial.set_user_attr("val_top1_std", result.val_top1_std)
         except TrainingError as err:
             trial.set_user_attr("fail_reason", str(err))
             raise
         except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: the point is queued again for the next run
             abandon(trial, {"point": label}, stop_reason(err))
             raise
-        trial.set_user_attr("val_top1_std", result.val_top1_std)
         return result.val_top1
 
     def progress(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:

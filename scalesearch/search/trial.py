@@ -148,7 +148,9 @@ class TrialObjective:
             self._attach(trial, spec, cost)
             accuracy = self.evaluate(spec, trial=trial)
             trial.set_user_attr(self.evaluate.key, accuracy)
-            self._wind_up(trial, started)  # inside the try: a signal meanwhile still queues the trial again
+            score = objective.score(accuracy, cost)
+            trial.set_user_attr("score", score)
+            self._wind_up(trial, started)  # all inside the try: a signal meanwhile still queues the trial again
         except (TrainingError, ScalesearchError) as err:
             trial.set_user_attr("fail_reason", str(err))
             trial.set_user_attr("fail_kind", getattr(err, "kind", type(err).__name__))
@@ -157,6 +159,4 @@ class TrialObjective:
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (signals.Terminated)
             abandon(trial, params, stop_reason(err))
             raise
-        score = objective.score(accuracy, cost)
-        trial.set_user_attr("score", score)
         return (accuracy, cost) if self.config.multi_objective else score
