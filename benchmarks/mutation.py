@@ -27,11 +27,12 @@ The whole package is judged by sample (every mutant of it would take days here):
 draws a seeded sample of N mutants (annotations left out) from each area, spread over its modules in
 proportion to their mutants, into one session (`--work`/sample-N.sqlite; `--seed S` draws another
 sample, in `--work`/sample-N-seed-S.sqlite) whose mutants run in a random order; each runs the tests the
-coverage map says run its line (benchmarks/mutation_tests.py). Rows "sample AREA" give each sample's
-estimate and its 95% Wilson interval, and the goal is judged on every sample's first pass pooled
-(`pooled`); `--by-coverage` runs a module of AREAS exhaustively the same way, and `--workers` runs
-mutants at once (cosmic-ray http workers, each in its own copy of the commit). The map must be of the
-last commit: make it again after a change.
+coverage map says run its line (benchmarks/mutation_tests.py: a run past 3x their unmutated time and a
+minute hangs, a kill; one past the longest budget is undecided, and `--undecided` runs those again).
+Rows "sample AREA" give each sample's estimate and its 95% Wilson interval, and the goal is judged on
+every sample's first pass pooled (`pooled`); `--by-coverage` runs a module of AREAS exhaustively the
+same way, and `--workers` runs mutants at once (cosmic-ray http workers, each in its own copy of the
+commit). The map must be of the last commit: make it again after a change.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mutation_tests import COLLECTION_ERROR, digest, usage_error  # noqa: E402
+from mutation_tests import CAP_S, COLLECTION_ERROR, digest, usage_error  # noqa: E402
 
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.resumable import ResultsFile  # noqa: E402
@@ -273,6 +274,13 @@ def _workers(count: int, work: Path, log: Path):
             process.wait()
 
 
+#: What mutation_tests.py prints for a mutant whose tests ran past its longest budget, and for one that hung
+#: (ran past HANG_FACTOR x its tests' unmutated time and a minute: a kill, as a timeout).
+UNDECIDED, HANG = "mutation_tests undecided:", "mutation_tests hang:"
+#: Seconds cosmic-ray waits for a coverage-picked test run beyond mutation_tests.py's own longest budget.
+OUTER_MARGIN_S = 120.0
+
+
 def outcome_of(worker: str | None, test: str | None, output: str | None) -> str | None:
     """A mutant's outcome from cosmic-ray's record of it: None while pending, "skipped" (left out
     of a sample), "error" (the test command could not pick or find the tests), "undecided" (its tests
@@ -284,7 +292,7 @@ def outcome_of(worker: str | None, test: str | None, output: str | None) -> str 
         return "skipped"
     if "mutation_tests error:" in output:
         return "killed" if COLLECTION_ERROR in output else "error"
-    if "mutation_tests undecided:" in output:
+    if UNDECIDED in output:
         return "undecided"
     return (test or "").lower() or None
 
@@ -302,7 +310,7 @@ def _outcomes(session: Path, tree: Path) -> list[dict]:
     for module, op, occ, line, col, worker, test, output in rows:
         outcomes.append({"module": module, "operator": op, "occurrence": occ, "line": line,
                          "outcome": outcome_of(worker, test, output),
-                         "timeout": output == "timeout",
+                         "timeout": output == "timeout" or HANG in (output or ""),
                          "annotation": any(start <= (line, col) < end for start, end in spans[module])})
     return outcomes
 
@@ -470,7 +478,7 @@ def pooled(rows: dict[str, dict]) -> dict[str, dict]:
     (tests past their budget) as survivors."""
     judged = {}
     for area in AREAS:
-        firsts = [row.get("first_pass", row) for row in rows.values() if row.get("area") == area]
+        firsts = [first_pass(row) for row in rows.values() if row.get("area") == area]
         killed = sum(first["killed"] for first in firsts)
         counted = killed + sum(first["survived"] for first in firsts)
         undecided = sum(first["undecided"] for first in firsts)
@@ -497,7 +505,7 @@ def render_sample(document: dict) -> str:
             if row is None:
                 lines.append(f"| `{area}` | - | - | - | - | - | - | not sampled | - | - |")
                 continue
-            first = row.get("first_pass", row)
+            first = first_pass(row)
             after = f"{row['killed']} of {row['killed'] + row['survived']}" if "first_pass" in row else "not run again"
             lines.append(f"| `{area}` | {row['mutants']} of {row['eligible']} | {row['done']} | {row['undecided']} "
                          f"| {first['killed']} of {first['killed'] + first['survived']} | {_percent(first['score'])} "
@@ -519,6 +527,12 @@ def _percent(score: float | None) -> str:
 
 def _span(interval: list[float] | None) -> str:
     return "-" if interval is None else f"{interval[0]:.0%}-{interval[1]:.0%}"
+def _wait_s(command: str, args) -> float:
+    """How long cosmic-ray waits for a mutant's test command: ``--timeout``, or for a coverage-picked
+    run (which sets its own budget, up to mutation_tests.CAP_S) at least that budget and a margin."""
+    return args.timeout if command != _sample_command(args.work) else max(args.timeout, CAP_S + OUTER_MARGIN_S)
+
+
 def _exec(config: Path, session: Path, tree: Path, command: str, module_paths: list[str], args,
           rescore) -> None:
     """Run a session's pending mutants (``args.workers`` at a time), rescoring every few minutes with
@@ -526,7 +540,7 @@ def _exec(config: Path, session: Path, tree: Path, command: str, module_paths: l
     started = time.perf_counter()
     with _workers(args.workers, args.work, args.work / "workers.log") as urls:
         exec_config = config.with_suffix(".exec.toml")
-        exec_config.write_text(_config(module_paths, command, args.timeout, urls))
+        exec_config.write_text(_config(module_paths, command, _wait_s(command, args), urls))
         job = subprocess.Popen([COSMIC_RAY, "exec", str(exec_config), str(session)], cwd=tree)
         try:
             while job.poll() is None:
@@ -593,27 +607,57 @@ def _run_module(module: str, args, results: ResultsFile) -> None:
           f"(score {row['score']}), {row['survived']} surviving", flush=True)
 
 
-def _rerun_survivors(config: Path, session: Path, tree: Path, command: str, module_paths: list[str], args) -> None:
-    """Run a sample's surviving mutants again, and only them (its mutants not yet run stay pending):
-    in a copy of the session holding just the survivors, whose new results then replace theirs."""
-    side = session.with_name(session.stem + "-survivors.sqlite")
-    shutil.copy(session, side)
-    with sqlite3.connect(side) as db:
-        survivors = {job for (job,) in db.execute("SELECT job_id FROM work_results WHERE test_outcome = 'SURVIVED'")}
-        others = [(job,) for (job,) in db.execute("SELECT job_id FROM work_items WHERE job_id NOT IN "
-                                                   "(SELECT job_id FROM work_results)")]
-        db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
-        db.executemany("DELETE FROM mutation_specs WHERE job_id = ?", others)
-        db.executemany("DELETE FROM work_items WHERE job_id = ?", others)
-    _exec(config, side, tree, command, module_paths, args, lambda seconds: None)
-    with sqlite3.connect(side) as db:
-        rows = [row for row in db.execute("SELECT job_id, worker_outcome, output, test_outcome, diff FROM work_results")
-                if row[0] in survivors]
-    with sqlite3.connect(session) as db:
-        db.executemany("REPLACE INTO work_results (job_id, worker_outcome, output, test_outcome, diff) "
-                       "VALUES (?, ?, ?, ?, ?)", rows)
+#: The mutants a pass runs again: its name, and the cosmic-ray results that pick them.
+RERUNS = {"survivors": "test_outcome = 'SURVIVED'", "undecided": f"output LIKE '%{UNDECIDED}%'"}
+
+
+def _rerun(config: Path, session: Path, tree: Path, command: str, module_paths: list[str], args, kind: str,
+           rescore) -> None:
+    """Run a sample's mutants of ``kind`` (:data:`RERUNS`) again, and only them (its mutants not yet
+    run stay pending), in a copy of the session holding just those (``SESSION-KIND.sqlite``, kept
+    until the pass ends: a stopped pass goes on with the same command). Their new results replace
+    theirs in the session every few minutes and at the end, each time followed by ``rescore()``."""
+    side = session.with_name(f"{session.stem}-{kind}.sqlite")
+    if not side.exists():
+        shutil.copy(session, side)
+        with sqlite3.connect(side) as db:
+            others = [(job,) for (job,) in db.execute("SELECT job_id FROM work_items WHERE job_id NOT IN "
+                                                       "(SELECT job_id FROM work_results)")]
+            db.execute(f"DELETE FROM work_results WHERE {RERUNS[kind]}")
+            db.executemany("DELETE FROM mutation_specs WHERE job_id = ?", others)
+            db.executemany("DELETE FROM work_items WHERE job_id = ?", others)
+
+    def merge(_seconds: float | None = None) -> None:
+        with sqlite3.connect(side) as db:
+            rows = db.execute("SELECT job_id, worker_outcome, output, test_outcome, diff FROM work_results").fetchall()
+        with sqlite3.connect(session) as db:
+            db.executemany("REPLACE INTO work_results (job_id, worker_outcome, output, test_outcome, diff) "
+                           "VALUES (?, ?, ?, ?, ?)", rows)
+        rescore()
+    _exec(config, side, tree, command, module_paths, args, merge)
+    merge()
     side.unlink()
-    print(f"{len(survivors)} survivors run again: {sum(row[3] == 'KILLED' for row in rows)} now killed")
+
+
+def first_pass(row: dict) -> dict:
+    """A sample's first pass: its row, or once its survivors ran again the snapshot taken before, with
+    the undecided mutants that a later, longer-budgeted pass decided (``decided``) taken in as it found
+    them: a decision the first pass could not make, not a second chance (the survivors' reruns are that)."""
+    first = row.get("first_pass", row)
+    decided = first.get("decided")
+    if not decided:
+        return first
+    killed, survived = first["killed"] + decided["killed"], first["survived"] + decided["survived"]
+    moved = decided["killed"] + decided["survived"] + decided["equivalent"]
+    return {**first, "killed": killed, "survived": survived, "equivalent": first["equivalent"] + decided["equivalent"],
+            "undecided": first["undecided"] - moved, "decided_later": moved,
+            "score": round(killed / (killed + survived), 4) if killed + survived else None,
+            "interval": wilson(killed, killed + survived)}
+
+
+def _key(outcome: dict) -> tuple:
+    """A mutant of a session, as its outcome names it."""
+    return outcome["module"], outcome["line"], outcome["operator"], outcome["occurrence"]
 
 
 def _run_sample(args, results: ResultsFile) -> None:
@@ -640,13 +684,17 @@ def _run_sample(args, results: ResultsFile) -> None:
                            [(job, "not in the sample") for job, *key in specs if tuple(key) not in chosen])
     earlier = results.rows.get(sample_key(AREAS[0], args.seed), {})
 
-    def rescore(seconds: float | None) -> None:  # None: nothing ran (the time and workers stand)
-        for key, row in _score_sample(_outcomes(session, tree), args.sample, args.seed).items():
+    def rescore(seconds: float | None = None) -> None:  # None: nothing ran (the time and workers stand)
+        outcomes = _outcomes(session, tree)
+        for key, row in _score_sample(outcomes, args.sample, args.seed).items():
             ran = earlier.get("wall_s")
             row["wall_s"] = ran if seconds is None else round(seconds + (ran or 0), 1)
             row["workers"] = earlier.get("workers") if seconds is None else args.workers
             if "first_pass" in results.rows.get(key, {}):
-                row["first_pass"] = results.rows[key]["first_pass"]
+                row["first_pass"] = first = results.rows[key]["first_pass"]
+                if "undecided_mutants" in first:  # as a later pass decided them
+                    late = _tally([o for o in outcomes if list(_key(o)) in first["undecided_mutants"]])
+                    first["decided"] = {k: late[k] for k in ("killed", "survived", "equivalent")}
             results.add(key, row)
 
     if args.survivors:  # after tests were added and the map made again with them
@@ -655,7 +703,15 @@ def _run_sample(args, results: ResultsFile) -> None:
                 results.change(key, lambda saved: saved.update(first_pass={
                     k: saved[k] for k in ("done", "killed", "survived", "equivalent", "undecided", "score",
                                           "interval")}))
-        _rerun_survivors(config, session, tree, command, module_paths, args)
+        _rerun(config, session, tree, command, module_paths, args, "survivors", rescore)
+    elif args.undecided:  # a first pass kept apart from its survivors' reruns takes in what this pass decides
+        undecided = [o for o in _outcomes(session, tree) if o["outcome"] == "undecided"]
+        for area in AREAS:
+            key, members = sample_key(area, args.seed), set(area_modules(area))
+            if "first_pass" in results.rows.get(key, {}) and "undecided_mutants" not in results.rows[key]["first_pass"]:
+                mine = [list(_key(o)) for o in undecided if o["module"] in members]
+                results.change(key, lambda saved, mine=mine: saved["first_pass"].update(undecided_mutants=mine))
+        _rerun(config, session, tree, command, module_paths, args, "undecided", rescore)
     elif not args.no_run:
         _exec(config, session, tree, command, module_paths, args, rescore)
     rescore(None if args.no_run else 0.0)  # survivors run again: no time added to the sample's
@@ -670,7 +726,9 @@ def main() -> None:
     parser.error = usage_error  # one line, exit 2
     parser.add_argument("modules", nargs="*", help="modules of MODULES (default: all)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs/mutation")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant's test run")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds per mutant's test run (a coverage-picked run sets its own budget from its tests' "
+                             "unmutated time: see benchmarks/mutation_tests.py)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/mutation.json")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--no-run", action="store_true", help="only score the sessions so far (none is run)")
@@ -678,6 +736,10 @@ def main() -> None:
     parser.add_argument("--survivors", action="store_true",
                         help="run a session's surviving mutants again, against the last commit's tests (after tests "
                              "were added, and with --sample the map made again; killed mutants are not run again)")
+    parser.add_argument("--undecided", action="store_true",
+                        help="with --sample: run the sample's undecided mutants again (tests past the budget of "
+                             "the mutation_tests.py that ran them), against the last commit's tests (the map made "
+                             "again); they then count in the first pass as decided")
     parser.add_argument("--sample", type=int, default=0, metavar="N",
                         help="instead of MODULES: N mutants drawn from each area of AREAS, their tests picked by "
                              "the coverage map (benchmarks/mutation_map.py)")
@@ -702,7 +764,12 @@ def main() -> None:
                "--seed picks a sample: give --sample N too" if args.seed and not args.sample else
                f"--timeout must be positive, got {args.timeout:g}" if not args.timeout > 0 else
                "--sample draws from every area: give no MODULE" if args.sample and args.modules else
-               "--no-run scores what ran: it runs no survivors again" if args.no_run and args.survivors else None)
+               "--no-run scores what ran: it runs no survivors again" if args.no_run and args.survivors else
+               "--undecided runs a sample's undecided mutants: give --sample N too"
+               if args.undecided and not args.sample else
+               "--undecided and --survivors are separate passes: give one" if args.undecided and args.survivors else
+               "--no-run scores what ran: it runs no undecided mutants again" if args.no_run and args.undecided
+               else None)
     if problem:
         usage_error(problem)
     results = ResultsFile(args.out, {"tool": "cosmic-ray 8", "goal": GOAL},

@@ -24,9 +24,16 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-#: Seconds a mutant's tests may take: past it the mutant is undecided (neither caught nor surviving),
-#: as a long selection cannot be told from a mutant that hangs.
+#: Seconds a mutant's tests always get.
 BUDGET_S = 240
+#: A mutant's tests get HANG_FACTOR times their unmutated time under coverage (the map's, itself slower
+#: than a plain run) plus HANG_SLACK_S, at least BUDGET_S: a run past that hangs, and the mutant is caught
+#: (as a timeout: a hang is a bug the suite shows).
+HANG_FACTOR = 3.0
+HANG_SLACK_S = 60.0
+#: The most a mutant's tests get: a selection whose unmutated time asks for more, and runs past it, is
+#: undecided (neither caught nor surviving: a long run cannot be told from a hang).
+CAP_S = 1200.0
 #: pytest's exit codes for a usage error (a test id not found) and for no test collected.
 PYTEST_COULD_NOT_RUN = (4, 5)
 #: What pytest prints for a test module that raised on import.
@@ -150,6 +157,14 @@ def selection(coverage_map: dict, module: str, source: str, lines: set[int],
     return [coverage_map["tests"][i] for i in sorted(ids, key=lambda i: coverage_map["seconds"][i])]
 
 
+def budget(coverage_map: dict, tests: list[str]) -> tuple[float, bool]:
+    """Seconds ``tests`` get under a mutant, and whether running past them is a hang (the budget
+    came from their unmutated time) rather than undecided (the budget is :data:`CAP_S`)."""
+    seconds = dict(zip(coverage_map["tests"], coverage_map["seconds"]))
+    wanted = max(BUDGET_S, HANG_FACTOR * sum(seconds[t] for t in tests) + HANG_SLACK_S)
+    return min(wanted, CAP_S), wanted <= CAP_S
+
+
 def usage_error(message: str) -> NoReturn:
     """A bad command line: one line on stderr, exit 2 (the mutation scripts' argparse ``error``)."""
     print(f"error: {message}", file=sys.stderr)
@@ -184,12 +199,17 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
     job = subprocess.Popen([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seconds, hangs = budget(coverage_map, tests)
     try:
-        output, _ = job.communicate(timeout=BUDGET_S)
+        output, _ = job.communicate(timeout=seconds)
     except subprocess.TimeoutExpired:
         os.killpg(job.pid, signal.SIGKILL)
         job.communicate()
-        print(f"mutation_tests undecided: {len(tests)} tests did not finish in {BUDGET_S} s")
+        if hangs:
+            print(f"mutation_tests hang: {len(tests)} tests did not finish in {seconds:.0f} s, over "
+                  f"{HANG_FACTOR:g} x their unmutated time + {HANG_SLACK_S:.0f} s")
+        else:
+            print(f"mutation_tests undecided: {len(tests)} tests did not finish in {seconds:.0f} s")
         sys.exit(1)
     print(output[-4000:])
     if job.returncode in PYTEST_COULD_NOT_RUN and COLLECTION_ERROR not in output:

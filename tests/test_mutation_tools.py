@@ -226,6 +226,29 @@ def test_the_wrapper_kills_on_a_failing_or_unimportable_test_and_never_on_a_test
     assert code != 0 and "mutation_tests error" not in out, out  # its test module cannot import: caught
 
 
+def test_a_mutants_tests_get_three_times_their_unmutated_time_and_a_minute_at_least_the_floor_at_most_the_cap():
+    coverage_map = {"tests": ["quick", "slow", "slower"], "seconds": [1.0, 200.0, 700.0]}
+    assert mutation_tests.budget(coverage_map, ["quick"]) == (mutation_tests.BUDGET_S, True)  # past 240 s: a hang
+    assert mutation_tests.budget(coverage_map, ["quick", "slow"]) == (3 * 201.0 + 60, True)
+    # 2,760 s wanted, over the cap: past the cap the mutant is undecided, not hung
+    assert mutation_tests.budget(coverage_map, ["slow", "slower"]) == (mutation_tests.CAP_S, False)
+
+
+def test_a_first_pass_takes_in_its_undecided_mutants_as_a_later_pass_decided_them():
+    first = {"done": 30, "killed": 20, "survived": 4, "equivalent": 1, "undecided": 5, "score": 0.8333,
+             "interval": mutation.wilson(20, 24)}
+    row = {"killed": 30, "survived": 0, "equivalent": 1, "undecided": 5, "first_pass": first}  # after the survivors
+    assert mutation.first_pass(row) == first and mutation.first_pass(first) == first
+    first["decided"] = {"killed": 2, "survived": 1, "equivalent": 1}  # 4 of the 5 decided later
+    later = mutation.first_pass(row)
+    assert (later["killed"], later["survived"], later["equivalent"], later["undecided"]) == (22, 5, 2, 1)
+    assert later["decided_later"] == 4 and later["done"] == 30
+    assert later["score"] == round(22 / 27, 4) and later["interval"] == mutation.wilson(22, 27)
+    assert mutation.first_pass(row) == later  # the snapshot itself is left as it was: the same every time
+    pooled = mutation.pooled({"s": {**row, "area": "scalesearch/files.py"}})["scalesearch/files.py"]
+    assert (pooled["killed"], pooled["counted"], pooled["undecided"]) == (22, 27, 1)
+
+
 def test_a_row_at_exactly_the_goal_meets_it_and_an_unfinished_one_is_not_judged():
     assert mutation._judged(17, 3, finished=True) == {"score": 0.85, "meets_goal": True}
     assert mutation._judged(16, 4, finished=True)["meets_goal"] is False
@@ -239,6 +262,7 @@ def test_an_outcome_is_cosmic_rays_unless_the_test_command_said_otherwise():
     assert mutation.outcome_of("normal", "KILLED", "1 failed") == "killed"
     assert mutation.outcome_of("normal", "SURVIVED", "3 passed") == "survived"
     assert mutation.outcome_of("normal", "KILLED", "mutation_tests undecided: 9 tests did not finish") == "undecided"
+    assert mutation.outcome_of("normal", "KILLED", "mutation_tests hang: 9 tests did not finish in 300 s") == "killed"
     not_found = "ERROR: found no collectors for tests/test_a.py::t\nmutation_tests error: pytest could not run"
     assert mutation.outcome_of("normal", "KILLED", not_found) == "error"
     assert mutation.outcome_of("normal", "KILLED", "ERROR collecting tests/test_a.py\n" + not_found) == "killed"
@@ -248,6 +272,9 @@ def test_an_outcome_is_cosmic_rays_unless_the_test_command_said_otherwise():
     (["--sample", "5", "--seed", "-1"], "--seed must be >= 0, got -1"),
     (["--seed", "2"], "--seed picks a sample: give --sample N too"),
     (["--workers", "0"], "--workers must be in [1, 64], got 0"),
+    (["--undecided"], "--undecided runs a sample's undecided mutants: give --sample N too"),
+    (["--sample", "5", "--undecided", "--survivors"], "--undecided and --survivors are separate passes: give one"),
+    (["--sample", "5", "--undecided", "--no-run"], "--no-run scores what ran: it runs no undecided mutants again"),
 ])
 def test_a_bad_option_is_one_line_and_exit_2_before_any_work(args, message, tmp_path):
     import subprocess

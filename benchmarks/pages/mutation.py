@@ -53,14 +53,20 @@ def render() -> str:
         "the first passes of every sample pooled: tests are only added between samples, so an earlier first pass "
         "underestimates the suite as it stands, and so does the pool. It is met when the pool's whole interval lies "
         f"at or above {script.GOAL:.0%}, not met when it lies below, and otherwise the samples cannot tell. A mutant "
-        f"whose tests run past {mutation_tests.BUDGET_S} s is *undecided* (a long selection cannot be told from a "
-        "hang) and left out of the estimate; the last columns judge the goal again with every undecided mutant "
-        "counted as a survivor.",
+        f"whose tests run past {mutation_tests.HANG_FACTOR:g} x their unmutated time (under coverage) plus "
+        f"{mutation_tests.HANG_SLACK_S:.0f} s (at least "
+        f"{mutation_tests.BUDGET_S} s) hangs, and is caught. One whose tests ran past a fixed budget "
+        f"({mutation_tests.BUDGET_S} s, before this rule; {mutation_tests.CAP_S:.0f} s since) is *undecided* "
+        "(a long selection cannot be told from a hang) and left out of the estimate; `--undecided` runs them "
+        "again under this rule, against the last commit's tests, and the first pass then counts each as decided "
+        "(`decided_later` in the JSON: a decision the first pass could not make, not a second chance). The last "
+        "columns judge the goal again with every mutant still undecided counted as a survivor.",
         "",
         "```bash",
         "python benchmarks/mutation_map.py                      # the coverage map of the last commit",
         "python benchmarks/mutation.py --sample 100 --workers 2  # resumable: the same command goes on",
         "python benchmarks/mutation.py --sample 60 --seed 1 --workers 2  # another sample, drawn afresh",
+        "python benchmarks/mutation.py --sample 60 --seed 1 --undecided --workers 2  # its undecided mutants again",
         "```",
         "",
         script.render_sample(document),
