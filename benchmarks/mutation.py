@@ -191,6 +191,10 @@ AREAS = ["scalesearch/arch/", "scalesearch/nn/", "scalesearch/measure/", "scales
 GOAL = 0.85
 #: The tool, from the environment this script runs in (`pip install -e '.[mutation]'`).
 COSMIC_RAY = str(Path(sys.executable).parent / "cosmic-ray")
+#: `cosmic-ray exec`, with aiohttp's 5-minute limit on a request lifted: the http distributor asks each worker
+#: for a mutant's result in one request, and a mutant's tests may run longer (mutation_tests.CAP_S).
+COSMIC_RAY_EXEC = [sys.executable, "-c", "import sys, aiohttp.client as c; c.DEFAULT_TIMEOUT = c.ClientTimeout("
+                   "total=None, sock_connect=30); from cosmic_ray.cli import main; sys.exit(main())", "exec"]
 
 
 def copy_tree(tree: Path) -> None:
@@ -305,7 +309,7 @@ def _outcomes(session: Path, tree: Path) -> list[dict]:
             "SELECT m.module_path, m.operator_name, m.occurrence, m.start_pos_row, m.start_pos_col, "
             "r.worker_outcome, r.test_outcome, r.output "
             "FROM mutation_specs m LEFT JOIN work_results r ON m.job_id = r.job_id").fetchall()
-    spans = {module: _annotations(tree / module) for module in {row[0] for row in rows}}  # the session's commit
+    spans = {module: _annotations(_source(session, tree, module)) for module in {row[0] for row in rows}}
     outcomes = []
     for module, op, occ, line, col, worker, test, output in rows:
         outcomes.append({"module": module, "operator": op, "occurrence": occ, "line": line,
@@ -315,12 +319,32 @@ def _outcomes(session: Path, tree: Path) -> list[dict]:
     return outcomes
 
 
-def _annotations(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """The (line, column) spans of every annotation in ``path``. Every listed module has ``from
-    __future__ import annotations``, so annotations are never evaluated: a mutant inside one is
+def _stamp(session: Path) -> Path:
+    """The file naming the commit a session's mutants were made from (written when it began)."""
+    return session.with_suffix(".commit")
+
+
+def _head() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def _source(session: Path, tree: Path, module: str) -> str:
+    """``module``'s text as the session's mutants were made from it: at the commit its stamp names
+    (the tree may hold a later one by now), or, for a session begun without a stamp, in ``tree``."""
+    stamp = _stamp(session)
+    if not stamp.exists():
+        return (tree / module).read_text()
+    return subprocess.run(["git", "show", f"{stamp.read_text().strip()}:{module}"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout
+
+
+def _annotations(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The (line, column) spans of every annotation in a module's ``source``. Every listed module has
+    ``from __future__ import annotations``, so annotations are never evaluated: a mutant inside one is
     equivalent."""
     spans = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             arguments = node.args
             annotated = [a.annotation for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
@@ -541,7 +565,7 @@ def _exec(config: Path, session: Path, tree: Path, command: str, module_paths: l
     with _workers(args.workers, args.work, args.work / "workers.log") as urls:
         exec_config = config.with_suffix(".exec.toml")
         exec_config.write_text(_config(module_paths, command, _wait_s(command, args), urls))
-        job = subprocess.Popen([COSMIC_RAY, "exec", str(exec_config), str(session)], cwd=tree)
+        job = subprocess.Popen([*COSMIC_RAY_EXEC, str(exec_config), str(session)], cwd=tree)
         try:
             while job.poll() is None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -589,6 +613,7 @@ def _run_module(module: str, args, results: ResultsFile) -> None:
         _baseline(module, tree, args)
         config.write_text(_config([module], command, args.timeout, []))
         subprocess.run([COSMIC_RAY, "init", str(config), str(session)], cwd=tree, check=True)
+        _stamp(session).write_text(_head())
     elif not tree.exists():
         copy_tree(tree)
     earlier = results.rows.get(module, {}).get("wall_s")  # None: a session's time not recorded (it was stopped)
@@ -611,32 +636,49 @@ def _run_module(module: str, args, results: ResultsFile) -> None:
 RERUNS = {"survivors": "test_outcome = 'SURVIVED'", "undecided": f"output LIKE '%{UNDECIDED}%'"}
 
 
+def same_mutation(first_diff: str | None, new_diff: str | None) -> bool:
+    """Whether two runs of a mutant changed the same code: the lines their diffs take out and put in
+    (cosmic-ray finds a mutant by its operator's occurrence in the module as it is now, so after an
+    edit above it the same mutant may change other code). A first run with no diff stored is taken as
+    the same."""
+    def changed(diff: str) -> list[str]:
+        return [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    return not first_diff or changed(first_diff) == changed(new_diff or "")
+
+
 def _rerun(config: Path, session: Path, tree: Path, command: str, module_paths: list[str], args, kind: str,
            rescore) -> None:
     """Run a sample's mutants of ``kind`` (:data:`RERUNS`) again, and only them (its mutants not yet
     run stay pending), in a copy of the session holding just those (``SESSION-KIND.sqlite``, kept
-    until the pass ends: a stopped pass goes on with the same command). Their new results replace
-    theirs in the session every few minutes and at the end, each time followed by ``rescore()``."""
+    until the pass ends: a stopped pass goes on with the same command). A new result replaces the first
+    every few minutes and at the end (each time followed by ``rescore()``) where it is of the same
+    mutation (:func:`same_mutation`) and the worker gave one (not ``ABNORMAL``); else the first stands."""
     side = session.with_name(f"{session.stem}-{kind}.sqlite")
+    columns = "job_id, worker_outcome, output, test_outcome, diff"
     if not side.exists():
         shutil.copy(session, side)
         with sqlite3.connect(side) as db:
             others = [(job,) for (job,) in db.execute("SELECT job_id FROM work_items WHERE job_id NOT IN "
                                                        "(SELECT job_id FROM work_results)")]
+            db.execute(f"CREATE TABLE first_results AS SELECT {columns} FROM work_results WHERE {RERUNS[kind]}")
             db.execute(f"DELETE FROM work_results WHERE {RERUNS[kind]}")
             db.executemany("DELETE FROM mutation_specs WHERE job_id = ?", others)
             db.executemany("DELETE FROM work_items WHERE job_id = ?", others)
 
-    def merge(_seconds: float | None = None) -> None:
+    def merge(_seconds: float | None = None) -> tuple[int, int]:
         with sqlite3.connect(side) as db:
-            rows = db.execute("SELECT job_id, worker_outcome, output, test_outcome, diff FROM work_results").fetchall()
+            first = {row[0]: row for row in db.execute(f"SELECT {columns} FROM first_results")}
+            new = [row for row in db.execute(f"SELECT {columns} FROM work_results") if row[0] in first]
+        taken = [row for row in new if row[1] != "ABNORMAL" and same_mutation(first[row[0]][4], row[4])]
         with sqlite3.connect(session) as db:
-            db.executemany("REPLACE INTO work_results (job_id, worker_outcome, output, test_outcome, diff) "
-                           "VALUES (?, ?, ?, ?, ?)", rows)
+            db.executemany(f"REPLACE INTO work_results ({columns}) VALUES (?, ?, ?, ?, ?)", taken)
         rescore()
+        return len(new), len(taken)
     _exec(config, side, tree, command, module_paths, args, merge)
-    merge()
+    ran, taken = merge()
     side.unlink()
+    print(f"{ran} {kind} run again ({ran - taken} results not taken: another mutation after an edit of its "
+          f"module, or no answer from the worker)")
 
 
 def first_pass(row: dict) -> dict:
@@ -674,6 +716,7 @@ def _run_sample(args, results: ResultsFile) -> None:
     if not session.exists():
         config.write_text(_config(module_paths, command, args.timeout, []))
         subprocess.run([COSMIC_RAY, "init", str(config), str(session)], cwd=tree, check=True)
+        _stamp(session).write_text(_head())
         eligible = [(o["module"], o["line"], o["operator"], o["occurrence"])
                     for o in _outcomes(session, tree) if not o["annotation"]]
         chosen = draw_sample(eligible, args.sample, args.seed)

@@ -739,6 +739,8 @@ def test_find_base_stopped_at_a_random_moment_resumes_with_exact_counts(sig, cod
                  and "surplus" not in t.user_attrs and "slot" in t.user_attrs
                  and t.number not in {r.user_attrs["retry_of"] for r in trials if "retry_of" in r.user_attrs}]
     assert summary["n_trials"] == len(evaluated) == 6
+    # A failure that counts failed on its own account, with its reason; one the signal cut short was retried.
+    assert all("fail_reason" in t.user_attrs for t in evaluated if t.state.name == "FAIL")
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -249,6 +249,15 @@ def test_a_first_pass_takes_in_its_undecided_mutants_as_a_later_pass_decided_the
     assert (pooled["killed"], pooled["counted"], pooled["undecided"]) == (22, 27, 1)
 
 
+def test_a_rerun_stands_only_for_the_mutation_its_first_run_made():
+    first = "--- mutation diff ---\n--- aa/m.py\n+++ bb/m.py\n@@ -10,3 +10,3 @@\n x = 1\n-if a < b:\n+if a <= b:\n"
+    moved = first.replace("@@ -10,3 +10,3 @@", "@@ -14,3 +14,3 @@")  # lines added above it: the same mutation
+    assert mutation.same_mutation(first, moved)
+    other = first.replace("a < b", "c < d").replace("a <= b", "c <= d")  # an edit above it: another occurrence
+    assert not mutation.same_mutation(first, other) and not mutation.same_mutation(first, None)
+    assert mutation.same_mutation(None, other) and mutation.same_mutation("", other)  # no first diff stored
+
+
 def test_a_row_at_exactly_the_goal_meets_it_and_an_unfinished_one_is_not_judged():
     assert mutation._judged(17, 3, finished=True) == {"score": 0.85, "meets_goal": True}
     assert mutation._judged(16, 4, finished=True)["meets_goal"] is False
