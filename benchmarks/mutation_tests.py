@@ -27,8 +27,9 @@ from typing import NoReturn
 #: Seconds a mutant's tests always get.
 BUDGET_S = 240
 #: A mutant's tests get HANG_FACTOR times their unmutated time under coverage (the map's, itself slower
-#: than a plain run) plus HANG_SLACK_S, at least BUDGET_S: a run past that hangs, and the mutant is caught
-#: (as a timeout: a hang is a bug the suite shows).
+#: than a plain run), stretched by how oversubscribed the machine is (:func:`load`), plus HANG_SLACK_S, at
+#: least BUDGET_S: a run past that hangs, and the mutant is caught (as a timeout: a hang is a bug the
+#: suite shows).
 HANG_FACTOR = 3.0
 HANG_SLACK_S = 60.0
 #: The most a mutant's tests get: a selection whose unmutated time asks for more, and runs past it, is
@@ -157,11 +158,17 @@ def selection(coverage_map: dict, module: str, source: str, lines: set[int],
     return [coverage_map["tests"][i] for i in sorted(ids, key=lambda i: coverage_map["seconds"][i])]
 
 
-def budget(coverage_map: dict, tests: list[str]) -> tuple[float, bool]:
-    """Seconds ``tests`` get under a mutant, and whether running past them is a hang (the budget
-    came from their unmutated time) rather than undecided (the budget is :data:`CAP_S`)."""
+def load() -> float:
+    """How oversubscribed the machine is: runnable processes per core over the last minute, at least 1."""
+    return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+
+
+def budget(coverage_map: dict, tests: list[str], stretch: float = 1.0) -> tuple[float, bool]:
+    """Seconds ``tests`` get under a mutant on a machine ``stretch`` times oversubscribed, and whether
+    running past them is a hang (the budget came from their unmutated time) rather than undecided (the
+    budget is :data:`CAP_S`)."""
     seconds = dict(zip(coverage_map["tests"], coverage_map["seconds"]))
-    wanted = max(BUDGET_S, HANG_FACTOR * sum(seconds[t] for t in tests) + HANG_SLACK_S)
+    wanted = max(BUDGET_S, HANG_FACTOR * sum(seconds[t] for t in tests) * stretch + HANG_SLACK_S)
     return min(wanted, CAP_S), wanted <= CAP_S
 
 
@@ -199,7 +206,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
     job = subprocess.Popen([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    seconds, hangs = budget(coverage_map, tests)
+    seconds, hangs = budget(coverage_map, tests, load())
     try:
         output, _ = job.communicate(timeout=seconds)
     except subprocess.TimeoutExpired:
@@ -207,7 +214,7 @@ def main() -> None:
         job.communicate()
         if hangs:
             print(f"mutation_tests hang: {len(tests)} tests did not finish in {seconds:.0f} s, over "
-                  f"{HANG_FACTOR:g} x their unmutated time + {HANG_SLACK_S:.0f} s")
+                  f"{HANG_FACTOR:g} x their unmutated time x the machine's load + {HANG_SLACK_S:.0f} s")
         else:
             print(f"mutation_tests undecided: {len(tests)} tests did not finish in {seconds:.0f} s")
         sys.exit(1)

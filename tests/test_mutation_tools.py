@@ -226,10 +226,12 @@ def test_the_wrapper_kills_on_a_failing_or_unimportable_test_and_never_on_a_test
     assert code != 0 and "mutation_tests error" not in out, out  # its test module cannot import: caught
 
 
-def test_a_mutants_tests_get_three_times_their_unmutated_time_and_a_minute_at_least_the_floor_at_most_the_cap():
+def test_a_mutants_tests_get_three_times_their_unmutated_time_stretched_by_load_and_a_minute_within_floor_and_cap():
     coverage_map = {"tests": ["quick", "slow", "slower"], "seconds": [1.0, 200.0, 700.0]}
     assert mutation_tests.budget(coverage_map, ["quick"]) == (mutation_tests.BUDGET_S, True)  # past 240 s: a hang
     assert mutation_tests.budget(coverage_map, ["quick", "slow"]) == (3 * 201.0 + 60, True)
+    assert mutation_tests.budget(coverage_map, ["quick", "slow"], stretch=1.5) == (3 * 201.0 * 1.5 + 60, True)
+    assert mutation_tests.load() >= 1.0  # an idle machine stretches nothing
     # 2,760 s wanted, over the cap: past the cap the mutant is undecided, not hung
     assert mutation_tests.budget(coverage_map, ["slow", "slower"]) == (mutation_tests.CAP_S, False)
 
