@@ -232,6 +232,15 @@ def test_latency_table_fills_caches_predicts_and_calibrates(tmp_path: Path):
     assert table_key(BenchConfig(threads=1, protocol="settle")) != table_key(BenchConfig(threads=1))
 
 
+@pytest.mark.slow
+def test_the_per_call_overhead_is_measured_with_the_first_chunk(tmp_path: Path):
+    table = LatencyTable(FAST_CPU, tmp_path)
+    held = []  # whether the table held the overhead after each chunk
+    table.fill([tiny_spec()], on_progress=lambda done, total: held.append("overhead" in table.entries), save_every=2)
+    # under the load the first components were timed under, and saved for a fill stopped after one chunk
+    assert len(held) >= 3 and all(held)
+
+
 def test_bench_cli_json_and_report(tmp_path: Path):
     family = tmp_path / "family"
     result = runner.invoke(app, ["scale", "--base", str(save_spec(tiny_spec(), tmp_path / "t.yaml")), "--phi", "0-2",
