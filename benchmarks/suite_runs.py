@@ -5,9 +5,10 @@ Run:  python benchmarks/suite_runs.py [--runs 3] [--work runs/suite-runs] [--out
 Runs README's test command (`python -m pytest -q`) in a copy of the last commit (`--work`/tree, so
 that edits meanwhile change nothing), one run after another, and records each: exit code, passed /
 failed / skipped counts, wall time and what else the machine did meanwhile (a busy machine is the
-point: a steady suite passes under load). Resumable: a finished run is kept, and the same command
-runs the rest. The commit is part of the settings, so results of another commit are refused rather
-than mixed (delete --work and the results file to start again). Writes
+point: a steady suite passes under load), keeping each run's whole output in `--work`/run-N.log (the
+results keep pytest's one-line summary of each failure). Resumable: a finished run is kept, and the
+same command runs the rest. The commit is part of the settings, so results of another commit are
+refused rather than mixed (delete --work and the results file to start again). Writes
 benchmarks/results/suite_runs.json; README's test time is rendered from it.
 """
 
@@ -78,6 +79,7 @@ def main() -> None:
             continue
         interference, started = Interference(), time.perf_counter()
         done = subprocess.run(COMMAND, cwd=tree, capture_output=True, text=True, env={**os.environ, **CI_ENV})
+        (args.work / f"run-{run}.log").write_text(done.stdout + done.stderr)  # a failure's whole story
         lines = done.stdout.strip().splitlines() or [""]
         row = {"exit_code": done.returncode, **counts(lines[-1]), "wall_s": round(time.perf_counter() - started, 1),
                "interference": interference.report(), "failures": [line for line in lines

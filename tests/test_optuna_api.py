@@ -41,6 +41,20 @@ def test_a_running_trial_of_another_handle_is_failed_once(tmp_path):
         optuna_api.fail_running(study, frozen)
 
 
+def test_a_trial_another_process_finished_is_refused_in_words_finished_elsewhere_knows(tmp_path):
+    study = _journal_study(tmp_path)
+    trial = study.ask()
+    other = optuna.load_study(storage=open_storage(tmp_path, None), study_name="s")
+    optuna_api.fail_running(other, other.get_trials(deepcopy=False)[0])
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError) as updating:
+        trial.set_user_attr("accuracy", 0.5)
+    with pytest.raises(ValueError) as telling:
+        study.tell(trial, 0.5)
+    assert optuna_api.finished_elsewhere(updating.value) and optuna_api.finished_elsewhere(telling.value)
+    assert not optuna_api.finished_elsewhere(ValueError("a bug of our own"))
+    assert not optuna_api.finished_elsewhere(RuntimeError("Cannot tell a FAIL trial."))
+
+
 def test_heartbeats_are_seen_on_an_rdb_and_absent_on_the_journal(tmp_path):
     assert optuna_api.heartbeat_interval(_journal_study(tmp_path)) is None
     url = f"sqlite:///{tmp_path / 'h.db'}"

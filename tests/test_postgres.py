@@ -112,6 +112,40 @@ def test_three_workers_one_killed_mid_trial(postgres, tmp_path, tiny_search):
 
 
 @pytest.mark.slow
+def test_a_worker_starved_past_its_heartbeat_loses_its_trial_to_a_retry_and_goes_on(postgres, tmp_path, tiny_search):
+    name = f"pg-starved-{uuid.uuid4().hex[:8]}"
+    args = tiny_search(6, "--train-images", "512", "--pruner", "none", "--storage", postgres, "--heartbeat", "1",
+                       "--sampler", "random", "--study", name, "--json", epochs=3)
+    starved = start_worker([*args, "--run-dir", str(tmp_path / "machine-0")])
+    other = None
+    deadline = time.time() + 300
+    while time.time() < deadline:  # the first worker mid-evaluation: held (SIGSTOP) as a starved machine holds it
+        time.sleep(0.2)
+        try:
+            trials = load(postgres, name).trials
+        except KeyError:
+            continue
+        held = [t for t in trials if t.state.name == "RUNNING" and "slot" in t.user_attrs
+                and t.user_attrs["worker"].endswith(f":{starved.pid}")]
+        if held:
+            starved.send_signal(signal.SIGSTOP)
+            break
+    assert held, "the first worker did not get to evaluating a candidate"
+    other = start_worker([*args, "--run-dir", str(tmp_path / "machine-1")])
+    while load(postgres, name).trials[held[0].number].state.name == "RUNNING" and time.time() < deadline:
+        time.sleep(0.5)  # the other worker fails the silent trial and queues its candidate again
+    starved.send_signal(signal.SIGCONT)
+    for w in (starved, other):
+        out, err = w.communicate(timeout=400)
+        assert w.returncode == 0, err
+        assert json.loads(out)["n_trials"] == 6
+    trials = load(postgres, name).trials
+    lost = trials[held[0].number]
+    assert lost.state.name == "FAIL" and "stopped its heartbeat" in abandoned(trials)[lost.number]
+    assert len(evaluated(trials)) == 6 and lost.number not in {t.number for t in evaluated(trials)}
+
+
+@pytest.mark.slow
 def test_grid_workers_on_postgres_train_each_point_once(postgres, tmp_path, tiny_base):
     name = f"pg-grid-{uuid.uuid4().hex[:8]}"
     args = ["grid", "--base", str(tiny_base), "--data", "synthetic", "--step", "0.5", "--tolerance", "0.25",

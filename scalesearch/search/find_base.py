@@ -25,7 +25,7 @@ from scalesearch.search.space import load_space
 from scalesearch.search.storage import open_storage
 from scalesearch.search.trial import TrialObjective
 from scalesearch.search.trial_states import evaluated, is_rejected, is_repeat, scored
-from scalesearch.search.workers import fail_stale_trials, share_cpu
+from scalesearch.search.workers import fail_stale_trials, optimize, share_cpu
 
 #: Rejected candidates allowed per requested trial before the search gives up on the window.
 MAX_REJECTIONS_PER_TRIAL = 200
@@ -78,8 +78,8 @@ def run_worker(config: SearchConfig, worker: int = 0, on_trial: Callable[[optuna
         return
     # No gc.collect() after every trial (0.3 s each, and most trials are rejected in microseconds):
     # the objective collects after each evaluation instead.
-    study.optimize(TrialObjective(config), callbacks=[_stop_when_done(config, on_trial)],
-                   catch=(TrainingError,), gc_after_trial=False)
+    optimize(study, TrialObjective(config), callbacks=[_stop_when_done(config, on_trial)], catch=(TrainingError,),
+             gc_after_trial=False)
 
 
 def search(config: SearchConfig, on_trial: Callable[[optuna.Study], None] | None = None,

@@ -31,7 +31,7 @@ from scalesearch.search.artifacts import artifact_store, attach
 from scalesearch.search.driver import check_workers, local_workers, open_or_resume
 from scalesearch.search.storage import HEARTBEAT_S, check_heartbeat, open_storage, open_storage_url
 from scalesearch.search.trial_states import abandoned, claimed
-from scalesearch.search.workers import abandon, fail_stale_trials, share_cpu, worker_id
+from scalesearch.search.workers import abandon, fail_stale_trials, optimize, share_cpu, worker_id
 from scalesearch.seeds import seed_list
 from scalesearch.signals import stop_reason
 from scalesearch.train.data import load_data
@@ -233,7 +233,7 @@ def train_points(config: GridConfig, on_trial: Callable[[int, int], None] | None
             on_trial(len(trained(study)), len(labels))
 
     if len(trained(study)) < len(labels):
-        study.optimize(objective, callbacks=[progress], catch=(TrainingError,))
+        optimize(study, objective, callbacks=[progress], catch=(TrainingError,))
     return study
 
 

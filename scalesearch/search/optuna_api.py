@@ -1,8 +1,9 @@
 """Every call into Optuna that is not plainly public, in one place.
 
 Optuna has no public way to move another process's running trial to FAIL (what a worker does to the
-trial of a worker that died) or to ask a study whether its storage keeps heartbeats. Both go through
-the study's storage here, and nowhere else. The supported Optuna range is pinned in
+trial of a worker that died), to ask a study whether its storage keeps heartbeats, or to tell that a
+trial a process was working on has been finished by another. These go through the study's storage,
+or Optuna's own words, here and nowhere else. The supported Optuna range is pinned in
 ``pyproject.toml``; ``tests/test_optuna_api.py`` checks each function against the installed Optuna
 and fails on a version outside that range.
 """
@@ -22,3 +23,10 @@ def fail_running(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
     """Move ``trial``, running in any process, to FAIL. True for the one caller that moved it; a
     trial that has finished meanwhile raises :class:`optuna.exceptions.UpdateFinishedTrialError`."""
     return study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+
+
+def finished_elsewhere(err: BaseException) -> bool:
+    """Whether ``err`` is Optuna refusing to update, or to tell, a trial that has finished already
+    (another process failed it meanwhile): it says so only in its message when telling."""
+    return isinstance(err, optuna.exceptions.UpdateFinishedTrialError) or (
+        isinstance(err, ValueError) and str(err).startswith("Cannot tell a "))

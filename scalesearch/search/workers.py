@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import optuna
 import torch
@@ -62,6 +62,27 @@ def take_slot(trial: optuna.Trial, n_trials: int) -> bool:
                 return is_retry or not queued
         time.sleep(SLOT_POLL_S)
         fail_stale_trials(study)
+
+
+def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], Any], **kwargs: Any) -> None:
+    """``study.optimize(objective, **kwargs)``, going on after a trial another worker took from this one.
+
+    A worker starved past its heartbeat's grace (a machine busy for seconds, a suspended laptop) finds
+    on waking that another worker failed its trial (and queued the candidate again, if it had claimed
+    an evaluation). Optuna then ends the run as it reports to, or tells, that finished trial; here the
+    worker drops it (the retry evaluates the candidate) and goes on with the next."""
+    me, dropped = worker_id(), set()
+    while True:
+        try:
+            study.optimize(objective, **kwargs)
+            return
+        except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as err:
+            mine = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("worker") == me]
+            latest = max(mine, key=lambda t: t.number, default=None)
+            if (not optuna_api.finished_elsewhere(err) or latest is None
+                    or latest.state != optuna.trial.TrialState.FAIL or latest.number in dropped):
+                raise
+            dropped.add(latest.number)
 
 
 def worker_id() -> str:
