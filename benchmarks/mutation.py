@@ -83,6 +83,8 @@ MODULES: dict[str, list[str]] = {
 #: Surviving mutants that no test could catch, by (module, operator, occurrence): the reason. (Mutants
 #: of annotations are equivalent by rule: see :func:`_annotations`.)
 EQUIVALENT: dict[tuple[str, str, int], str] = {
+    ("scalesearch/search/find_base.py", "core/ReplaceFalseWithTrue", 5):
+        "search's finalist check reads the trials with deepcopy=True: copies of the same trials, scored the same",
     **{("scalesearch/quantities.py", f"core/ReplaceBinaryOperator_BitOr_{op}", occurrence):
        "re.IGNORECASE | re.ASCII: two distinct bits, so + and ^ give the same flags"
        for op in ("Add", "BitXor") for occurrence in (0, 1)},
@@ -294,6 +296,8 @@ def outcome_of(worker: str | None, test: str | None, output: str | None) -> str 
     output = output or ""
     if worker == "skipped":
         return "skipped"
+    if test == "KILLED" and not output.strip():  # every test command says something: this one was killed
+        return "error"
     if "mutation_tests error:" in output:
         return "killed" if COLLECTION_ERROR in output else "error"
     if UNDECIDED in output:
@@ -652,7 +656,8 @@ def _rerun(config: Path, session: Path, tree: Path, command: str, module_paths: 
     run stay pending), in a copy of the session holding just those (``SESSION-KIND.sqlite``, kept
     until the pass ends: a stopped pass goes on with the same command). A new result replaces the first
     every few minutes and at the end (each time followed by ``rescore()``) where it is of the same
-    mutation (:func:`same_mutation`) and the worker gave one (not ``ABNORMAL``); else the first stands."""
+    mutation (:func:`same_mutation`) and an outcome (not the worker's or the test command's failure); else
+    the first stands."""
     side = session.with_name(f"{session.stem}-{kind}.sqlite")
     columns = "job_id, worker_outcome, output, test_outcome, diff"
     if not side.exists():
@@ -669,7 +674,8 @@ def _rerun(config: Path, session: Path, tree: Path, command: str, module_paths: 
         with sqlite3.connect(side) as db:
             first = {row[0]: row for row in db.execute(f"SELECT {columns} FROM first_results")}
             new = [row for row in db.execute(f"SELECT {columns} FROM work_results") if row[0] in first]
-        taken = [row for row in new if row[1] != "ABNORMAL" and same_mutation(first[row[0]][4], row[4])]
+        taken = [row for row in new if outcome_of(row[1], row[3], row[2]) not in (None, "error")  # a failure to run
+                 and same_mutation(first[row[0]][4], row[4])]
         with sqlite3.connect(session) as db:
             db.executemany(f"REPLACE INTO work_results ({columns}) VALUES (?, ?, ?, ?, ?)", taken)
         rescore()

@@ -274,6 +274,7 @@ def test_an_outcome_is_cosmic_rays_unless_the_test_command_said_otherwise():
     assert mutation.outcome_of("normal", "SURVIVED", "3 passed") == "survived"
     assert mutation.outcome_of("normal", "KILLED", "mutation_tests undecided: 9 tests did not finish") == "undecided"
     assert mutation.outcome_of("normal", "KILLED", "mutation_tests hang: 9 tests did not finish in 300 s") == "killed"
+    assert mutation.outcome_of("normal", "KILLED", "") == "error"  # the test command was killed from outside, silent
     not_found = "ERROR: found no collectors for tests/test_a.py::t\nmutation_tests error: pytest could not run"
     assert mutation.outcome_of("normal", "KILLED", not_found) == "error"
     assert mutation.outcome_of("normal", "KILLED", "ERROR collecting tests/test_a.py\n" + not_found) == "killed"
