@@ -54,7 +54,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mutation_tests import CAP_S, COLLECTION_ERROR, digest, usage_error  # noqa: E402
+from mutation_tests import CAP_S, COLLECTION_ERROR, ERROR, HANG, UNDECIDED, digest, usage_error  # noqa: E402
 
 from scalesearch.measure.environment import machine_info  # noqa: E402
 from scalesearch.resumable import ResultsFile  # noqa: E402
@@ -280,9 +280,6 @@ def _workers(count: int, work: Path, log: Path):
             process.wait()
 
 
-#: What mutation_tests.py prints for a mutant whose tests ran past its longest budget, and for one that hung
-#: (ran past HANG_FACTOR x its tests' unmutated time and a minute: a kill, as a timeout).
-UNDECIDED, HANG = "mutation_tests undecided:", "mutation_tests hang:"
 #: Seconds cosmic-ray waits for a coverage-picked test run beyond mutation_tests.py's own longest budget.
 OUTER_MARGIN_S = 120.0
 
@@ -298,7 +295,7 @@ def outcome_of(worker: str | None, test: str | None, output: str | None) -> str 
         return "skipped"
     if test == "KILLED" and not output.strip():  # every test command says something: this one was killed
         return "error"
-    if "mutation_tests error:" in output:
+    if ERROR in output:
         return "killed" if COLLECTION_ERROR in output else "error"
     if UNDECIDED in output:
         return "undecided"

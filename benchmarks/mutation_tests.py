@@ -39,6 +39,9 @@ CAP_S = 1200.0
 PYTEST_COULD_NOT_RUN = (4, 5)
 #: What pytest prints for a test module that raised on import.
 COLLECTION_ERROR = "ERROR collecting "
+#: How this script begins what it says of a mutant whose tests it could not run (never a kill), whose tests
+#: ran past their budget's cap (undecided) and whose tests hung (a kill); benchmarks/mutation.py reads them.
+ERROR, UNDECIDED, HANG = "mutation_tests error:", "mutation_tests undecided:", "mutation_tests hang:"
 
 
 def changed_lines(pristine: list[str], mutated: list[str]) -> set[int]:
@@ -187,7 +190,7 @@ def mutated_module(coverage_map: dict) -> str:
     """The module of the current directory whose text is not the map's."""
     changed = [module for module, entry in coverage_map["modules"].items() if digest(Path(module)) != entry["digest"]]
     if len(changed) != 1:
-        print(f"mutation_tests error: {len(changed)} modules differ from the map's commit ({changed[:3]}); "
+        print(f"{ERROR} {len(changed)} modules differ from the map's commit ({changed[:3]}); "
               "expected one mutant")
         sys.exit(1)
     return changed[0]
@@ -213,16 +216,16 @@ def main() -> None:
         os.killpg(job.pid, signal.SIGKILL)
         job.communicate()
         if hangs:
-            print(f"mutation_tests hang: {len(tests)} tests did not finish in {seconds:.0f} s, over "
+            print(f"{HANG} {len(tests)} tests did not finish in {seconds:.0f} s, over "
                   f"{HANG_FACTOR:g} x their unmutated time x the machine's load + {HANG_SLACK_S:.0f} s")
         else:
-            print(f"mutation_tests undecided: {len(tests)} tests did not finish in {seconds:.0f} s")
+            print(f"{UNDECIDED} {len(tests)} tests did not finish in {seconds:.0f} s")
         sys.exit(1)
     print(output[-4000:])
     if job.returncode in PYTEST_COULD_NOT_RUN and COLLECTION_ERROR not in output:
         # a test of the map not found here: no test failed, so no kill (a test module the mutant keeps from
         # importing is a kill: the unmutated commit collected it)
-        print(f"mutation_tests error: pytest could not run the map's tests (exit {job.returncode})")
+        print(f"{ERROR} pytest could not run the map's tests (exit {job.returncode})")
         sys.exit(1)
     sys.exit(job.returncode)
 
@@ -231,5 +234,5 @@ if __name__ == "__main__":
     try:
         main()
     except Exception as err:  # never a kill: a failure of this script is no test's failure
-        print(f"mutation_tests error: {type(err).__name__}: {err}")
+        print(f"{ERROR} {type(err).__name__}: {err}")
         sys.exit(1)

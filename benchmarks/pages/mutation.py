@@ -59,7 +59,7 @@ def render() -> str:
         f"({mutation_tests.BUDGET_S} s, before this rule; {mutation_tests.CAP_S:.0f} s since) is *undecided* "
         "(a long selection cannot be told from a hang) and left out of the estimate; `--undecided` runs them "
         "again under this rule, against the last commit's tests, and the first pass then counts each as decided "
-        "(`decided_later` in the JSON: a decision the first pass could not make, not a second chance). The last "
+        "(`first_pass.decided` in the JSON: a decision the first pass could not make, not a second chance). The last "
         "columns judge the goal again with every mutant still undecided counted as a survivor.",
         "",
         "```bash",
