@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from scalesearch.search import optuna_api
 from scalesearch.search.storage import open_storage
 from scalesearch.search.trial_states import abandoned
-from scalesearch.search.workers import abandon, fail_stale_trials
+from scalesearch.search.workers import abandon, fail_stale_trials, optimize, worker_id
 
 
 def test_the_installed_optuna_is_in_the_pinned_range():
@@ -53,6 +53,48 @@ def test_a_trial_another_process_finished_is_refused_in_words_finished_elsewhere
     assert optuna_api.finished_elsewhere(updating.value) and optuna_api.finished_elsewhere(telling.value)
     assert not optuna_api.finished_elsewhere(ValueError("a bug of our own"))
     assert not optuna_api.finished_elsewhere(RuntimeError("Cannot tell a FAIL trial."))
+
+
+def _failed_elsewhere_then(study: optuna.Study, tmp_path: Path, write: bool):
+    """An objective whose trial another process fails mid-evaluation; it then writes to its trial
+    (``write``) or returns its value as if nothing happened."""
+    def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", worker_id())
+        other = optuna.load_study(storage=open_storage(tmp_path, None), study_name="s")
+        optuna_api.fail_running(other, other.get_trials(deepcopy=False)[trial.number])
+        if write:
+            trial.set_user_attr("accuracy", 0.5)
+        return 0.5
+    return objective
+
+
+@pytest.mark.parametrize(("write", "raised"), [(True, ValueError), (False, AssertionError)],
+                         ids=["objective-writes", "objective-returns"])
+def test_optimize_refusing_a_trial_finished_elsewhere_is_known_either_way(tmp_path, write, raised):
+    """Optuna refuses to tell the trial; where the objective returned, it raises its own assertion
+    ("Should not reach.") as it logs the outcome, with the refusal as that exception's context."""
+    study = _journal_study(tmp_path)
+    with pytest.raises(raised) as refused:
+        study.optimize(_failed_elsewhere_then(study, tmp_path, write), n_trials=1)
+    assert optuna_api.finished_elsewhere(refused.value)
+
+
+def test_a_worker_whose_trial_was_failed_elsewhere_drops_it_and_goes_on(tmp_path):
+    study = _journal_study(tmp_path)
+    first = _failed_elsewhere_then(study, tmp_path, write=False)
+    optimize(study, lambda trial: first(trial) if trial.number == 0 else (
+        trial.set_user_attr("worker", worker_id()), 1.0)[1], n_trials=3)
+    states = [t.state.name for t in study.get_trials(deepcopy=False)]
+    assert states[0] == "FAIL" and set(states[1:]) == {"COMPLETE"}
+
+
+def test_a_worker_raises_its_own_failures(tmp_path):
+    study = _journal_study(tmp_path)
+    def broken(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", worker_id())
+        raise ValueError("a bug of the objective's own")
+    with pytest.raises(ValueError, match="a bug of the objective"):
+        optimize(study, broken, n_trials=2)
 
 
 def test_heartbeats_are_seen_on_an_rdb_and_absent_on_the_journal(tmp_path):

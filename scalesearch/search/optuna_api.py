@@ -27,6 +27,14 @@ def fail_running(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
 
 def finished_elsewhere(err: BaseException) -> bool:
     """Whether ``err`` is Optuna refusing to update, or to tell, a trial that has finished already
-    (another process failed it meanwhile): it says so only in its message when telling."""
-    return isinstance(err, optuna.exceptions.UpdateFinishedTrialError) or (
-        isinstance(err, ValueError) and str(err).startswith("Cannot tell a "))
+    (another process failed it meanwhile): it says so only in its message when telling. When the
+    objective had returned, ``study.optimize`` raises an internal assertion instead, as it logs the
+    outcome, and the refusal is that exception's context: the whole chain is read."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, optuna.exceptions.UpdateFinishedTrialError) or (
+                isinstance(err, ValueError) and str(err).startswith("Cannot tell a ")):
+            return True
+        err = err.__cause__ or err.__context__
+    return False

@@ -76,7 +76,7 @@ def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], Any], **kw
         try:
             study.optimize(objective, **kwargs)
             return
-        except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as err:
+        except Exception as err:
             mine = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("worker") == me]
             latest = max(mine, key=lambda t: t.number, default=None)
             if (not optuna_api.finished_elsewhere(err) or latest is None
