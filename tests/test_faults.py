@@ -14,6 +14,7 @@ import resource
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -854,6 +855,20 @@ def test_a_destination_that_cannot_take_the_output_is_refused_before_any_work(na
     assert time.monotonic() - started < 60  # refused up front: the budgets above would take minutes
     assert got == code and one_line(stderr).startswith(expected.format(p=tmp_path)), stderr
     assert {p.name: p.lstat().st_mode for p in tmp_path.iterdir()} == before  # nothing replaced, nothing added
+
+
+def test_a_run_folder_holding_a_device_node_is_refused(tmp_path):
+    """Every kind of special entry but a folder is refused in a run folder, a device node included."""
+    from scalesearch.files import refuse_special_entries
+
+    (tmp_path / "inner").mkdir()
+    refuse_special_entries(tmp_path)  # a folder is fine
+    try:
+        os.mknod(tmp_path / "metrics.csv", stat.S_IFCHR | 0o600, os.makedev(1, 3))  # what /dev/null is
+    except PermissionError:
+        pytest.skip("making a device node needs CAP_MKNOD (root)")
+    with pytest.raises(UsageError, match="metrics.csv is a character device, not a regular file: a run folder"):
+        refuse_special_entries(tmp_path)
 
 
 def test_an_atomic_write_never_replaces_a_device_or_a_fifo(tmp_path):

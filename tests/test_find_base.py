@@ -352,6 +352,12 @@ def test_one_worker_keeps_the_threads_its_caller_set(tmp_path, tiny_space):
         torch.set_num_threads(previous)
 
 
+def test_one_process_runs_every_job_here():
+    results = []
+    run_jobs(operator.call, [os.getpid] * 3, 1, lambda job, pid: results.append(pid))
+    assert results == [os.getpid()] * 3
+
+
 @pytest.mark.slow
 def test_parallel_jobs_share_the_physical_cores_equally_and_each_comes_back_once():
     results = []  # each job asks its own process how many threads it has: (job, threads)

@@ -10,10 +10,11 @@ import torch
 import yaml
 
 from scalesearch.arch.io import load_spec, save_spec, search_spaces_dir
+from scalesearch.arch.spec import MAX_REPEATS
 from scalesearch.errors import SpecError, UsageError
 from scalesearch.measure.flops import analytic_count
 from scalesearch.nn import build_model
-from scalesearch.search.space import load_space
+from scalesearch.search.space import Choices, load_space
 
 
 def test_builtin_space_matches_the_mnasnet_choices():
@@ -65,6 +66,12 @@ def test_candidate_rejects_values_outside_the_space():
     params, _ = space.sample(random.Random(0))
     with pytest.raises(UsageError, match="s2_kernel=9 is not one of"):
         space.candidate({**params, "s2_kernel": 9})
+
+
+def test_a_stage_may_repeat_up_to_the_limit_and_not_past_it():
+    assert Choices(repeats=(1, MAX_REPEATS)).repeats == (1, MAX_REPEATS)
+    with pytest.raises(SpecError, match=rf"repeats: .*must be an integer in \[1, {MAX_REPEATS}\]"):
+        Choices(repeats=(MAX_REPEATS + 1,))
 
 
 @pytest.mark.parametrize("mutate, words", [
