@@ -816,10 +816,15 @@ def test_sigint_to_the_main_process_alone_reaches_its_workers_and_the_search_res
     assert process.returncode == 130 and stderr.strip().splitlines()[-1] == "error: interrupted", stderr
     assert not _running_in(worker) and not Path(f"{run / 'study.journal'}.lock").exists()
     trials = journal_study(run, "w").trials
-    assert not [t for t in trials if t.state.name == "RUNNING"]  # the worker recorded its trial, not killed
+    # Only a bare trial may be left running: Ctrl-C inside Optuna's own `ask`, before any code of ours
+    # runs, leaves one (no params, no worker; a known defect, issue 35's stop-44 note). The held
+    # worker recorded its trial rather than being killed.
+    running = [t for t in trials if t.state.name == "RUNNING"]
+    assert all(not t.params and not t.user_attrs for t in running), running
     held = [(t.number, t.state.name, t.user_attrs) for t in trials
             if t.user_attrs.get("worker", "").endswith(f":{worker}")]
     assert any(attrs.get("fail_reason") == "interrupted (Ctrl-C)" for _, _, attrs in held), held
+    assert all(state != "RUNNING" for _, state, _ in held), held
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["n_trials"] == 12
