@@ -4,6 +4,7 @@ exit code 143 (128 + 15), as Ctrl-C ends with 130."""
 
 from __future__ import annotations
 
+import os
 import signal
 from types import FrameType
 
@@ -37,6 +38,24 @@ def install(once: bool = False) -> None:
     handler = _handle_once if once else _handler
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    if not _fork_guarded:
+        # A signal raised inside another module's fork handlers (logging's releases its lock there)
+        # is dropped half-way and can leave that lock held: the next log line then waits for ever.
+        # The signals wait until the fork is done; `check` raises one whose exception was lost.
+        os.register_at_fork(before=_hold, after_in_parent=_release, after_in_child=_release)
+        _fork_guarded.append(True)
+
+
+_fork_guarded: list[bool] = []
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _hold() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+
+
+def _release() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
 
 
 def check() -> None:
