@@ -47,15 +47,16 @@ def install(once: bool = False) -> None:
 
 
 _fork_guarded: list[bool] = []
-_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_mask_before_fork: list[set[signal.Signals]] = []
 
 
 def _hold() -> None:
-    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    _mask_before_fork.append(signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}))
 
 
 def _release() -> None:
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+    """The signal mask as it was before the fork (a caller that blocked them keeps them blocked)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, _mask_before_fork.pop())
 
 
 def check() -> None:
