@@ -817,8 +817,8 @@ def test_sigint_to_the_main_process_alone_reaches_its_workers_and_the_search_res
     assert not _running_in(worker) and not Path(f"{run / 'study.journal'}.lock").exists()
     trials = journal_study(run, "w").trials
     # Only a bare trial may be left running: Ctrl-C inside Optuna's own `ask`, before any code of ours
-    # runs, leaves one (no params, no worker; a known defect, issue 35's stop-44 note). The held
-    # worker recorded its trial rather than being killed.
+    # runs, leaves one (no params, no worker); it never counts, and the resumed workers pass it over
+    # (test_find_base's undeclared-trial test). The held worker recorded its trial rather than being killed.
     running = [t for t in trials if t.state.name == "RUNNING"]
     assert all(not t.params and not t.user_attrs for t in running), running
     held = [(t.number, t.state.name, t.user_attrs) for t in trials

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import optuna
 import pytest
@@ -24,6 +25,7 @@ from scalesearch.cli import app
 from scalesearch.errors import UsageError
 from scalesearch.measure.environment import physical_cores
 from scalesearch.measure.flops import analytic_macs
+from scalesearch.search import workers
 from scalesearch.search.config import SearchConfig
 from scalesearch.search.driver import check_devices, run_jobs, worker_device
 from scalesearch.search.find_base import search
@@ -266,6 +268,27 @@ def test_a_retry_that_already_holds_its_slot_leaves_the_free_one_to_a_later_tria
     later.set_user_attr("worker", worker_id())
     assert "retry_of" not in later.user_attrs and later.number > retry.number
     assert take_slot(later, n_trials=3)  # 1 evaluated + 1 held by the running retry: one of 3 is free
+
+def test_a_trial_that_never_declares_itself_is_waited_on_once_not_by_every_later_trial(monkeypatch):
+    """Ctrl-C inside Optuna's own `ask` leaves a running trial with nothing of ours on it, for ever
+    on a journal. The first trial after it waits UNDECLARED_WAIT_S for it to claim a slot or be
+    rejected; a later trial in the same process passes it over at once instead of waiting again."""
+    sleeps = []
+    monkeypatch.setattr(workers, "UNDECLARED_WAIT_S", 0.3)
+    monkeypatch.setattr(workers, "time", SimpleNamespace(monotonic=time.monotonic,
+                                                         sleep=lambda s: (sleeps.append(s), time.sleep(s))))
+    study = optuna.create_study(direction="maximize")
+    bare = study.ask()
+    first = study.ask()
+    started = time.monotonic()
+    assert take_slot(first, n_trials=3)
+    assert time.monotonic() - started >= 0.3 and sleeps  # it waited for the bare trial to declare itself
+    study.tell(first, 0.5)
+    sleeps.clear()
+    second = study.ask()
+    assert take_slot(second, n_trials=3)
+    assert not sleeps and study.trials[bare.number].state == optuna.trial.TrialState.RUNNING
+
 
 @pytest.mark.parametrize("args, code, message", [
     (["--flops", "0"], 2, "error: invalid MACs quantity '0': must be positive"),

@@ -21,8 +21,14 @@ from scalesearch.search.trial_states import abandoned, claimed, evaluated, evalu
 
 #: Seconds between looks at the study while a trial waits for a free evaluation slot.
 SLOT_POLL_S = 0.1
-#: Seconds a trial waits on an earlier trial that has neither claimed a slot nor been rejected.
+#: Seconds an earlier trial that has neither claimed a slot nor been rejected is waited on, from
+#: when this process first saw it so; after that it is passed over, by every later trial here too.
 UNDECLARED_WAIT_S = 30
+
+#: When this process first saw each undeclared trial (by study name, number and start; monotonic
+#: seconds). A trial whose worker was stopped inside Optuna's own ``ask`` (Ctrl-C there) never
+#: declares itself: each trial after it would otherwise wait the full UNDECLARED_WAIT_S.
+_undeclared_since: dict[tuple, float] = {}
 
 
 def _declared(trial: optuna.trial.FrozenTrial) -> bool:
@@ -35,13 +41,13 @@ def take_slot(trial: optuna.Trial, n_trials: int) -> bool:
 
     A trial first declares its claim, then counts the evaluated trials and the claims of running
     trials numbered before it, after waiting for every such trial to declare itself (claim or
-    rejection). Of any set of claimants the highest-numbered thus sees all the others, so no more
-    than ``n_trials`` pass. While every slot is held by running trials it waits, failing the
-    trials of dead workers meanwhile; a freed slot goes to the dead worker's queued retry first."""
+    rejection; one silent for UNDECLARED_WAIT_S since this process first saw it is passed over). Of
+    any set of claimants the highest-numbered thus sees all the others, so no more than ``n_trials``
+    pass. While every slot is held by running trials it waits, failing the trials of dead workers
+    meanwhile; a freed slot goes to the dead worker's queued retry first."""
     study = trial.study
     trial.set_user_attr("slot", True)
     is_retry = "retry_of" in trial.user_attrs
-    started = time.monotonic()
     while True:
         trials = study.get_trials(deepcopy=False)
         held = len(evaluated(trials))
@@ -50,8 +56,10 @@ def take_slot(trial: optuna.Trial, n_trials: int) -> bool:
         gone = abandoned(trials)
         earlier = [t for t in trials if t.number < trial.number and t.state == optuna.trial.TrialState.RUNNING
                    and t.number not in gone]
-        waiting = [t for t in earlier if not _declared(t)]
-        if not waiting or time.monotonic() - started > UNDECLARED_WAIT_S:
+        now = time.monotonic()
+        waiting = [t for t in earlier if not _declared(t) and now - _undeclared_since.setdefault(
+            (study.study_name, t.number, t.datetime_start), now) <= UNDECLARED_WAIT_S]
+        if not waiting:
             held += sum("slot" in t.user_attrs and not is_rejected(t) for t in earlier)
             if held < n_trials:
                 # A retry still queued, or already taken by a worker but numbered after this trial
