@@ -712,6 +712,10 @@ def _run_sample(args, results: ResultsFile) -> None:
     tree, session = args.work / "tree", args.work / f"{name}.sqlite"
     config = session.with_suffix(".toml")
     module_paths = [m for area in AREAS for m in area_modules(area)]
+    if not session.exists() and (args.no_run or args.survivors or args.undecided):
+        # A session gone (another checkout): its stored rows stand, and a new one would draw another sample.
+        print(f"{session.name}: no session here; the stored rows of seed {args.seed} stand", flush=True)
+        return
     if not args.no_run:
         copy_tree(tree)
         _check_map(args.work, tree, module_paths)

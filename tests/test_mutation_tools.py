@@ -295,3 +295,22 @@ def test_a_bad_option_is_one_line_and_exit_2_before_any_work(args, message, tmp_
                            "--out", str(tmp_path / "m.json")], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stderr, done.stdout) == (2, f"error: {message}\n", "")
     assert not (tmp_path / "w").exists() and not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("mode", ["--no-run", "--survivors", "--undecided"])
+def test_a_sample_whose_session_is_gone_keeps_its_stored_rows(mode, tmp_path):
+    """A new checkout has the results but not the sessions (they live in the ignored run folder):
+    scoring or rerunning then must not draw, and score, a new sample over the stored one."""
+    import subprocess
+
+    stored = {"benchmark": "mutation", "settings": {"tool": "cosmic-ray 8", "goal": mutation.GOAL},
+              "rows": {mutation.sample_key(mutation.AREAS[0], 3): {"seed": 3, "killed": 7, "survived": 1}}}
+    out = tmp_path / "m.json"
+    out.write_text(json.dumps(stored))
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/mutation.py"), "--sample", "5", "--seed", "3", mode,
+                           "--work", str(tmp_path / "w"), "--out", str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "no session here" in done.stdout
+    assert json.loads(out.read_text())["rows"] == stored["rows"]
+    assert not (tmp_path / "w" / "sample-5-seed-3.sqlite").exists()
