@@ -705,6 +705,79 @@ def _key(outcome: dict) -> tuple:
     return outcome["module"], outcome["line"], outcome["operator"], outcome["occurrence"]
 
 
+def _survivor_key(survivor: dict) -> tuple:
+    return survivor["module"], survivor["line"], survivor["operator"], survivor["occurrence"]
+
+
+def after_stored_survivors(snapshot: dict[str, dict], outcomes: list[dict]) -> dict[str, dict]:
+    """A sample's rows (``snapshot``, as stored before the rerun) once its stored survivors ran again
+    (``outcomes``): each one killed moves from survived to caught, in its area and its module; the rest,
+    and any the last commit no longer has (same module, line, operator and occurrence), stay."""
+    killed = {_key(o) for o in outcomes if o["outcome"] == "killed"}
+    rows = {}
+    for key, row in snapshot.items():
+        surviving = [s for s in row["surviving"] if _survivor_key(s) not in killed]
+        gone = [s for s in row["surviving"] if s not in surviving]
+        modules = {m: dict(tally) for m, tally in row["modules"].items()}
+        for s in gone:
+            modules[s["module"]]["killed"] += 1
+            modules[s["module"]]["survived"] -= 1
+        caught, survived = row["killed"] + len(gone), row["survived"] - len(gone)
+        rows[key] = {**row, "killed": caught, "survived": survived, "surviving": surviving, "modules": modules,
+                     "interval": wilson(caught, caught + survived),
+                     **_judged(caught, survived, row["done"] == row["mutants"])}
+    return rows
+
+
+def _rerun_stored_survivors(args, results: ResultsFile, session: Path, module_paths: list[str]) -> None:
+    """``--survivors`` for a sample whose session is gone (another checkout): a session of its stored
+    survivors alone, made from the last commit (``SESSION-stored-survivors.sqlite``, with the rows as
+    they stood in a ``.json`` beside it: a stopped pass goes on with the same command), run against the
+    last commit's tests; the rows then stand as :func:`after_stored_survivors` says. A survivor whose
+    module changed so that the last commit has no mutant of the same line, operator and occurrence
+    stays a survivor, and is named."""
+    tree = args.work / "tree"
+    side = session.with_name(f"{session.stem}-stored-survivors.sqlite")
+    config, before = side.with_suffix(".toml"), side.with_suffix(".json")
+    copy_tree(tree)
+    _check_map(args.work, tree, module_paths)
+    command = _sample_command(args.work)
+    if not side.exists() or not before.exists():
+        snapshot = json.loads(json.dumps({key: row for key, row in results.rows.items()
+                                          if row.get("seed") == args.seed and "area" in row}))
+        for row in snapshot.values():
+            if "first_pass" not in row:
+                row["first_pass"] = {k: row[k] for k in ("done", "killed", "survived", "equivalent", "undecided",
+                                                         "score", "interval")}
+        wanted = {_survivor_key(s) for row in snapshot.values() for s in row["surviving"]}
+        side.unlink(missing_ok=True)
+        config.write_text(_config(module_paths, command, args.timeout, []))
+        subprocess.run([COSMIC_RAY, "init", str(config), str(side)], cwd=tree, check=True)
+        _stamp(side).write_text(_head())
+        with sqlite3.connect(side) as db:
+            specs = db.execute("SELECT job_id, module_path, start_pos_row, operator_name, occurrence "
+                               "FROM mutation_specs").fetchall()
+            db.executemany("INSERT INTO work_results (job_id, worker_outcome, output) VALUES (?, 'skipped', ?)",
+                           [(job, "not a stored survivor") for job, *key in specs if tuple(key) not in wanted])
+        found = {tuple(key) for _, *key in specs} & wanted
+        for missing in sorted(wanted - found):
+            print(f"not at this commit (stays a survivor): {missing}", flush=True)
+        before.write_text(json.dumps(snapshot))
+    snapshot = json.loads(before.read_text())
+
+    def rescore(_seconds: float | None = None) -> None:
+        for key, row in after_stored_survivors(snapshot, _outcomes(side, tree)).items():
+            results.add(key, row)
+
+    _exec(config, side, tree, command, module_paths, args, rescore)
+    rescore()
+    for key, row in results.rows.items():
+        if row.get("seed") == args.seed and "area" in row:
+            print(f"{row['area']}: {row['killed']}/{row['killed'] + row['survived']} caught after the survivors' "
+                  f"tests ({len(snapshot[key]['surviving']) - row['survived']} of "
+                  f"{len(snapshot[key]['surviving'])} survivors killed)", flush=True)
+
+
 def _run_sample(args, results: ResultsFile) -> None:
     """A sampled session: ``args.sample`` mutants per area of AREAS, each running the tests that run
     its line (benchmarks/mutation_map.py's map, which must be of the last commit)."""
@@ -712,7 +785,10 @@ def _run_sample(args, results: ResultsFile) -> None:
     tree, session = args.work / "tree", args.work / f"{name}.sqlite"
     config = session.with_suffix(".toml")
     module_paths = [m for area in AREAS for m in area_modules(area)]
-    if not session.exists() and (args.no_run or args.survivors or args.undecided):
+    if not session.exists() and args.survivors and sample_key(AREAS[0], args.seed) in results.rows:
+        _rerun_stored_survivors(args, results, session, module_paths)
+        return
+    if not session.exists() and (args.no_run or args.undecided):
         # A session gone (another checkout): its stored rows stand, and a new one would draw another sample.
         print(f"{session.name}: no session here; the stored rows of seed {args.seed} stand", flush=True)
         return

@@ -297,7 +297,7 @@ def test_a_bad_option_is_one_line_and_exit_2_before_any_work(args, message, tmp_
     assert not (tmp_path / "w").exists() and not (tmp_path / "m.json").exists()
 
 
-@pytest.mark.parametrize("mode", ["--no-run", "--survivors", "--undecided"])
+@pytest.mark.parametrize("mode", ["--no-run", "--undecided"])
 def test_a_sample_whose_session_is_gone_keeps_its_stored_rows(mode, tmp_path):
     """A new checkout has the results but not the sessions (they live in the ignored run folder):
     scoring or rerunning then must not draw, and score, a new sample over the stored one."""
@@ -314,3 +314,20 @@ def test_a_sample_whose_session_is_gone_keeps_its_stored_rows(mode, tmp_path):
     assert "no session here" in done.stdout
     assert json.loads(out.read_text())["rows"] == stored["rows"]
     assert not (tmp_path / "w" / "sample-5-seed-3.sqlite").exists()
+
+
+def test_stored_survivors_a_rerun_killed_move_to_caught_in_their_area_and_module():
+    a, b, c = ({"module": "scalesearch/pipeline.py", "line": n, "operator": "core/NumberReplacer", "occurrence": n}
+               for n in (1, 2, 3))
+    row = {"mutants": 10, "done": 10, "killed": 7, "survived": 3, "surviving": [a, b, c], "undecided": 0,
+           "equivalent": 0, "score": 0.7, "interval": mutation.wilson(7, 10),
+           "modules": {"scalesearch/pipeline.py": {"mutants": 10, "done": 10, "killed": 7, "survived": 3,
+                                                   "equivalent": 0}}}
+    outcomes = [{**a, "outcome": "killed"}, {**b, "outcome": "survived"},  # c: not at this commit
+                {**c, "line": 4, "outcome": "killed"}]  # another mutant, not c: c stays
+    after = mutation.after_stored_survivors({"k": row}, outcomes)["k"]
+    assert (after["killed"], after["survived"], after["surviving"]) == (8, 2, [b, c])
+    assert after["modules"]["scalesearch/pipeline.py"]["killed"] == 8
+    assert after["modules"]["scalesearch/pipeline.py"]["survived"] == 2
+    assert after["interval"] == mutation.wilson(8, 10) and after["score"] == 0.8 and after["meets_goal"] is False
+    assert row["killed"] == 7 and len(row["surviving"]) == 3  # the snapshot itself is left as it was
