@@ -60,13 +60,17 @@ def render() -> str:
         "(a long selection cannot be told from a hang) and left out of the estimate; `--undecided` runs them "
         "again under this rule, against the last commit's tests, and the first pass then counts each as decided "
         "(`first_pass.decided` in the JSON: a decision the first pass could not make, not a second chance). The last "
-        "columns judge the goal again with every mutant still undecided counted as a survivor.",
+        "columns judge the goal again with every mutant still undecided counted as a survivor. Sessions live in "
+        "the ignored run folder: a checkout without them keeps the stored rows, and `--survivors` then runs the "
+        "survivors the rows list again, from the last commit (one whose code has changed so that the commit has "
+        "no mutant of the same line, operator and occurrence stays a survivor).",
         "",
         "```bash",
         "python benchmarks/mutation_map.py                      # the coverage map of the last commit",
         "python benchmarks/mutation.py --sample 100 --workers 2  # resumable: the same command goes on",
         "python benchmarks/mutation.py --sample 60 --seed 1 --workers 2  # another sample, drawn afresh",
         "python benchmarks/mutation.py --sample 60 --seed 1 --undecided --workers 2  # its undecided mutants again",
+        "python benchmarks/mutation.py --sample 60 --seed 1 --survivors --workers 2  # its survivors, after tests",
         "```",
         "",
         script.render_sample(document),
