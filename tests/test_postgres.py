@@ -44,11 +44,29 @@ def load(url: str, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=open_storage_url(url))
 
 
+_started: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_outlives_its_test():
+    """A test that fails must not leave its workers behind: one held with SIGSTOP keeps its database
+    connections for ever, and the server's run out for every later test (seen when two suites shared one)."""
+    yield
+    while _started:
+        worker = _started.pop()
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGCONT)
+            worker.kill()
+            worker.communicate()
+
+
 def start_worker(args: list[str]) -> subprocess.Popen:
     # One torch thread each: three workers share the two cores CI has.
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _started.append(worker)
+    return worker
 
 
 @pytest.mark.slow

@@ -416,3 +416,27 @@ def test_an_out_of_memory_error_names_the_failed_allocation():
                 raise error
         assert str(caught.value) == (f"out of memory on cpu at batch size 64 (an allocation of {amount} failed; "
                                      "try a smaller `batch_size`)")
+
+
+def test_a_run_folder_whose_preparation_was_killed_is_prepared_again_by_the_same_command(tmp_path, monkeypatch):
+    """A family run killed as it began its next network (seen once in the suite): the folder must not
+    then seem to hold a run of other settings. spec.yaml, which marks a run, is written last."""
+    from scalesearch.train import run_folder
+
+    def killed(*_args, **_kwargs):
+        raise SystemExit("killed")
+
+    run = tmp_path / "run"
+    for write in ("write_json", "save_spec"):  # killed at either write of the preparation
+        with monkeypatch.context() as patch:
+            patch.setattr(run_folder, write, killed)
+            with pytest.raises(SystemExit):
+                run_folder.open_run_dir(run, tiny_spec(), QUICK)
+        run_folder.open_run_dir(run, tiny_spec(), QUICK)  # the same command: prepared again, not refused
+        assert load_spec(run / "spec.yaml") == tiny_spec()
+        assert json.loads((run / "recipe.json").read_text()) == json.loads(json.dumps(dataclasses.asdict(QUICK)))
+        run_folder.open_run_dir(run, tiny_spec(), QUICK)  # and then resumed
+        with pytest.raises(UsageError, match=r"other settings \(recipe\)"):
+            run_folder.open_run_dir(run, tiny_spec(), QUICK.override(epochs=4))
+        for name in ("spec.yaml", "recipe.json"):
+            (run / name).unlink()

@@ -45,10 +45,14 @@ def open_run_dir(run_dir: Path, spec: Spec, recipe: Recipe, init: InitialWeights
                              f"({', '.join(differs)}): use another run folder, or remove that one")
         return
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_spec(spec, run_dir / "spec.yaml")
+    # spec.yaml last: it marks the folder as holding a run, so a process killed between these writes
+    # leaves a folder the same command prepares again, not one whose recipe seems to differ.
     write_json(run_dir / "recipe.json", dataclasses.asdict(recipe))
     if init is not None:
         write_json(run_dir / "init.json", init.record)
+    else:  # another command's, killed before its spec.yaml
+        (run_dir / "init.json").unlink(missing_ok=True)
+    save_spec(spec, run_dir / "spec.yaml")
 
 
 def _as_json(value: object) -> object:
