@@ -127,3 +127,34 @@ def test_an_abandoned_trial_records_why_and_is_queued_again(tmp_path):
     assert trials[trial.number].user_attrs["fail_reason"] == "interrupted (Ctrl-C)"
     assert abandoned(trials) == {trial.number: "interrupted (Ctrl-C)"}
     assert trials[-1].state == optuna.trial.TrialState.WAITING and trials[-1].user_attrs["retry_of"] == trial.number
+
+
+def test_a_storage_opened_while_another_worker_creates_its_tables_is_tried_again_not_refused(tmp_path):
+    """What the database says when a worker loses the race to create Optuna's tables is read from the
+    errors SQLAlchemy raises (a duplicate row, or a table that already exists, also when Optuna raised
+    its own error from it); any other error of the database is not a lost race."""
+    import sqlalchemy
+
+    from scalesearch.search.storage import _lost_creation_race
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    errors = {}
+    with engine.connect() as db:
+        db.execute(sqlalchemy.text("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+        db.execute(sqlalchemy.text("INSERT INTO t VALUES (1)"))
+        for name, statement in [("table", "CREATE TABLE t (k INTEGER)"), ("row", "INSERT INTO t VALUES (1)"),
+                                ("other", "SELECT * FROM missing")]:
+            try:
+                db.execute(sqlalchemy.text(statement))
+            except sqlalchemy.exc.DBAPIError as err:
+                errors[name] = err
+    engine.dispose()
+    assert _lost_creation_race(errors["table"]) and _lost_creation_race(errors["row"])
+    assert not _lost_creation_race(errors["other"]) and not _lost_creation_race(ValueError("already exists"))
+    try:
+        try:
+            raise errors["row"]
+        except sqlalchemy.exc.IntegrityError as err:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from err
+    except optuna.exceptions.StorageInternalError as wrapped:
+        assert _lost_creation_race(wrapped)

@@ -177,3 +177,26 @@ def test_grid_workers_on_postgres_train_each_point_once(postgres, tmp_path, tiny
     feasible = json.loads((tmp_path / "machine-0/coefficients.json").read_text())["n_feasible"]
     assert len(points) == len(set(points)) == feasible
     assert len({t.user_attrs["worker"] for t in trials if "worker" in t.user_attrs}) == 2
+
+
+@pytest.mark.slow
+def test_workers_starting_together_on_a_new_database_all_open_it(postgres):
+    """Each worker creates Optuna's tables in a new database; all but one could be refused (a unique
+    violation on pg_type, or a table already there) and stopped with 'cannot open storage'. In a new
+    schema each round, four workers open the storage at once, three rounds: every one must get in."""
+    engine = sqlalchemy.create_engine(postgres.replace("postgresql://", "postgresql+psycopg://"))
+    code = ("import sys; from scalesearch.search.storage import open_storage_url; open_storage_url(sys.argv[1])")
+    for _ in range(3):
+        schema = f"fresh_{uuid.uuid4().hex[:8]}"
+        with engine.begin() as db:
+            db.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+        try:
+            url = f"{postgres}?options=-csearch_path%3D{schema}"
+            openers = [subprocess.Popen([sys.executable, "-c", code, url], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                       for _ in range(4)]
+            results = [(p.wait(timeout=120), p.stderr.read()) for p in openers]
+            assert all(rc == 0 for rc, _ in results), [err.strip().splitlines()[-1:] for _, err in results]
+        finally:
+            with engine.begin() as db:
+                db.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()

@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import optuna
+import sqlalchemy.exc
 
 from scalesearch.errors import UsageError, notify
 from scalesearch.files import refuse_link
@@ -124,6 +125,25 @@ _STALE_CALLBACK = ("heartbeat_stale_trial_callback"
                    else "failed_trial_callback")
 
 
+#: Tries at opening an RDB storage while other workers create its tables in a new database.
+SCHEMA_ATTEMPTS = 5
+
+
+def _lost_creation_race(err: BaseException) -> bool:
+    """Whether ``err`` (or what it was raised from) is the database refusing a duplicate: workers
+    starting together on a new database each create Optuna's tables and its version row, and all but
+    one may be refused (PostgreSQL: a unique violation on pg_type, or a table that already exists);
+    the tables are then there to open."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, sqlalchemy.exc.IntegrityError) or (
+                isinstance(err, sqlalchemy.exc.DBAPIError) and "already exists" in str(err.orig)):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
 def open_storage_url(url: str, heartbeat_s: int = HEARTBEAT_S) -> optuna.storages.BaseStorage:
     """An RDB storage (PostgreSQL for workers on many machines, SQLite, MySQL), checked to be reachable.
     Every worker's running trial beats every ``heartbeat_s``; one silent for three beats (its worker
@@ -135,10 +155,16 @@ def open_storage_url(url: str, heartbeat_s: int = HEARTBEAT_S) -> optuna.storage
     engine_url = "postgresql+psycopg://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
     shown = redact(url)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(engine_url, heartbeat_interval=heartbeat_s, grace_period=3 * heartbeat_s,
-                                              **{_STALE_CALLBACK: requeue_silent})
+        for attempt in range(SCHEMA_ATTEMPTS):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return optuna.storages.RDBStorage(engine_url, heartbeat_interval=heartbeat_s,
+                                                      grace_period=3 * heartbeat_s, **{_STALE_CALLBACK: requeue_silent})
+            except Exception as err:
+                if attempt == SCHEMA_ATTEMPTS - 1 or not _lost_creation_race(err):
+                    raise
+                time.sleep(0.1 * (attempt + 1))
     except ImportError:  # optuna re-raises a missing driver as a bare ImportError, without the module's name
         hint = ("pip install 'scalesearch[postgres]'" if url.startswith("postgresql")
                 else "install the driver the URL names (SQLAlchemy's dialect+driver)")
