@@ -709,14 +709,17 @@ def _survivor_key(survivor: dict) -> tuple:
     return survivor["module"], survivor["line"], survivor["operator"], survivor["occurrence"]
 
 
-def after_stored_survivors(snapshot: dict[str, dict], outcomes: list[dict]) -> dict[str, dict]:
+def after_stored_survivors(snapshot: dict[str, dict], outcomes: list[dict],
+                           moved: dict[tuple, tuple] | None = None) -> dict[str, dict]:
     """A sample's rows (``snapshot``, as stored before the rerun) once its stored survivors ran again
-    (``outcomes``): each one killed moves from survived to caught, in its area and its module; the rest,
-    and any the last commit no longer has (same module, line, operator and occurrence), stay."""
+    (``outcomes``; ``moved``: a survivor's key as it was, to the key of the same mutant at the last
+    commit, where its line moved): each one killed moves from survived to caught, in its area and its
+    module; the rest, and any the last commit no longer has, stay."""
     killed = {_key(o) for o in outcomes if o["outcome"] == "killed"}
+    moved = moved or {}
     rows = {}
     for key, row in snapshot.items():
-        surviving = [s for s in row["surviving"] if _survivor_key(s) not in killed]
+        surviving = [s for s in row["surviving"] if moved.get(_survivor_key(s), _survivor_key(s)) not in killed]
         gone = [s for s in row["surviving"] if s not in surviving]
         modules = {m: dict(tally) for m, tally in row["modules"].items()}
         for s in gone:
@@ -727,6 +730,20 @@ def after_stored_survivors(snapshot: dict[str, dict], outcomes: list[dict]) -> d
                      "interval": wilson(caught, caught + survived),
                      **_judged(caught, survived, row["done"] == row["mutants"])}
     return rows
+
+
+def stored_at(stored: set[tuple], now: set[tuple]) -> dict[tuple, tuple]:
+    """Where each stored mutant (module, line, operator, occurrence) is among the mutants of the last
+    commit (``now``): the same key, or where only its line moved (code added or taken out above it),
+    the mutant of the same module, operator and occurrence. One whose occurrence is gone is left out."""
+    by_occurrence = {(m, op, occ): (m, line, op, occ) for m, line, op, occ in now}
+    found = {}
+    for key in stored:
+        module, _, operator, occurrence = key
+        match = key if key in now else by_occurrence.get((module, operator, occurrence))
+        if match is not None:
+            found[key] = match
+    return found
 
 
 def _rerun_stored_survivors(args, results: ResultsFile, session: Path, module_paths: list[str]) -> None:
@@ -749,7 +766,7 @@ def _rerun_stored_survivors(args, results: ResultsFile, session: Path, module_pa
             if "first_pass" not in row:
                 row["first_pass"] = {k: row[k] for k in ("done", "killed", "survived", "equivalent", "undecided",
                                                          "score", "interval")}
-        wanted = {_survivor_key(s) for row in snapshot.values() for s in row["surviving"]}
+        stored = {_survivor_key(s) for row in snapshot.values() for s in row["surviving"]}
         side.unlink(missing_ok=True)
         config.write_text(_config(module_paths, command, args.timeout, []))
         subprocess.run([COSMIC_RAY, "init", str(config), str(side)], cwd=tree, check=True)
@@ -757,16 +774,23 @@ def _rerun_stored_survivors(args, results: ResultsFile, session: Path, module_pa
         with sqlite3.connect(side) as db:
             specs = db.execute("SELECT job_id, module_path, start_pos_row, operator_name, occurrence "
                                "FROM mutation_specs").fetchall()
+            now = {tuple(key) for _, *key in specs}
+            moved = stored_at(stored, now)
+            wanted = set(moved.values())
             db.executemany("INSERT INTO work_results (job_id, worker_outcome, output) VALUES (?, 'skipped', ?)",
                            [(job, "not a stored survivor") for job, *key in specs if tuple(key) not in wanted])
-        found = {tuple(key) for _, *key in specs} & wanted
-        for missing in sorted(wanted - found):
-            print(f"not at this commit (stays a survivor): {missing}", flush=True)
-        before.write_text(json.dumps(snapshot))
-    snapshot = json.loads(before.read_text())
+        for key in sorted(stored):
+            if key not in moved:
+                print(f"not at this commit (stays a survivor): {key}", flush=True)
+            elif moved[key] != key:
+                line = (tree / key[0]).read_text().splitlines()[moved[key][1] - 1].strip()
+                print(f"moved to line {moved[key][1]} ({line}): {key}", flush=True)
+        before.write_text(json.dumps({"rows": snapshot, "moved": [[list(a), list(b)] for a, b in moved.items()]}))
+    saved = json.loads(before.read_text())
+    snapshot, moved = saved["rows"], {tuple(a): tuple(b) for a, b in saved["moved"]}
 
     def rescore(_seconds: float | None = None) -> None:
-        for key, row in after_stored_survivors(snapshot, _outcomes(side, tree)).items():
+        for key, row in after_stored_survivors(snapshot, _outcomes(side, tree), moved).items():
             results.add(key, row)
 
     _exec(config, side, tree, command, module_paths, args, rescore)

@@ -331,3 +331,17 @@ def test_stored_survivors_a_rerun_killed_move_to_caught_in_their_area_and_module
     assert after["modules"]["scalesearch/pipeline.py"]["survived"] == 2
     assert after["interval"] == mutation.wilson(8, 10) and after["score"] == 0.8 and after["meets_goal"] is False
     assert row["killed"] == 7 and len(row["surviving"]) == 3  # the snapshot itself is left as it was
+
+
+def test_a_stored_mutant_is_found_again_where_only_its_line_moved_and_counts_there():
+    m, op = "scalesearch/signals.py", "core/ReplaceUnaryOperator_USub_UAdd"
+    now = {(m, 68, op, 0), (m, 80, op, 1), (m, 48, "core/NumberReplacer", 0)}
+    stored = {(m, 48, op, 0), (m, 80, op, 1), (m, 90, op, 2)}
+    moved = mutation.stored_at(stored, now)
+    assert moved == {(m, 48, op, 0): (m, 68, op, 0), (m, 80, op, 1): (m, 80, op, 1)}  # occurrence 2 is gone
+    survivor = {"module": m, "line": 48, "operator": op, "occurrence": 0}
+    row = {"mutants": 4, "done": 4, "killed": 3, "survived": 1, "surviving": [survivor], "undecided": 0,
+           "equivalent": 0, "modules": {m: {"mutants": 4, "done": 4, "killed": 3, "survived": 1, "equivalent": 0}}}
+    killed_there = [{"module": m, "line": 68, "operator": op, "occurrence": 0, "outcome": "killed"}]
+    assert mutation.after_stored_survivors({"k": row}, killed_there, moved)["k"]["surviving"] == []
+    assert mutation.after_stored_survivors({"k": row}, killed_there)["k"]["surviving"] == [survivor]
