@@ -101,6 +101,8 @@ EQUIVALENT: dict[tuple[str, str, int], str] = {
        "(R_OK): unseen as root, where os.access grants every write, and CI and this machine run as root (a "
        "permission test would have to run as another user)"
        for op in ("Sub", "RShift", "FloorDiv", "LShift")},
+    ("scalesearch/files.py", "core/ReplaceBinaryOperator_BitOr_Add", 1):
+        "run_lock's O_RDWR | O_CREAT | O_NOFOLLOW as O_CREAT + O_NOFOLLOW: distinct bits, so the sum is the same flags",
     ("scalesearch/pipeline.py", "core/NumberReplacer", 25):
         "PipelineConfig's phi message: phis[0] as phis[-1] on its branch of exactly one phi, the same element",
     **{("scalesearch/search/driver.py", f"core/ReplaceBinaryOperator_Sub_{op}", 0):

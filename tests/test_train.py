@@ -310,6 +310,9 @@ def test_spearman_matches_definition_with_ties():
     # Without ties: 1 - 6 sum d^2 / (n (n^2 - 1)); here d = (0, 1, -1, 0, 0)
     assert spearman([1, 2, 3, 4, 5], [1, 3, 2, 4, 5]) == pytest.approx(1 - 6 * 2 / (5 * 24))
     assert math.isnan(spearman([1, 1, 1], [1, 2, 3]))
+    for x, y in (([1, 2], [1, 2, 3]), ([1, 2, 3], [1, 2]), ([1], [1])):
+        with pytest.raises(ValueError, match="two sequences of equal length >= 2"):
+            spearman(x, y)
 
 
 def test_gradient_clipping_bounds_every_step(tmp_path, tiny_base):

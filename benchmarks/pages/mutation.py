@@ -62,8 +62,9 @@ def render() -> str:
         "(`first_pass.decided` in the JSON: a decision the first pass could not make, not a second chance). The last "
         "columns judge the goal again with every mutant still undecided counted as a survivor. Sessions live in "
         "the ignored run folder: a checkout without them keeps the stored rows, and `--survivors` then runs the "
-        "survivors the rows list again, from the last commit (one whose code has changed so that the commit has "
-        "no mutant of the same line, operator and occurrence stays a survivor).",
+        "survivors the rows list again, from the last commit: a survivor whose line moved is found by its module, "
+        "operator and occurrence, and the pass prints the line it found, for a reader to check that it is the same "
+        "code (one it no longer finds stays a survivor).",
         "",
         "```bash",
         "python benchmarks/mutation_map.py                      # the coverage map of the last commit",
