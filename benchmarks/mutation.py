@@ -707,8 +707,9 @@ def _key(outcome: dict) -> tuple:
     return outcome["module"], outcome["line"], outcome["operator"], outcome["occurrence"]
 
 
-def _survivor_key(survivor: dict) -> tuple:
-    return survivor["module"], survivor["line"], survivor["operator"], survivor["occurrence"]
+def _first_pass_snapshot(row: dict) -> dict:
+    """A sample row's figures as its first pass left them, kept before its survivors run again."""
+    return {k: row[k] for k in ("done", "killed", "survived", "equivalent", "undecided", "score", "interval")}
 
 
 def after_stored_survivors(snapshot: dict[str, dict], outcomes: list[dict],
@@ -721,7 +722,7 @@ def after_stored_survivors(snapshot: dict[str, dict], outcomes: list[dict],
     moved = moved or {}
     rows = {}
     for key, row in snapshot.items():
-        surviving = [s for s in row["surviving"] if moved.get(_survivor_key(s), _survivor_key(s)) not in killed]
+        surviving = [s for s in row["surviving"] if moved.get(_key(s), _key(s)) not in killed]
         gone = [s for s in row["surviving"] if s not in surviving]
         modules = {m: dict(tally) for m, tally in row["modules"].items()}
         for s in gone:
@@ -752,8 +753,8 @@ def _rerun_stored_survivors(args, results: ResultsFile, session: Path, module_pa
     """``--survivors`` for a sample whose session is gone (another checkout): a session of its stored
     survivors alone, made from the last commit (``SESSION-stored-survivors.sqlite``, with the rows as
     they stood in a ``.json`` beside it: a stopped pass goes on with the same command), run against the
-    last commit's tests; the rows then stand as :func:`after_stored_survivors` says. A survivor whose
-    module changed so that the last commit has no mutant of the same line, operator and occurrence
+    last commit's tests; the rows then stand as :func:`after_stored_survivors` says. A survivor is
+    found where :func:`stored_at` says (a moved one is named with the line it now runs); one not found
     stays a survivor, and is named."""
     tree = args.work / "tree"
     side = session.with_name(f"{session.stem}-stored-survivors.sqlite")
@@ -765,10 +766,8 @@ def _rerun_stored_survivors(args, results: ResultsFile, session: Path, module_pa
         snapshot = json.loads(json.dumps({key: row for key, row in results.rows.items()
                                           if row.get("seed") == args.seed and "area" in row}))
         for row in snapshot.values():
-            if "first_pass" not in row:
-                row["first_pass"] = {k: row[k] for k in ("done", "killed", "survived", "equivalent", "undecided",
-                                                         "score", "interval")}
-        stored = {_survivor_key(s) for row in snapshot.values() for s in row["surviving"]}
+            row.setdefault("first_pass", _first_pass_snapshot(row))
+        stored = {_key(s) for row in snapshot.values() for s in row["surviving"]}
         side.unlink(missing_ok=True)
         config.write_text(_config(module_paths, command, args.timeout, []))
         subprocess.run([COSMIC_RAY, "init", str(config), str(side)], cwd=tree, check=True)
@@ -852,9 +851,7 @@ def _run_sample(args, results: ResultsFile) -> None:
     if args.survivors:  # after tests were added and the map made again with them
         for key in [sample_key(area, args.seed) for area in AREAS]:  # the first pass: its independent estimate
             if key in results.rows and "first_pass" not in results.rows[key]:
-                results.change(key, lambda saved: saved.update(first_pass={
-                    k: saved[k] for k in ("done", "killed", "survived", "equivalent", "undecided", "score",
-                                          "interval")}))
+                results.change(key, lambda saved: saved.update(first_pass=_first_pass_snapshot(saved)))
         _rerun(config, session, tree, command, module_paths, args, "survivors", rescore)
     elif args.undecided:  # a first pass kept apart from its survivors' reruns takes in what this pass decides
         undecided = [o for o in _outcomes(session, tree) if o["outcome"] == "undecided"]
