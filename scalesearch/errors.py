@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reprlib
 import sys
-from typing import Callable
+from typing import Callable, Iterator
 
 
 class ScalesearchError(Exception):
@@ -95,3 +95,13 @@ def is_out_of_memory(err: BaseException) -> bool:
     if isinstance(err, MemoryError) or (torch is not None and isinstance(err, torch.OutOfMemoryError)):
         return True
     return isinstance(err, RuntimeError) and ("can't allocate memory" in str(err) or "out of memory" in str(err))
+
+
+def causes(err: BaseException | None) -> Iterator[BaseException]:
+    """``err``, then what it was raised from or during (``__cause__``, else ``__context__``), in turn;
+    each once, however the chain loops."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__

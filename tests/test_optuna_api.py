@@ -158,3 +158,13 @@ def test_a_storage_opened_while_another_worker_creates_its_tables_is_tried_again
             raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from err
     except optuna.exceptions.StorageInternalError as wrapped:
         assert _lost_creation_race(wrapped)
+
+
+def test_an_exception_chain_is_read_cause_first_and_each_link_once_however_it_loops():
+    from scalesearch.errors import causes
+
+    first, cause, context = ValueError("first"), KeyError("cause"), OSError("context")
+    first.__cause__, first.__context__ = cause, context  # `raise ... from cause` during `context`
+    cause.__context__ = first  # a loop back to the start
+    assert list(causes(first)) == [first, cause]
+    assert list(causes(context)) == [context] and list(causes(None)) == []

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import optuna
 
+from scalesearch.errors import causes
+
 
 def heartbeat_interval(study: optuna.Study) -> int | None:
     """Seconds between the heartbeats of ``study``'s storage (an RDB opened with a heartbeat); None
@@ -30,11 +32,5 @@ def finished_elsewhere(err: BaseException) -> bool:
     (another process failed it meanwhile): it says so only in its message when telling. When the
     objective had returned, ``study.optimize`` raises an internal assertion instead, as it logs the
     outcome, and the refusal is that exception's context: the whole chain is read."""
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, optuna.exceptions.UpdateFinishedTrialError) or (
-                isinstance(err, ValueError) and str(err).startswith("Cannot tell a ")):
-            return True
-        err = err.__cause__ or err.__context__
-    return False
+    return any(isinstance(e, optuna.exceptions.UpdateFinishedTrialError) or (
+        isinstance(e, ValueError) and str(e).startswith("Cannot tell a ")) for e in causes(err))

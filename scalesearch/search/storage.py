@@ -18,7 +18,7 @@ from pathlib import Path
 import optuna
 import sqlalchemy.exc
 
-from scalesearch.errors import UsageError, notify
+from scalesearch.errors import UsageError, causes, notify
 from scalesearch.files import refuse_link
 from scalesearch.search.workers import requeue_silent
 
@@ -134,14 +134,8 @@ def _lost_creation_race(err: BaseException) -> bool:
     starting together on a new database each create Optuna's tables and its version row, and all but
     one may be refused (PostgreSQL: a unique violation on pg_type, or a table that already exists);
     the tables are then there to open."""
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, sqlalchemy.exc.IntegrityError) or (
-                isinstance(err, sqlalchemy.exc.DBAPIError) and "already exists" in str(err.orig)):
-            return True
-        err = err.__cause__ or err.__context__
-    return False
+    return any(isinstance(e, sqlalchemy.exc.IntegrityError) or (
+        isinstance(e, sqlalchemy.exc.DBAPIError) and "already exists" in str(e.orig)) for e in causes(err))
 
 
 def open_storage_url(url: str, heartbeat_s: int = HEARTBEAT_S) -> optuna.storages.BaseStorage:
